@@ -1,0 +1,1 @@
+"""The daemon: serving, store, journal, keystroke encoder, local model, privacy, bundle."""
