@@ -1,0 +1,18 @@
+"""The list of the daemon's optional components (journal adapters, typing, model, privacy ...).
+
+Each entry is built from the running ``Daemon`` and contributes handlers and a background task (see
+``llmojid.daemon.app.Component``). Imports stay inside the builders so a component's heavy dependencies load
+only when it is built (torch and llama.cpp load later still: on first use).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmojid.daemon.app import Daemon
+
+
+def build_components(daemon: Daemon) -> list[Any]:
+    components: list[Any] = []
+    return components

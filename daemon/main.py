@@ -1,0 +1,128 @@
+"""``llmojid``: the daemon's command line.
+
+Start-up order matters, and is the order of ``serve`` below: harden the process, narrow the umask, prove the
+keyring is usable (before any file is written, so a missing keyring leaves no trace), check and lock the state
+directory, open the store, then take the socket (handed over by the service manager, or bound privately).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+log = logging.getLogger("llmojid")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from llmojid.common.version import VERSION
+
+    parser = argparse.ArgumentParser(prog="llmojid", description="The llmojid daemon.")
+    parser.add_argument("--version", action="version", version=f"llmojid {VERSION}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the daemon in the foreground")
+    serve.add_argument("--socket", help="socket path (default: $LLMOJID_SOCKET or the runtime dir)")
+    serve.add_argument(
+        "--idle-exit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="exit after this long with no connection (default: 0 = never; 600 when socket-activated)",
+    )
+    serve.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        # journald adds its own timestamps; a terminal user still wants them.
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return serve(args)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def serve(args: argparse.Namespace) -> int:
+    import trio
+
+    from llmojid.client import paths
+    from llmojid.daemon import security
+    from llmojid.daemon.app import Daemon
+    from llmojid.daemon.components import build_components
+    from llmojid.daemon.keys import KeyManager, KeyringUnavailableError
+    from llmojid.daemon.store import StorageError, Store
+
+    security.harden_process()
+    os.umask(0o077)
+    try:
+        keys = KeyManager.open()
+    except KeyringUnavailableError as exc:
+        log.error("%s", exc)
+        return EXIT_ERROR
+
+    state_dir = paths.state_dir()
+    try:
+        security.check_private_dir(state_dir, create=True)
+        lock = security.acquire_instance_lock(state_dir)
+    except security.SecurityError as exc:
+        log.error("%s", exc)
+        return EXIT_ERROR
+
+    try:
+        store = Store.open(paths.database_path(), keys)
+    except (StorageError, KeyringUnavailableError) as exc:
+        log.error("%s", exc)
+        lock.close()
+        return EXIT_ERROR
+
+    activated = None
+    try:
+        activated = security.activated_socket()
+        if activated is not None:
+            sock, activated_by = activated
+            socket_path = Path(sock.getsockname() or paths.socket_path(args.socket))
+        else:
+            socket_path = paths.socket_path(args.socket)
+            sock, activated_by = security.bind_private_socket(socket_path), "self"
+    except security.SecurityError as exc:
+        log.error("%s", exc)
+        store.close()
+        lock.close()
+        return EXIT_ERROR
+
+    idle_exit = args.idle_exit if args.idle_exit is not None else (600.0 if activated else 0.0)
+    daemon = Daemon(
+        socket_path=socket_path,
+        state_dir=state_dir,
+        activated_by=activated_by,
+        keys=keys,
+        store=store,
+        idle_exit_seconds=idle_exit,
+    )
+    for component in build_components(daemon):
+        daemon.add_component(component)
+    try:
+        trio.run(daemon.run, sock)
+    finally:
+        sock.close()
+        if activated is None:
+            # Only a socket we bound is ours to remove; an activated one belongs to the service manager.
+            socket_path.unlink(missing_ok=True)
+        lock.close()
+        log.info("stopped")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""The database schema, as an append-only list of migrations (``PRAGMA user_version`` counts them).
+
+Plaintext columns hold only what aggregates need: timestamps, harness and model names, faces, counts, ids.
+Everything a person wrote or could be identified by (prompts, messages, working directories, session ids,
+embeddings, synthesis inputs) is a sealed BLOB (see ``llmojid.daemon.seal``). The auditor checks this split.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Migration N (1-based) takes the schema from version N-1 to N. Never edit a released entry: append.
+MIGRATIONS: Final[tuple[str, ...]] = (
+    # 1: the journal.
+    """
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE journal (
+        id             INTEGER PRIMARY KEY,
+        dedup          BLOB NOT NULL UNIQUE,   -- HMAC(index key, harness, session, message id)
+        ts             TEXT NOT NULL,          -- ISO-8601 UTC
+        harness        TEXT NOT NULL,
+        model          TEXT NOT NULL,
+        kaomoji        TEXT NOT NULL,
+        canonical      TEXT NOT NULL,
+        session        BLOB,                   -- sealed
+        user_text      BLOB,                   -- sealed
+        assistant_text BLOB,                   -- sealed
+        cwd            BLOB,                   -- sealed
+        created_at     TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX journal_ts ON journal (ts);
+    CREATE INDEX journal_cell ON journal (model, canonical);
+    """,
+)
+
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+#: Sealed columns per table: the auditor, key rotation and forgetting walk exactly these.
+SEALED_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    "journal": ("session", "user_text", "assistant_text", "cwd"),
+}

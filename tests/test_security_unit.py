@@ -1,0 +1,100 @@
+"""The socket-directory and socket-file checks, run on real files (no daemon)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+from llmojid.daemon import security
+
+
+def test_creates_private_dir_and_socket_with_tight_modes(workdir: Path) -> None:
+    path = workdir / "run" / "llmojid" / "s.sock"
+    (workdir / "run").mkdir(mode=0o700)
+    sock = security.bind_private_socket(path)
+    try:
+        assert stat.S_IMODE(os.lstat(path.parent).st_mode) == 0o700
+        assert stat.S_IMODE(os.lstat(path).st_mode) == 0o600
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize("mode", [0o755, 0o770, 0o701])
+def test_refuses_a_dir_open_to_others(workdir: Path, mode: int) -> None:
+    d = workdir / "open"
+    d.mkdir()
+    d.chmod(mode)
+    with pytest.raises(security.SecurityError, match=r"must be 0700"):
+        security.check_private_dir(d, create=False)
+
+
+def test_refuses_a_symlinked_dir(workdir: Path) -> None:
+    target = workdir / "target"
+    target.mkdir(mode=0o700)
+    link = workdir / "link"
+    link.symlink_to(target)
+    with pytest.raises(security.SecurityError, match="symlink"):
+        security.bind_private_socket(link / "s.sock")
+
+
+def test_refuses_a_dir_owned_by_someone_else(workdir: Path) -> None:
+    if os.getuid() != 0:
+        pytest.skip("needs root to chown a directory to another user")  # CI runs as root
+    d = workdir / "theirs"
+    d.mkdir(mode=0o700)
+    os.chown(d, 65534, 65534)
+    with pytest.raises(security.SecurityError, match="owned by uid 65534"):
+        security.check_private_dir(d, create=False)
+
+
+def test_overlong_path_is_an_error_not_a_truncation(workdir: Path) -> None:
+    path = workdir / ("x" * 120) / "s.sock"
+    with pytest.raises(security.SecurityError, match="the limit is 107"):
+        security.bind_private_socket(path)
+    assert not path.parent.exists()
+
+
+def test_stale_socket_is_replaced_and_live_one_refused(workdir: Path) -> None:
+    d = workdir / "d"
+    d.mkdir(mode=0o700)
+    path = d / "s.sock"
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(path))
+    stale.close()  # the file stays, nobody listens: stale
+    live = security.bind_private_socket(path)
+    try:
+        with pytest.raises(security.AlreadyRunningError):
+            security.bind_private_socket(path)
+    finally:
+        live.close()
+
+
+def test_regular_file_at_socket_path_is_left_alone(workdir: Path) -> None:
+    d = workdir / "d"
+    d.mkdir(mode=0o700)
+    path = d / "s.sock"
+    path.write_text("keep me")
+    with pytest.raises(security.SecurityError, match="not a socket"):
+        security.bind_private_socket(path)
+    assert path.read_text() == "keep me"
+
+
+def test_instance_lock_is_exclusive(workdir: Path) -> None:
+    first = security.acquire_instance_lock(workdir)
+    try:
+        with pytest.raises(security.AlreadyRunningError):
+            security.acquire_instance_lock(workdir)
+    finally:
+        first.close()
+    security.acquire_instance_lock(workdir).close()
+
+
+def test_peer_credentials_of_our_own_connection(workdir: Path) -> None:
+    a, b = socket.socketpair(socket.AF_UNIX)
+    with a, b:
+        creds = security.peer_allowed(a)
+        assert creds is not None and creds.uid == os.getuid() and creds.pid == os.getpid()
