@@ -34,6 +34,26 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     CREATE INDEX journal_ts ON journal (ts);
     CREATE INDEX journal_cell ON journal (model, canonical);
     """,
+    # 2 (owner: synthesis, daemon/model/cache.py): the per-cell synthesis cache. One row per (synthesis model,
+    # backend, method, lexicon version, source model, canonical face); samples_key is an HMAC of the samples the
+    # bag was made from, so a changed cell misses. The bag itself is sealed.
+    """
+    CREATE TABLE synthesis_cache (
+        id              INTEGER PRIMARY KEY,
+        synthesis_model TEXT NOT NULL,          -- GGUF file name or endpoint model name, never a path
+        backend         TEXT NOT NULL,          -- 'llama.cpp' | 'openai-compatible'
+        method          TEXT NOT NULL,          -- 'scoring' | 'generation'
+        lexicon_version INTEGER NOT NULL,
+        source_model    TEXT NOT NULL,
+        canonical       TEXT NOT NULL,
+        samples_key     BLOB NOT NULL,          -- HMAC(index key, prepared samples + synthesizer identity)
+        sample_count    INTEGER NOT NULL,
+        synthesis       BLOB,                   -- sealed JSON bag
+        created_at      TEXT NOT NULL,
+        UNIQUE (synthesis_model, backend, method, lexicon_version, source_model, canonical)
+    ) STRICT;
+    CREATE INDEX synthesis_cache_cell ON synthesis_cache (source_model, canonical);
+    """,
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -41,4 +61,5 @@ SCHEMA_VERSION: Final = len(MIGRATIONS)
 #: Sealed columns per table: the auditor, key rotation and forgetting walk exactly these.
 SEALED_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "journal": ("session", "user_text", "assistant_text", "cwd"),
+    "synthesis_cache": ("synthesis",),
 }
