@@ -28,7 +28,7 @@ class Journal:
         now = utc_now()
         for row in rows:
             dedup = self.store.dedup_key(row.harness, row.session, row.message_id)
-            canonical = row.canonical or canonicalize(row.kaomoji)
+            canonical = canonicalize(row.kaomoji)  # derived here, never taken from a client
             cur = conn.execute(
                 "INSERT INTO journal (dedup, ts, harness, model, kaomoji, canonical, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup) DO NOTHING RETURNING id",

@@ -158,7 +158,7 @@ def acquire_instance_lock(state_dir: Path) -> IO[bytes]:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise AlreadyRunningError(f"another llmojid daemon is using {state_dir}") from None
+        raise AlreadyRunningError(f"llmojid is already running: another daemon holds {state_dir}") from None
     return handle
 
 

@@ -39,7 +39,7 @@ MAX_TRACKED_PEERS = 1_024
 _CAPACITY_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
 
 
-@dataclass
+@dataclass(eq=False)  # identity: connections live in a set
 class _Connection:
     stream: trio.SocketStream
     peer: PeerCredentials
