@@ -54,6 +54,28 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     ) STRICT;
     CREATE INDEX synthesis_cache_cell ON synthesis_cache (source_model, canonical);
     """,
+    # 3 (owner: hooks and adapters, daemon/adapters/): per-transcript read cursors, so a hook reads only what was
+    # appended since the last one, and per-harness ingest counters for `stats` (health: stale hooks, bad input).
+    # A cursor is keyed by an HMAC of (harness, path) and its state (offset, file identity, hashes of the file's
+    # head and of the bytes before the offset, the parse state with the latest prompt) is sealed.
+    """
+    CREATE TABLE transcript_cursor (
+        id         INTEGER PRIMARY KEY,
+        path_key   BLOB NOT NULL UNIQUE,        -- HMAC(index key, 'cursor', harness, transcript path)
+        harness    TEXT NOT NULL,
+        state      BLOB,                        -- sealed msgpack Cursor (llmojid.daemon.adapters.reader)
+        updated_at TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE ingest_health (
+        harness       TEXT PRIMARY KEY,
+        events        INTEGER NOT NULL DEFAULT 0,   -- hook events handled (direct and spooled)
+        spooled       INTEGER NOT NULL DEFAULT 0,   -- of which arrived through the spool
+        rows_added    INTEGER NOT NULL DEFAULT 0,
+        bad_payloads  INTEGER NOT NULL DEFAULT 0,   -- payloads that did not decode or named no readable file
+        bad_lines     INTEGER NOT NULL DEFAULT 0,   -- transcript lines skipped (not JSON, wrong shape, over-long)
+        last_event_at TEXT NOT NULL DEFAULT ''
+    ) STRICT;
+    """,
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -62,4 +84,5 @@ SCHEMA_VERSION: Final = len(MIGRATIONS)
 SEALED_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "journal": ("session", "user_text", "assistant_text", "cwd"),
     "synthesis_cache": ("synthesis",),
+    "transcript_cursor": ("state",),
 }
