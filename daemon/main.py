@@ -41,9 +41,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # --- config (issue 7, common/config.py): default < config.toml < environment < these flags ---
+    from llmojid.client import paths
+    from llmojid.common import config
+
+    flags = {"socket": args.socket, "idle_exit_seconds": args.idle_exit, "log_level": "debug" if args.verbose else None}
+    try:
+        args.settings = config.load(config.config_file(paths.config_dir()), flags=flags).config
+    except config.ConfigError as exc:
+        print(f"llmojid: {exc}", file=sys.stderr)
+        return EXIT_USAGE  # the unit's RestartPreventExitStatus=2: restarting cannot fix a bad config
+    # --- end config ---
     logging.basicConfig(
         stream=sys.stderr,
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=getattr(logging, args.settings.log_level.upper()),
         # journald adds its own timestamps; a terminal user still wants them.
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
@@ -91,9 +102,9 @@ def serve(args: argparse.Namespace) -> int:
         activated = security.activated_socket()
         if activated is not None:
             sock, activated_by = activated
-            socket_path = Path(sock.getsockname() or paths.socket_path(args.socket))
+            socket_path = Path(sock.getsockname() or paths.socket_path(args.settings.socket or None))
         else:
-            socket_path = paths.socket_path(args.socket)
+            socket_path = paths.socket_path(args.settings.socket or None)  # config (issue 7)
             sock, activated_by = security.bind_private_socket(socket_path), "self"
     except security.SecurityError as exc:
         log.error("%s", exc)
@@ -101,7 +112,9 @@ def serve(args: argparse.Namespace) -> int:
         lock.close()
         return EXIT_ERROR
 
-    idle_exit = args.idle_exit if args.idle_exit is not None else (600.0 if activated else 0.0)
+    idle_exit = args.settings.idle_exit_seconds  # config (issue 7): flag, environment or config.toml
+    if idle_exit is None:
+        idle_exit = 600.0 if activated else 0.0
     daemon = Daemon(
         socket_path=socket_path,
         state_dir=state_dir,
