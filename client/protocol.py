@@ -257,7 +257,8 @@ def decode_client_message(body: bytes) -> ClientMessage:
         if "Invalid value" in text and "$.type" in text:
             raise ProtocolError(ErrorCode.UNKNOWN_REQUEST, "unknown request type") from None
         raise ProtocolError(ErrorCode.BAD_MESSAGE, f"invalid message: {_path_only(text)}") from None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        # msgspec raises UnicodeDecodeError for invalid UTF-8 in a string (found by fuzz/targets.py::frames).
         raise ProtocolError(ErrorCode.BAD_MESSAGE, "frame body is not valid msgpack") from None
 
 
@@ -265,7 +266,7 @@ def decode_server_message(body: bytes) -> ServerMessage:
     """Decode a frame body sent by the daemon. Raises ProtocolError(BAD_MESSAGE), marked remote."""
     try:
         return _server_decoder.decode(body)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
         raise ProtocolError(ErrorCode.BAD_MESSAGE, "daemon sent an undecodable message") from None
 
 

@@ -134,6 +134,9 @@ class Server:
                 await self._converse(conn)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass  # the peer went away; nothing to tell it
+        except Exception:
+            # A bug in one connection must not take the daemon down: log (no payload) and close that connection.
+            log.exception("connection handler failed; closing that connection")
         finally:
             self._connections.discard(conn)
             if not self._connections:
