@@ -8,6 +8,7 @@ replayed by the normal test suite).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import msgspec
@@ -25,10 +26,8 @@ def frames(data: bytes) -> None:
     try:
         while (event := conn.next_event()) is not p.NEED_DATA:
             _kind, message = event  # type: ignore[misc]
-            try:
+            with contextlib.suppress(DispatchError):
                 dispatcher.route(message)
-            except DispatchError:
-                pass
     except p.ProtocolError as exc:
         assert isinstance(exc.code, p.ErrorCode)
     assert conn.decoder.buffered() <= len(data) + 64
