@@ -76,6 +76,28 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         last_event_at TEXT NOT NULL DEFAULT ''
     ) STRICT;
     """,
+    # 4 (owner: keystrokes, daemon/keystrokes/state.py): typing windows (one per submitted prompt) and the
+    # user's typing baseline. Raw key events are never stored. Plaintext: when a window closed (to link journal
+    # turns to it), the sender kind ('wrap', an editor plugin's name) and what happened to it; everything about
+    # how the user typed (counts, timing aggregates, embedding, deviation score, flag, the baseline) is sealed.
+    """
+    CREATE TABLE typing_window (
+        id         INTEGER PRIMARY KEY,
+        closed_at  TEXT NOT NULL,               -- ISO-8601 UTC, when the prompt's Enter reached the daemon
+        source     TEXT NOT NULL,               -- sender kind only, never its session token
+        status     TEXT NOT NULL,               -- 'short' | 'pending' | 'enrolled' | 'scored' | 'unencoded'
+        summary    BLOB,                        -- sealed JSON: event and class counts, timing aggregates
+        embedding  BLOB,                        -- sealed float32 TCN embedding
+        score      BLOB,                        -- sealed JSON: deviation, threshold, flagged
+        created_at TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX typing_window_closed ON typing_window (closed_at);
+    CREATE TABLE typing_baseline (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        state      BLOB NOT NULL,               -- sealed: enrolled count + mean embedding
+        updated_at TEXT NOT NULL
+    ) STRICT;
+    """,
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -85,4 +107,6 @@ SEALED_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "journal": ("session", "user_text", "assistant_text", "cwd"),
     "synthesis_cache": ("synthesis",),
     "transcript_cursor": ("state",),
+    "typing_window": ("summary", "embedding", "score"),
+    "typing_baseline": ("state",),
 }
