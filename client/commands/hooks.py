@@ -1,0 +1,234 @@
+"""``llmojid-ctl hooks install|uninstall|status``: register the journal hook in each harness's own settings.
+
+The edit logic per harness lives in ``llmojid.client.installers`` (pure); this module picks the harnesses,
+reads their files, asks the planner, writes, and tells the user what changed and what is left for them to do
+(trust the hook in Codex, approve it in Hermes, restart Claude Code). Uninstall keeps the journal: it only takes
+our entries out of the harnesses' files.
+
+Exit codes: 0 done (or nothing to do), 1 a settings file was refused (it is left byte-identical; the message says
+why), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from llmojid.client import paths
+from llmojid.client.cli import EXIT_DAEMON_ERROR, EXIT_OK, UsageError, print_json
+from llmojid.client.installers.edits import SettingsError
+from llmojid.client.installers.harnesses import HARNESSES, Harness, Request, Role
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("hooks", help="install, remove or check the harness hooks that feed the journal")
+    hsub = parser.add_subparsers(dest="hooks_command", required=True, metavar="SUBCOMMAND")
+    names = ", ".join(HARNESSES)
+
+    install = hsub.add_parser("install", help="register the journal hook (default: every harness found)")
+    install.add_argument("harnesses", nargs="*", metavar="HARNESS", help=f"one or more of: {names}")
+    install.add_argument("--nudge", choices=("soft", "hard"), help="also ask the assistant to lead with a kaomoji")
+    install.add_argument("--long", action="store_true", help="the longer nudge wording")
+    install.add_argument("--ctl", metavar="PATH", help="the llmojid-ctl the harness runs (default: this one)")
+    install.add_argument("--dry-run", action="store_true", help="say what would change; write nothing")
+    install.set_defaults(func=cmd_install)
+
+    uninstall = hsub.add_parser("uninstall", help="remove our hooks and nudges (the journal is kept)")
+    uninstall.add_argument("harnesses", nargs="*", metavar="HARNESS", help=f"one or more of: {names}")
+    uninstall.add_argument("--dry-run", action="store_true", help="say what would change; write nothing")
+    uninstall.set_defaults(func=cmd_uninstall)
+
+    status = hsub.add_parser("status", help="which harnesses have the hook, the nudge, and what needs fixing")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+
+
+def _home() -> str:
+    return os.environ.get("HOME") or os.path.expanduser("~")
+
+
+def _short(path: str, home: str) -> str:
+    home = home.rstrip("/")
+    return "~" + path[len(home) :] if path.startswith(home + "/") else path
+
+
+def _detected(harness: Harness, home: str) -> bool:
+    return os.path.isdir(harness.directory(home, os.environ))
+
+
+def _chosen(names: list[str], home: str, *, default_all_known: bool) -> list[Harness]:
+    unknown = [n for n in names if n not in HARNESSES]
+    if unknown:
+        raise UsageError(f"unknown harness {unknown[0]!r} (known: {', '.join(HARNESSES)})")
+    if names:
+        return [HARNESSES[n] for n in dict.fromkeys(names)]
+    found = [h for h in HARNESSES.values() if default_all_known or _detected(h, home)]
+    if not found:
+        looked = ", ".join(_short(h.directory(home, os.environ), home) for h in HARNESSES.values())
+        raise UsageError(f"no harness found (looked for {looked}); name one to install for it")
+    return found
+
+
+def default_ctl() -> str:
+    """The ``llmojid-ctl`` a harness should run: the one running now, else the one on PATH."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    if os.path.basename(argv0) == "llmojid-ctl" and os.path.exists(argv0):
+        return os.path.abspath(argv0)
+    found = shutil.which("llmojid-ctl")
+    if found:
+        return os.path.abspath(found)
+    raise UsageError("cannot tell where llmojid-ctl is installed; pass --ctl PATH")
+
+
+def _states(harness: Harness, home: str, records: dict[str, Any]) -> dict[Role, Any]:
+    from llmojid.client.installers import files
+
+    return {role: files.read_state(role, path, records) for role, path in harness.files(home, os.environ).items()}
+
+
+def _run(args: argparse.Namespace, request: Request, harnesses: list[Harness], home: str) -> int:
+    from llmojid.client.installers import files
+    from llmojid.client.installers.harnesses import plan
+
+    state_dir = paths.state_dir()
+    records = files.load_records(state_dir)
+    refused = 0
+    verb = "install" if request.command else "uninstall"
+    for harness in harnesses:
+        if request.command and not _detected(harness, home):
+            where = _short(harness.directory(home, os.environ), home)
+            print(f"{harness.title}: not installed here ({where} does not exist); start it once, then rerun")
+            refused += 1
+            continue
+        try:
+            result = plan(harness, _states(harness, home, records), request, home)
+            if not args.dry_run:
+                written = files.apply(result.changes)
+                files.update_records(records, result.changes)
+                files.save_records(state_dir, records)
+            else:
+                written = [c.path for c in result.changes if c.changed]
+        except SettingsError as exc:
+            print(f"{harness.title}: refused, nothing changed: {exc}", file=sys.stderr)
+            refused += 1
+            continue
+        would = "would change" if args.dry_run else "changed"
+        if written:
+            print(f"{harness.title}: {verb} done; {would} {', '.join(_short(p, home) for p in written)}")
+        else:
+            print(f"{harness.title}: nothing to {verb}; no file {'would change' if args.dry_run else 'changed'}")
+        for note in result.notes:
+            print(f"  note: {note}")
+    return EXIT_DAEMON_ERROR if refused else EXIT_OK
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    if args.long and not args.nudge:
+        raise UsageError("--long chooses the nudge wording; use it with --nudge soft|hard")
+    home = _home()
+    ctl = os.path.abspath(args.ctl) if args.ctl else default_ctl()
+    from llmojid.client.installers.commands import hook_command
+
+    harnesses = _chosen(args.harnesses, home, default_all_known=False)
+    # The command is per harness (its hook argument); the nudge choice is shared.
+    code = EXIT_OK
+    for harness in harnesses:
+        request = Request(command=hook_command(ctl, harness.hook_arg, home), nudge=args.nudge or "", long=args.long)
+        code = max(code, _run(args, request, [harness], home))
+    return code
+
+
+def cmd_uninstall(args: argparse.Namespace) -> int:
+    home = _home()
+    harnesses = _chosen(args.harnesses, home, default_all_known=True)
+    present = [h for h in harnesses if args.harnesses or _detected(h, home)]
+    if not present:
+        print("nothing to uninstall: no harness found")
+        return EXIT_OK
+    return _run(args, Request(), present, home)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from llmojid.client.installers import commands, files
+    from llmojid.client.installers.harnesses import status
+
+    home = _home()
+    records = files.load_records(paths.state_dir())
+    try:
+        ctl = default_ctl()
+    except UsageError:
+        ctl = ""
+    out = []
+    for harness in HARNESSES.values():
+        directory = harness.directory(home, os.environ)
+        detected = _detected(harness, home)
+        try:
+            states = _states(harness, home, records)
+        except SettingsError as exc:
+            out.append({"harness": harness.name, "title": harness.title, "detected": detected, "error": str(exc)})
+            continue
+        command = commands.hook_command(ctl, harness.hook_arg, home) if ctl else ""
+        st = status(harness, states, home, command, directory, detected)
+        missing = [
+            c for c in st.journal_hooks if (p := commands.program_path(c, home)) and "/" in p and not Path(p).exists()
+        ]
+        out.append(
+            {
+                "harness": harness.name,
+                "title": harness.title,
+                "detected": detected,
+                "directory": directory,
+                "installed": st.installed,
+                "journal_hooks": st.journal_hooks,
+                "current": st.current,
+                "missing_programs": missing,
+                "hard_nudge": st.hard_nudge or None,
+                "soft_nudge": st.soft_nudge or None,
+                "feature_flag": st.feature_flag,
+                "files": {role: {"path": path, "target": s.path} for (role, path), s in _paired(harness, home, states)},
+                "errors": st.errors,
+            }
+        )
+    if args.json:
+        print_json({"harnesses": out})
+        return EXIT_OK
+    for entry in out:
+        _print_status(entry, home)
+    return EXIT_OK
+
+
+def _paired(harness: Harness, home: str, states: dict[Role, Any]) -> list[tuple[tuple[Role, str], Any]]:
+    return [((role, path), states[role]) for role, path in harness.files(home, os.environ).items()]
+
+
+def _print_status(entry: dict[str, Any], home: str) -> None:
+    title = entry["title"]
+    if "error" in entry:
+        print(f"{title:<12} cannot read its settings: {entry['error']}")
+        return
+    if not entry["detected"]:
+        print(f"{title:<12} not found ({_short(entry['directory'], home)} does not exist)")
+        return
+    state = "installed" if entry["installed"] else "not installed"
+    hooks_file = entry["files"]["hooks"]
+    shown = _short(hooks_file["path"], home)
+    if hooks_file["target"] != os.path.abspath(hooks_file["path"]):
+        shown += f" -> {_short(hooks_file['target'], home)}"
+    print(f"{title:<12} {state:<14} {shown}")
+    for command in entry["journal_hooks"]:
+        flag = "" if entry["current"] else "  (not this llmojid-ctl)"
+        print(f"  hook:  {command}{flag}")
+    for command in entry["missing_programs"]:
+        print(f"  warning: the hook's program does not exist; reinstall: {command}")
+    if entry["feature_flag"] is False:
+        print("  warning: Codex hooks are off: '[features] hooks = true' is missing from config.toml")
+    if entry["hard_nudge"]:
+        print(f"  nudge: hard ({entry['hard_nudge']} wording)")
+    if entry["soft_nudge"]:
+        print(f"  nudge: soft ({entry['soft_nudge']})")
+    for role, message in entry["errors"].items():
+        print(f"  error in the {role} file: {message}")
