@@ -18,7 +18,9 @@ import base64
 import logging
 import os
 import secrets
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("llmojid.keys")
@@ -79,7 +81,7 @@ class KeyManager:
             import keyring.errors
         except ImportError as exc:  # pragma: no cover - a dependency
             raise KeyringUnavailableError(f"the keyring package is missing. {HOW_TO_FIX}") from exc
-        backend = keyring.get_keyring()
+        backend = _fast_backend() or keyring.get_keyring()
         name = f"{type(backend).__module__}.{type(backend).__qualname__}"
         if name in _REFUSED_BACKENDS or _is_empty_chain(backend):
             raise KeyringUnavailableError(f"no usable OS keyring backend (found {name}). {HOW_TO_FIX}")
@@ -204,6 +206,35 @@ class KeyManager:
         for entry in (ACTIVE, INDEX, SPOOL, SUBMITTER):
             self._delete(entry)
         self._active = ""
+
+
+def _fast_backend() -> Any:
+    """The platform's native backend, when it is viable and the user has not chosen one.
+
+    ``keyring.get_keyring()`` discovers backends through every installed distribution's entry points, which
+    costs most of a second beside torch and friends; the daemon's start-to-ready time is dominated by it.
+    An explicit choice (PYTHON_KEYRING_BACKEND, a keyringrc) still goes through keyring's own resolution.
+    """
+    if os.environ.get("PYTHON_KEYRING_BACKEND") or _has_keyringrc():
+        return None
+    try:
+        if sys.platform == "darwin":
+            from keyring.backends import macOS as native
+        else:
+            from keyring.backends import SecretService as native
+        native.Keyring.priority  # noqa: B018 - raises when the backend is not viable here
+        return native.Keyring()
+    except Exception:
+        return None
+
+
+def _has_keyringrc() -> bool:
+    try:
+        from keyring.util import platform_
+
+        return Path(platform_.config_root(), "keyringrc.cfg").exists()
+    except Exception:
+        return True  # cannot tell: let keyring resolve it
 
 
 def _is_empty_chain(backend: Any) -> bool:
