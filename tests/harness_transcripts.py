@@ -1,0 +1,324 @@
+"""Synthetic harness transcripts and payloads, with the journal rows they must produce.
+
+Shapes follow section 6 of the kaomoji spec: Claude Code 2.1.330 transcripts (conversation events mixed with
+``queue-operation``, ``attachment``, ``api-request-blob``, ``system`` ... events; tool use and results; thinking;
+sidechain traffic; injected prompts), Codex rollouts in the older (``agent_message``) and the 0.169.0
+(``response_item`` assistant + ``item_completed`` mirror) shapes, and Hermes ``post_llm_call`` payloads.
+
+Every turn carries a canary string in its texts so tests can look for plaintext leaks. The faces are spec
+vectors the validator must accept; ``Expected`` is what the journal must hold (message ids aside: the journal
+does not return them).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+FACES = ("(◕‿◕)", "(｡˃ ᵕ ˂ )", "ʕ•ᴥ•ʔ", "(╯°□°)╯", "\\(^o^)/", "✧*｡(ˊᗜˋ*)*｡✧")
+BASE_TIME = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Expected:
+    ts: str
+    model: str
+    session: str
+    kaomoji: str
+    assistant_text: str
+    user_text: str
+    cwd: str
+
+
+def _ts(seq: int) -> str:
+    return (BASE_TIME + timedelta(seconds=seq)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def jsonl(events: list[dict[str, Any]]) -> bytes:
+    return b"".join(json.dumps(e, ensure_ascii=False).encode() + b"\n" for e in events)
+
+
+# --- Claude Code ------------------------------------------------------------------------------------------------------
+@dataclass
+class ClaudeSession:
+    session: str = "5a0e1c3e-0000-4000-8000-000000000001"
+    cwd: str = "/home/someone/project"
+    model: str = "claude-sonnet-4-5"
+    canary: str = "CANARY"
+    seq: int = 0
+    last_uuid: str | None = None
+
+    def _event(self, kind: str, message: dict[str, Any] | None, **extra: Any) -> dict[str, Any]:
+        self.seq += 1
+        event: dict[str, Any] = {
+            "type": kind,
+            "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.session}/{self.seq}")),
+            "parentUuid": self.last_uuid,
+            "isSidechain": False,
+            "timestamp": _ts(self.seq),
+            "sessionId": self.session,
+            "cwd": self.cwd,
+            "version": "2.1.330",
+        }
+        if message is not None:
+            event["message"] = message
+        event.update(extra)
+        self.last_uuid = event["uuid"]
+        return event
+
+    def turn(self, n: int) -> tuple[list[dict[str, Any]], list[Expected]]:
+        """One user turn: prompt, kaomoji-led text, tool use and result, more text; extras on some turns."""
+        prompt = f"please do task {n} {self.canary}"
+        events = [
+            {"type": "queue-operation", "operation": "enqueue", "timestamp": _ts(self.seq), "content": prompt},
+            self._event("user", {"role": "user", "content": prompt}),
+            {"type": "api-request-blob", "message": {"role": "user", "content": f"(◕‿◕) injected {n}"}},
+        ]
+        if n % 3 == 0:  # a skill dump and a meta note: injected, never the prompt
+            events.append(
+                self._event(
+                    "user", {"role": "user", "content": [{"type": "text", "text": "Base directory for this skill: /x"}]}
+                )
+            )
+            events.append(self._event("user", {"role": "user", "content": "<local-command-caveat>x"}, isMeta=True))
+        expected: list[Expected] = []
+        face = FACES[n % len(FACES)]
+        body = f"I will start on task {n} {self.canary}."
+
+        def said(text: str) -> dict[str, Any]:
+            return {"role": "assistant", "model": self.model, "content": [{"type": "text", "text": text}]}
+
+        events.append(
+            self._event(
+                "assistant",
+                {
+                    "role": "assistant",
+                    "model": self.model,
+                    "content": [{"type": "thinking", "thinking": f"(◕‿◕) thinking {n}", "signature": "x"}],
+                },
+            )
+        )
+        events.append(self._event("assistant", said(f"{face} {body}")))
+        expected.append(Expected(_ts(self.seq), self.model, self.session, face, body, prompt, self.cwd))
+        events.append(
+            self._event(
+                "assistant",
+                {
+                    "role": "assistant",
+                    "model": self.model,
+                    "content": [{"type": "tool_use", "id": f"t{n}", "name": "Bash", "input": {"command": "ls"}}],
+                },
+            )
+        )
+        events.append(
+            self._event(
+                "user",
+                {
+                    "role": "user",
+                    "content": [{"type": "tool_result", "tool_use_id": f"t{n}", "content": f"(◕‿◕) tool output {n}"}],
+                },
+            )
+        )
+        if n % 4 == 0:  # a subagent's message: not journaled
+            events.append(self._event("assistant", said(f"(◕‿◕) subagent {n}"), isSidechain=True))
+            events.append(self._event("user", {"role": "user", "content": f"subagent prompt {n}"}, isSidechain=True))
+        events.append(self._event("assistant", said(f"Plain text without a face {n}.")))
+        second = f"Finished task {n}."
+        events.append(self._event("assistant", said(f"  {FACES[(n + 1) % len(FACES)]}  \n{second}")))
+        expected.append(
+            Expected(_ts(self.seq), self.model, self.session, FACES[(n + 1) % len(FACES)], second, prompt, self.cwd)
+        )
+        events.append({"type": "system", "subtype": "stop_hook_summary", "timestamp": _ts(self.seq)})
+        events.append({"type": "last-prompt", "lastPrompt": prompt})
+        return events, expected
+
+    def stop_payload(self, transcript_path: str) -> bytes:
+        return json.dumps(
+            {
+                "session_id": self.session,
+                "transcript_path": transcript_path,
+                "cwd": self.cwd,
+                "prompt_id": "p",
+                "permission_mode": "default",
+                "hook_event_name": "Stop",
+                "stop_hook_active": False,
+                "last_assistant_message": "x",
+            }
+        ).encode()
+
+
+# --- Codex ------------------------------------------------------------------------------------------------------------
+@dataclass
+class CodexSession:
+    new_shape: bool
+    session: str = "0199a000-0000-7000-8000-00000000c0de"
+    cwd: str = "/home/someone/codexproject"
+    model: str = "gpt-5-codex"
+    canary: str = "CANARY"
+    seq: int = 0
+
+    def _line(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        self.seq += 1
+        return {"timestamp": _ts(self.seq), "type": kind, "payload": payload}
+
+    def header(self) -> list[dict[str, Any]]:
+        lines = [self._line("session_meta", {"id": self.session, "cwd": self.cwd, "cli_version": "0.169.0"})]
+        if self.new_shape:
+            lines.append(
+                self._line(
+                    "response_item",
+                    {
+                        "type": "message",
+                        "role": "developer",
+                        "content": [{"type": "input_text", "text": "(◕‿◕) developer instructions"}],
+                    },
+                )
+            )
+        lines.append(
+            self._line(
+                "response_item",
+                {
+                    "type": "message",
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "input_text",
+                            "text": "# AGENTS.md instructions for /x\n\n<INSTRUCTIONS>be nice</INSTRUCTIONS>",
+                        }
+                    ],
+                },
+            )
+        )
+        lines.append(
+            self._line(
+                "response_item",
+                {
+                    "type": "message",
+                    "role": "user",
+                    "content": [
+                        {"type": "input_text", "text": "<environment_context>\n  <cwd>/x</cwd>\n</environment_context>"}
+                    ],
+                },
+            )
+        )
+        return lines
+
+    def turn(self, n: int) -> tuple[list[dict[str, Any]], list[Expected]]:
+        prompt = f"codex task {n} {self.canary}"
+        context: dict[str, Any] = {"cwd": self.cwd, "model": self.model, "approval_policy": "never"}
+        if self.new_shape:
+            context["turn_id"] = f"turn-{n}"
+        lines = [self._line("turn_context", context)]
+        if self.new_shape and n % 2 == 0:
+            lines.append(
+                self._line(
+                    "response_item",
+                    {
+                        "type": "message",
+                        "role": "user",
+                        "content": [
+                            {
+                                "type": "input_text",
+                                "text": "<environment_context>\n  <cwd>/y</cwd>\n</environment_context>",
+                            }
+                        ],
+                    },
+                )
+            )
+        lines.append(
+            self._line(
+                "response_item",
+                {"type": "message", "role": "user", "content": [{"type": "input_text", "text": prompt}]},
+            )
+        )
+        lines.append(self._line("event_msg", {"type": "user_message", "message": prompt}))
+        expected: list[Expected] = []
+        messages = [
+            (f"{FACES[n % len(FACES)]} looking into {n} {self.canary}", True),
+            (f"No face here {n}.", False),
+            (f"{FACES[(n + 2) % len(FACES)]} done with {n}", True),
+        ]
+        for i, (text, led) in enumerate(messages):
+            written, first_ts = self._assistant(text)
+            lines.extend(written)
+            if led:
+                face = FACES[n % len(FACES)] if i == 0 else FACES[(n + 2) % len(FACES)]
+                rest = text[len(face) :].strip()
+                expected.append(Expected(first_ts, self.model, self.session, face, rest, prompt, self.cwd))
+            call = {"type": "function_call", "name": "shell", "arguments": "{}", "call_id": f"c{n}{i}"}
+            lines.append(self._line("response_item", call))
+            output = {"type": "function_call_output", "call_id": f"c{n}{i}", "output": f"(◕‿◕) output {n}"}
+            lines.append(self._line("response_item", output))
+        lines.append(self._line("event_msg", {"type": "task_complete", "last_agent_message": messages[-1][0]}))
+        return lines, expected
+
+    def _assistant(self, text: str) -> tuple[list[dict[str, Any]], str]:
+        """One assistant message as the shape writes it (twice: the message and its mirror), and its first time."""
+        message = {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text}]}
+        if self.new_shape:
+            first = self._line("response_item", message)
+            item = {"type": "AgentMessage", "id": "m", "content": [{"type": "Text", "text": text}]}
+            return [first, self._line("event_msg", {"type": "item_completed", "turn_id": "t", "item": item})], first[
+                "timestamp"
+            ]
+        first = self._line("event_msg", {"type": "agent_message", "message": text})
+        return [first, self._line("response_item", message)], first["timestamp"]
+
+    def stop_payload(self, transcript_path: str) -> bytes:
+        if self.new_shape:
+            return json.dumps(
+                {
+                    "session_id": self.session,
+                    "turn_id": "t",
+                    "transcript_path": transcript_path,
+                    "cwd": self.cwd,
+                    "hook_event_name": "Stop",
+                    "model": self.model,
+                    "permission_mode": "default",
+                    "stop_hook_active": False,
+                    "last_assistant_message": "x",
+                }
+            ).encode()
+        return json.dumps({"model": self.model, "cwd": self.cwd, "transcript_path": transcript_path}).encode()
+
+
+# --- Hermes -----------------------------------------------------------------------------------------------------------
+@dataclass
+class HermesSession:
+    session: str = "hermes-session-1"
+    cwd: str = "/home/someone/hermesproject"
+    model: str = "hermes-4-70b"
+    canary: str = "CANARY"
+
+    def __post_init__(self) -> None:
+        self.history: list[dict[str, Any]] = [{"role": "system", "content": "(◕‿◕) system prompt"}]
+
+    def turn(self, n: int) -> tuple[bytes, list[tuple[str, str, str]]]:
+        """The payload after turn n, and the (kaomoji, assistant_text, user_text) rows it must add."""
+        prompt = f"hermes task {n} {self.canary}"
+        face = FACES[n % len(FACES)]
+        self.history += [
+            {"role": "user", "content": prompt},
+            {"role": "assistant", "content": f"{face} on it {n}", "tool_calls": [{"id": "x"}]},
+            {"role": "tool", "content": f"(◕‿◕) tool says {n}"},
+            {"role": "assistant", "content": None, "tool_calls": [{"id": "y"}]},
+            {"role": "assistant", "content": f"Plain {n}"},
+        ]
+        payload = {
+            "hook_event_name": "post_llm_call",
+            "tool_name": None,
+            "tool_input": None,
+            "session_id": self.session,
+            "cwd": self.cwd,
+            "extra": {
+                "user_message": prompt,
+                "assistant_response": f"Plain {n}",
+                "conversation_history": self.history,
+                "model": self.model,
+                "platform": "cli",
+            },
+        }
+        return json.dumps(payload).encode(), [(face, f"on it {n}", prompt)]
