@@ -15,4 +15,7 @@ if TYPE_CHECKING:
 
 def build_components(daemon: Daemon) -> list[Any]:
     components: list[Any] = []
+    from llmojid.daemon.adapters.ingest import HookIngest
+
+    components.append(HookIngest.for_daemon(daemon))
     return components
