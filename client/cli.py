@@ -25,7 +25,10 @@ EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
 
 #: Command modules under llmojid.client.commands, registered in this order.
-COMMAND_MODULES: tuple[str, ...] = ("face", "sanitize")
+COMMAND_MODULES: tuple[str, ...] = (
+    *("face", "sanitize"),
+    *("hooks", "importing", "stats"),  # issue 3: installers, backfill import, stats
+)
 
 
 class UsageError(Exception):

@@ -18,4 +18,8 @@ def build_components(daemon: Daemon) -> list[Any]:
     from llmojid.daemon.adapters.ingest import HookIngest
 
     components.append(HookIngest.for_daemon(daemon))
+    from llmojid.daemon.backfill import Backfill
+    from llmojid.daemon.stats import Stats
+
+    components += [Backfill.for_daemon(daemon), Stats.for_daemon(daemon)]  # issue 3: import, stats
     return components
