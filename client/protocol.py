@@ -250,7 +250,8 @@ def encode(message: Message) -> bytes:
 def decode_client_message(body: bytes) -> ClientMessage:
     """Decode a frame body sent by a client. Raises ProtocolError(BAD_MESSAGE / UNKNOWN_REQUEST)."""
     try:
-        return _client_decoder.decode(body)
+        message: ClientMessage = _client_decoder.decode(body)
+        return message
     except msgspec.ValidationError as exc:
         # msgspec names the offending path (e.g. "$.rows[0].ts"), never the value: safe to pass on.
         text = str(exc)
@@ -265,7 +266,8 @@ def decode_client_message(body: bytes) -> ClientMessage:
 def decode_server_message(body: bytes) -> ServerMessage:
     """Decode a frame body sent by the daemon. Raises ProtocolError(BAD_MESSAGE), marked remote."""
     try:
-        return _server_decoder.decode(body)
+        reply: ServerMessage = _server_decoder.decode(body)
+        return reply
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
         raise ProtocolError(ErrorCode.BAD_MESSAGE, "daemon sent an undecodable message") from None
 
@@ -325,7 +327,7 @@ class FrameDecoder:
         """How many more bytes complete the current frame (at least 1), so readers never over-read a body."""
         if len(self._buffer) < HEADER.size:
             return HEADER.size - len(self._buffer)
-        (length,) = HEADER.unpack_from(self._buffer)
+        length: int = HEADER.unpack_from(self._buffer)[0]
         return max(1, HEADER.size + min(length, self.max_frame) - len(self._buffer))
 
 

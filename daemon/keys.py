@@ -223,7 +223,7 @@ def _fast_backend() -> Any:
         else:
             from keyring.backends import SecretService as native
         native.Keyring.priority  # noqa: B018 - raises when the backend is not viable here
-        return native.Keyring()
+        return native.Keyring()  # type: ignore[no-untyped-call]
     except Exception:
         return None
 

@@ -164,7 +164,7 @@ class Server:
                     return
                 if event is p.NEED_DATA:
                     break
-                kind, message = event  # type: ignore[misc]
+                kind, message = event
                 if kind == "hello":
                     await self._send(
                         conn, p.encode(p.Welcome(id=message.id, version=p.PROTOCOL_VERSION, server_version=_version()))
