@@ -349,3 +349,9 @@ def test_jsonspan_matches_json_loads() -> None:
     for text in ['{"a": [1, 2.5e3, -0.5, true, false, null, "x\\u00e9\\n"], "b": {}}', "[]", '"s"', "3"]:
         node = jsonspan.parse(text)
         assert node is not None and node.to_python() == json.loads(text)
+
+
+def test_cli_names_match_the_installers() -> None:
+    from llmojid.client.commands.hooks import NAMES
+
+    assert tuple(HARNESSES) == NAMES

@@ -16,18 +16,24 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmojid.client import paths
 from llmojid.client.cli import EXIT_DAEMON_ERROR, EXIT_OK, UsageError, print_json
 from llmojid.client.installers.edits import SettingsError
-from llmojid.client.installers.harnesses import HARNESSES, Harness, Request, Role
+
+if TYPE_CHECKING:
+    from llmojid.client.installers.harnesses import Harness, Request, Role
+
+#: The harnesses ``llmojid.client.installers.harnesses.HARNESSES`` knows (a test holds the two together). Named
+#: here so that building the CLI's parser does not import the installers (and PyYAML) for every command.
+NAMES = ("claude-code", "codex", "hermes")
 
 
 def register(sub: Any) -> None:
     parser = sub.add_parser("hooks", help="install, remove or check the harness hooks that feed the journal")
     hsub = parser.add_subparsers(dest="hooks_command", required=True, metavar="SUBCOMMAND")
-    names = ", ".join(HARNESSES)
+    names = ", ".join(NAMES)
 
     install = hsub.add_parser("install", help="register the journal hook (default: every harness found)")
     install.add_argument("harnesses", nargs="*", metavar="HARNESS", help=f"one or more of: {names}")
@@ -61,6 +67,8 @@ def _detected(harness: Harness, home: str) -> bool:
 
 
 def _chosen(names: list[str], home: str, *, default_all_known: bool) -> list[Harness]:
+    from llmojid.client.installers.harnesses import HARNESSES
+
     unknown = [n for n in names if n not in HARNESSES]
     if unknown:
         raise UsageError(f"unknown harness {unknown[0]!r} (known: {', '.join(HARNESSES)})")
@@ -127,6 +135,8 @@ def _run(args: argparse.Namespace, request: Request, harnesses: list[Harness], h
 
 
 def cmd_install(args: argparse.Namespace) -> int:
+    from llmojid.client.installers.harnesses import Request
+
     if args.long and not args.nudge:
         raise UsageError("--long chooses the nudge wording; use it with --nudge soft|hard")
     home = _home()
@@ -143,6 +153,8 @@ def cmd_install(args: argparse.Namespace) -> int:
 
 
 def cmd_uninstall(args: argparse.Namespace) -> int:
+    from llmojid.client.installers.harnesses import Request
+
     home = _home()
     harnesses = _chosen(args.harnesses, home, default_all_known=True)
     present = [h for h in harnesses if args.harnesses or _detected(h, home)]
@@ -154,7 +166,7 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from llmojid.client.installers import commands, files
-    from llmojid.client.installers.harnesses import status
+    from llmojid.client.installers.harnesses import HARNESSES, status
 
     home = _home()
     records = files.load_records(paths.state_dir())
