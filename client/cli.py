@@ -28,6 +28,7 @@ EXIT_UNREACHABLE = 3
 COMMAND_MODULES: tuple[str, ...] = (
     *("face", "sanitize"),
     *("hooks", "importing", "stats"),  # issue 3: installers, backfill import, stats
+    *("audit", "bundle", "keys", "forget"),  # issue 6: privacy
 )
 
 
