@@ -37,43 +37,42 @@ only when an event could not be kept at all. No payload byte ever reaches stderr
 
 from __future__ import annotations
 
+import _socket  # socket.py would add enum and selectors to the hook's imports; the C module is all it needs
 import contextlib
 import os
-import socket
 import stat
 import struct
 import sys
 import time
 from pathlib import Path
-from typing import Final
 
 from llmojid.client import minipack, paths
 
 #: Must equal ``llmojid.client.protocol.PROTOCOL_VERSION`` (a test holds them together; importing the protocol
 #: module would import msgspec).
-PROTOCOL_VERSION: Final = 1
+PROTOCOL_VERSION = 1
 #: The protocol's frame limit (``protocol.MAX_FRAME_BYTES``), and what a HookEvent frame adds around the payload.
-MAX_FRAME_BYTES: Final = 4 * 1024 * 1024
-FRAME_OVERHEAD: Final = 1024
+MAX_FRAME_BYTES = 4 * 1024 * 1024
+FRAME_OVERHEAD = 1024
 #: Largest payload the hook accepts from stdin; a larger one is not read further (and not recorded).
-MAX_PAYLOAD_BYTES: Final = 64 * 1024 * 1024
-DEFAULT_TIMEOUT_MS: Final = 300
-MIN_TIMEOUT_MS: Final = 1
-MAX_TIMEOUT_MS: Final = 60_000
-TIMEOUT_ENV: Final = "LLMOJID_HOOK_TIMEOUT_MS"
+MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
+DEFAULT_TIMEOUT_MS = 300
+MIN_TIMEOUT_MS = 1
+MAX_TIMEOUT_MS = 60_000
+TIMEOUT_ENV = "LLMOJID_HOOK_TIMEOUT_MS"
 #: What each harness expects on stdout. Claude Code and Codex read hook stdout as optional JSON or plain context:
 #: printing nothing is the neutral answer. Hermes reads a JSON object and ``{}`` means "no change".
-OUTPUT: Final[dict[str, bytes]] = {"hermes": b"{}\n"}
+OUTPUT = {"hermes": b"{}\n"}
 
-SPOOL_MAGIC: Final = b"LJSPL1"
-SPOOL_INFO: Final = b"llmojid spool v1"
-SPOOL_SUFFIX: Final = ".spool"
-SPOOL_TMP_PREFIX: Final = ".tmp-"
-X25519_KEY_BYTES: Final = 32
-NONCE_BYTES: Final = 12
-SPOOL_HEADER_BYTES: Final = len(SPOOL_MAGIC) + X25519_KEY_BYTES + NONCE_BYTES
+SPOOL_MAGIC = b"LJSPL1"
+SPOOL_INFO = b"llmojid spool v1"
+SPOOL_SUFFIX = ".spool"
+SPOOL_TMP_PREFIX = ".tmp-"
+X25519_KEY_BYTES = 32
+NONCE_BYTES = 12
+SPOOL_HEADER_BYTES = len(SPOOL_MAGIC) + X25519_KEY_BYTES + NONCE_BYTES
 
-_HEADER: Final = struct.Struct(">I")
+_HEADER = struct.Struct(">I")
 
 
 class _NoAck(Exception):
@@ -197,22 +196,27 @@ def hook_frames(harness: str, payload: bytes) -> bytes:
 def _deliver(harness: str, payload: bytes, socket_path: Path, deadline: float) -> bool:
     """Send the event; True only when the daemon acknowledged it (its rows are committed) before the deadline."""
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            _set_timeout(sock, deadline)
-            sock.connect(str(socket_path))
-            _set_timeout(sock, deadline)
-            sock.sendall(hook_frames(harness, payload))
-            reader = _FrameReader(sock, deadline)
-            welcome = reader.next_message()
-            if welcome.get("type") != "Welcome":
-                return False
-            ack = reader.next_message()
-            return ack.get("type") == "HookAck" and ack.get("id") == 2
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    except OSError:
+        return False
+    try:
+        _set_timeout(sock, deadline)
+        sock.connect(str(socket_path))
+        _set_timeout(sock, deadline)
+        sock.sendall(hook_frames(harness, payload))
+        reader = _FrameReader(sock, deadline)
+        welcome = reader.next_message()
+        if welcome.get("type") != "Welcome":
+            return False
+        ack = reader.next_message()
+        return ack.get("type") == "HookAck" and ack.get("id") == 2
     except (OSError, _NoAck, ValueError):
         return False
+    finally:
+        sock.close()
 
 
-def _set_timeout(sock: socket.socket, deadline: float) -> None:
+def _set_timeout(sock: _socket.socket, deadline: float) -> None:
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise _NoAck("budget spent")
@@ -222,7 +226,7 @@ def _set_timeout(sock: socket.socket, deadline: float) -> None:
 class _FrameReader:
     """Reads whole frames from a blocking socket within a deadline; judges each length before reading a body."""
 
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
+    def __init__(self, sock: _socket.socket, deadline: float) -> None:
         self.sock = sock
         self.deadline = deadline
         self.buffer = b""

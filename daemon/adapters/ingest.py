@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -57,6 +58,11 @@ CURSOR_TABLE: Final = "transcript_cursor"
 SPOOL_POLL_SECONDS: Final = 10.0
 #: Longest transcript path accepted from a payload (PATH_MAX on Linux).
 MAX_PATH_BYTES: Final = 4096
+#: Cursors kept in memory after each commit, so a hook event touches the database only to commit. A transcript
+#: not among them (least recently used go first) has its cursor read from the store.
+CURSOR_CACHE_SIZE: Final = 1024
+#: Payloads up to this size are decoded on the trio thread; larger ones (Hermes histories) in a worker thread.
+INLINE_DECODE_BYTES: Final = 256 * 1024
 
 RowFilter = Callable[[p.JournalRow], bool]
 
@@ -72,6 +78,7 @@ class HookIngest:
         self.public_key_path = public_key_path
         self._private_key = b""
         self._locks: dict[bytes, trio.Lock] = {}
+        self._cursors: OrderedDict[bytes, Cursor] = OrderedDict()
         self._drain_lock = trio.Lock()
 
     @classmethod
@@ -90,7 +97,8 @@ class HookIngest:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Publish the spool key, then drain the spool now and every SPOOL_POLL_SECONDS."""
-        self._private_key = await trio.to_thread.run_sync(self.keys.spool_private_key)
+        # On this thread, like every other keyring call: the keyring client is not known to be thread-safe.
+        self._private_key = self.keys.spool_private_key()
         spool_ok = True
         try:
             check_private_dir(self.spool_dir, create=True)
@@ -121,7 +129,9 @@ class HookIngest:
             rows = await trio.to_thread.run_sync(adapter.rows_from_payload, raw, received_at)
             commit = partial(self._commit, harness=harness, rows=rows or [], event_at=received_at, spooled=spooled)
             return await self.store.write(partial(commit, bad_payloads=int(rows is None)))
-        payload = await trio.to_thread.run_sync(decode_json, raw)
+        payload = (
+            decode_json(raw) if len(raw) <= INLINE_DECODE_BYTES else await trio.to_thread.run_sync(decode_json, raw)
+        )
         path = adapter.transcript_of(payload) if isinstance(payload, dict) else None
         if isinstance(payload, dict) and path is not None and _acceptable_path(path):
             return await self.ingest_transcript(adapter, path, payload, received_at=received_at, spooled=spooled)
@@ -153,7 +163,7 @@ class HookIngest:
         total = 0
         try:
             async with lock:
-                cursor = None if row_filter else await self.store.read(partial(self._load_cursor, key=key))
+                cursor = None if row_filter else await self._cursor(key)
                 cursor = cursor or Cursor(state=hints)
                 events = 1  # the event is counted once, with the first slice
                 while True:
@@ -178,12 +188,28 @@ class HookIngest:
                         )
                     )
                     events = 0
+                    if row_filter is None:
+                        self._remember(key, moved)
                     if not piece.more or moved.offset == cursor.offset:
                         return total
                     cursor = moved
         finally:
             if not lock.locked() and lock.statistics().tasks_waiting == 0:
                 self._locks.pop(key, None)
+
+    async def _cursor(self, key: bytes) -> Cursor | None:
+        cached = self._cursors.get(key)
+        if cached is not None:
+            self._cursors.move_to_end(key)
+            return cached
+        return await self.store.read(partial(self._load_cursor, key=key))
+
+    def _remember(self, key: bytes, cursor: Cursor) -> None:
+        """Cache a cursor that was just committed (never one that was not: the cache must not run ahead)."""
+        self._cursors[key] = cursor
+        self._cursors.move_to_end(key)
+        while len(self._cursors) > CURSOR_CACHE_SIZE:
+            self._cursors.popitem(last=False)
 
     # --- the spool -----------------------------------------------------------------------------------------------
     async def drain_spool(self) -> int:
