@@ -218,18 +218,18 @@ def hermes_payloads(document: Any, stem: str, fallback_ts: str) -> tuple[list[tu
     model = meta.get("model") if isinstance(meta.get("model"), str) else ""
     session_ts = next((meta[k] for k in ("last_updated", "session_start") if isinstance(meta.get(k), str)), "")
     users = [i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "user"]
-    out = []
+    out: list[tuple[dict[str, Any], str]] = []
     for n, start in enumerate(users):
         end = users[n + 1] if n + 1 < len(users) else len(messages)
         turn = messages[start:end]
-        stamps = [m.get("timestamp") for m in turn if isinstance(m, dict) and isinstance(m.get("timestamp"), str)]
-        payload = {
+        stamps = [str(m["timestamp"]) for m in turn if isinstance(m, dict) and isinstance(m.get("timestamp"), str)]
+        payload: dict[str, Any] = {
             "hook_event_name": "post_llm_call",
             "session_id": session,
             "cwd": meta.get("cwd") if isinstance(meta.get("cwd"), str) else "",
             "extra": {"model": model, "conversation_history": messages[:end]},
         }
-        out.append((payload, stamps[-1] if stamps else session_ts or fallback_ts))
+        out.append((payload, stamps[-1] if stamps else str(session_ts or fallback_ts)))
     return out, bad
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from llmojid.client.connection import Client, DaemonError
 from llmojid.daemon.backfill import hermes_payloads, parse_since
 from tests.harness_transcripts import ClaudeSession, CodexSession, Expected, HermesSession, jsonl
 from tests.hook_support import journal_rows, run_hook, start
-from tests.support import DaemonProcess
+from tests.support import LLMOJID_CTL, DaemonProcess
 
 TURNS = 12
 
@@ -189,3 +191,33 @@ def test_since_parsing_and_progress_rendering() -> None:
     line = render({"bytes_done": 50, "bytes_total": 200, "files_done": 1, "files_total": 4, "rows_found": 1200})
     assert line.startswith("[" + "#" * 7 + "." * 21 + "]") and "25%" in line and "1/4 files" in line
     assert "1,200 rows" in line
+
+
+def test_ctl_import_draws_progress_on_a_terminal_and_prints_the_tally(home_daemon: DaemonProcess) -> None:
+    _, expected = claude_transcript(home_daemon.home, range(4))
+    master, terminal = pty.openpty()
+    try:
+        result = subprocess.run(
+            [LLMOJID_CTL, "import", "claude-code"],
+            env=home_daemon.env,
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            timeout=120,
+            check=False,
+        )
+        os.close(terminal)
+        drawn = os.read(master, 1 << 16).decode()
+    finally:
+        os.close(master)
+    assert result.returncode == 0
+    assert "\r[" in drawn and "100%" in drawn and f"{len(expected)} new" in drawn, "a bar redrawn in place"
+    table = result.stdout.decode().splitlines()
+    assert table[0].split() == ["harness", "files", "rows", "new", "present", "bad", "lines", "unreadable"]
+    assert table[1].split() == ["claude-code", "1", str(len(expected)), str(len(expected)), "0", "0", "0"]
+    piped = home_daemon.ctl("import", "--dry-run", "--json")
+    assert b"\r" not in piped.stderr, "no bar when stderr is not a terminal"
+    tally = json.loads(piped.stdout)["harnesses"]["claude-code"]
+    assert (tally["rows_new"], tally["rows_present"]) == (0, len(expected))
+    stats_text = home_daemon.ctl("stats", "--by", "harness").stdout.decode()
+    assert f"journal: {len(expected)} rows" in stats_text and "claude-code" in stats_text
+    assert home_daemon.ctl("import", "--since", "someday", check=False).returncode == 2

@@ -112,16 +112,25 @@ def _run(args: argparse.Namespace, request: Request, harnesses: list[Harness], h
             print(f"{harness.title}: not installed here ({where} does not exist); start it once, then rerun")
             refused += 1
             continue
+        written: list[str] = []
         try:
             result = plan(harness, _states(harness, home, records), request, home)
-            if not args.dry_run:
-                written = files.apply(result.changes)
-                files.update_records(records, result.changes)
-                files.save_records(state_dir, records)
-            else:
+            if args.dry_run:
                 written = [c.path for c in result.changes if c.changed]
+            else:
+                # One file at a time, each recorded as soon as it is written: if a later file cannot be written
+                # (it changed under us), the record still lets uninstall undo the ones that were.
+                try:
+                    for change in result.changes:
+                        written += files.apply([change])
+                        files.update_records(records, [change])
+                finally:
+                    files.save_records(state_dir, records)
         except SettingsError as exc:
-            print(f"{harness.title}: refused, nothing changed: {exc}", file=sys.stderr)
+            done = (
+                f" (already changed: {', '.join(_short(p, home) for p in written)})" if written else ", nothing changed"
+            )
+            print(f"{harness.title}: refused{done}: {exc}", file=sys.stderr)
             refused += 1
             continue
         would = "would change" if args.dry_run else "changed"

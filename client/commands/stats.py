@@ -49,7 +49,7 @@ def installed_harnesses() -> list[str]:
 def stale_hooks(hooks: list[dict[str, Any]], installed: list[str], now: datetime) -> list[dict[str, Any]]:
     """Installed hooks with no event in STALE_AFTER_DAYS (or none at all). Pure."""
     last = {h["harness"]: h.get("last_event_at", "") for h in hooks}
-    out = []
+    out: list[dict[str, Any]] = []
     for harness in installed:
         seen = last.get(harness, "")
         if not seen:
