@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     report = reply.value
     if args.json:
         cli.print_json(report)
+        print_failures(report)
     else:
         print_report(report)
     return cli.EXIT_OK if report.get("ok") else EXIT_AUDIT_FAILED
@@ -61,6 +62,11 @@ def print_report(report: dict[str, Any]) -> None:
         print(f"{mark:<5}{check:<17}{n} item(s) checked")
     for note in report.get("notes", []):
         print(f"note: {note}")
-    for f in failures:
-        print(f"llmojid-ctl audit: {f['check']}: {f['where']}: {f['message']}", file=sys.stderr)
+    print_failures(report)
     print("audit passed" if report.get("ok") else f"audit FAILED: {len(failures)} problem(s)")
+
+
+def print_failures(report: dict[str, Any]) -> None:
+    """One line per problem on stderr (also with --json, so a script's log shows why it failed)."""
+    for f in report.get("failures", []):
+        print(f"llmojid-ctl audit: {f['check']}: {f['where']}: {f['message']}", file=sys.stderr)

@@ -68,7 +68,6 @@ PROSE_WORDS: Final = 4
 _ISO: Final = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})\Z")
 _NAME: Final = re.compile(r"\A[a-z0-9][a-z0-9_.-]{0,31}\Z")
 _MODEL: Final = re.compile(r"\A[\w.:/@+()\[\]-]{0,200}\Z")
-_KEY_ID: Final = re.compile(r"\A[0-9a-f]{8}\Z")
 _TOKEN: Final = re.compile(r"[^\s\"'`()<>\[\]{},;|]{10,256}")
 _PART_SPLIT: Final = re.compile(r"[/\\:@=]")
 _LEXICON: Final = frozenset(PRIMARY_WORDS) | frozenset(STANCE_WORDS)
@@ -470,18 +469,3 @@ def check_files(p: AuditPaths, tokens: set[str], report: Report, only: frozenset
         check_logs([*p.logs, *found], tokens, report)
     if "modes" in only:
         check_modes(p, report)
-
-
-def key_lookup(data_key: Callable[[str], bytes], missing_errors: tuple[type[BaseException], ...]) -> KeyLookup:
-    """A key lookup for the audit: a key the keyring lacks is None (asked once, remembered for this audit)."""
-    cache: dict[str, bytes | None] = {}
-
-    def lookup(key_id: str) -> bytes | None:
-        if key_id not in cache:
-            try:
-                cache[key_id] = data_key(key_id) if _KEY_ID.match(key_id) else None
-            except missing_errors:
-                cache[key_id] = None
-        return cache[key_id]
-
-    return lookup

@@ -203,6 +203,8 @@ class PrivacyComponent:
         found: dict[str, bytes] = {}
         for key_id in sorted(await self.store.read(key_counts)):
             try:
+                if not await trio.to_thread.run_sync(rotation.keyring_holds, self.keys, key_id):
+                    continue
                 found[key_id] = await trio.to_thread.run_sync(self.keys.data_key, key_id)
             except KeyringUnavailableError:
                 continue

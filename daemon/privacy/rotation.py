@@ -181,17 +181,23 @@ def _reseal_batch(
     return resealed, last, failures
 
 
+def keyring_holds(keys: KeyManager, key_id: str) -> bool:
+    """Whether the keyring itself still holds data key ``key_id`` (blocking).
+
+    Not ``keys.data_key``: the manager keeps the keys it has loaded in memory, so a key deleted from the keyring
+    behind its back would still look present, and the auditor and ``keys status`` must report the keyring as it
+    is. (The manager has no public uncached lookup; this reads the entry the way it does.)
+    """
+    return keys._get(f"data-key:{key_id}") is not None
+
+
 async def status(store: Store, keys: KeyManager) -> dict[str, Any]:
     """``keys status``: the active key, the keys values name (and whether the keyring holds each), any rotation."""
     counts, plan = await store.read(lambda conn: (key_counts(conn), load_plan(conn)))
     ids = sorted(set(counts) | {keys.active_id} | (set(plan.old) | {plan.to} if plan else set()))
     listed = []
     for key_id in ids:
-        try:
-            await trio.to_thread.run_sync(keys.data_key, key_id)
-            present = True
-        except KeyringUnavailableError:
-            present = False
+        present = await trio.to_thread.run_sync(keyring_holds, keys, key_id)
         listed.append(
             {"id": key_id, "values": counts.get(key_id, 0), "in_keyring": present, "active": key_id == keys.active_id}
         )
