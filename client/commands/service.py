@@ -179,6 +179,25 @@ class Systemd:
     def start(self) -> None:
         _check(["systemctl", "--user", "daemon-reload"])
         _check(["systemctl", "--user", "enable", "--now", SOCKET_UNIT])
+        warning = self.bus_mismatch()
+        if warning:
+            print(f"llmojid-ctl service: warning: {warning}", file=sys.stderr)
+
+    def bus_mismatch(self) -> str | None:
+        """The daemon reaches the keyring over the manager's session bus; say so if that is not ours.
+
+        A desktop login exports its bus to the user manager; a session started by hand (ssh + dbus-run-session)
+        does not, and the daemon would then find no keyring.
+        """
+        ours = os.environ.get("DBUS_SESSION_BUS_ADDRESS", "")
+        shown = _run(["systemctl", "--user", "show-environment"]).stdout.splitlines()
+        theirs = next((line.split("=", 1)[1] for line in shown if line.startswith("DBUS_SESSION_BUS_ADDRESS=")), "")
+        if ours and ours != theirs:
+            return (
+                "the user manager's D-Bus session bus is not this shell's, so the daemon may not reach your keyring; "
+                "run: systemctl --user import-environment DBUS_SESSION_BUS_ADDRESS"
+            )
+        return None
 
     def stop(self) -> None:
         # Stop the service too: a daemon serving right now must not outlive its unit files.
