@@ -27,6 +27,7 @@ EXIT_UNREACHABLE = 3
 #: Command modules under llmojid.client.commands, registered in this order.
 COMMAND_MODULES: tuple[str, ...] = (
     *("face", "sanitize"),
+    *("service", "config", "doctor"),  # issue 7: service manager, config, doctor
     *("hooks", "importing", "stats"),  # issue 3: installers, backfill import, stats
     *("audit", "bundle", "keys", "forget"),  # issue 6: privacy
 )
