@@ -1,0 +1,921 @@
+"""PII sanitizer: find personal data and secrets in free text and replace them with typed placeholders.
+
+Every journal sample passes through :func:`sanitize` before synthesis, and so does anything the bundle builder
+touches; the auditor calls :func:`find_pii` to prove that nothing stored in the clear holds personal data.
+``llmojid-ctl sanitize`` shows a user what would be redacted.
+
+Types (each replaced by ``[TYPE]``):
+
+========  ====================================================================================================
+EMAIL     addresses (``git@host:org/repo`` remotes are not e-mail)
+PHONE     numbers judged by ``phonenumbers``: international form, else US, else a few trunk-0 regions
+CARD      13-19 digits in a card grouping, with a card issuer prefix, Luhn-checked
+IBAN      country code, check digits, the country's registered length, mod-97 checked
+SSN       US social security numbers (``AAA-GG-SSSS``, or nine digits after "SSN")
+IP        IPv4 (not after "version", "v", "==") and IPv6, both validated by :mod:`ipaddress`
+URL       URLs that carry credentials, a query string, or a fragment with ``=``; other URLs are kept
+SECRET    API keys by prefix (``sk-``, ``ghp_``, ``github_pat_``, ``xox?-``, ``AKIA``...), JWTs, PEM private key
+          blocks, bearer tokens, values assigned to password/secret/token/api-key names, long high-entropy
+          strings (hex-only strings such as git hashes and UUIDs are not secrets by themselves)
+PATH      home directories that name a user: ``/home/NAME``, ``/Users/NAME``, ``C:\\Users\\NAME``, ``~NAME/``
+DOB       full dates after "born", "DOB", "date of birth", "birthday"...
+========  ====================================================================================================
+
+Cost. Python's ``re`` backtracks, so every pattern here is written so that each start position costs a bounded
+amount of work and no position inside a consumed run is tried again: runs are matched with possessive
+quantifiers (``*+``, new in 3.11) behind a lookbehind that forbids starting inside a run; repetitions of
+ambiguous pieces are bounded; anything needing judgement (Luhn, mod-97, entropy, IP parsing, phone validity) is
+done in Python on candidates of bounded length; multi-part structures (PEM blocks) are paired in one pass over
+their markers, never by searching forward from each start. For speed on ordinary text, a pattern begins with a
+literal or a character set and checks its left boundary with a lookbehind placed after the first character
+(so the engine's fast prefix scan applies), keywords are searched in a lower-cased copy, and each detector
+first checks that its trigger characters occur at all. The phone library is the costly part (0.5-2 ms per
+look), so it only sees stretches of digits whose count could be a number, and its looks are budgeted per text
+(see ``_phones``). ``bench/sanitizer.py`` prints throughput, adversarial inputs at several sizes included.
+
+Input longer than :data:`MAX_INPUT_CHARS` is truncated before scanning (``Sanitized.truncated`` says so), and the
+cut is moved back to a whitespace so that no half token (the front of an address, say) survives unrecognised.
+
+Overlapping findings are joined into one span, so no part of anything a detector flagged stays in the clear;
+the joined span takes the type of the detector of highest precedence (the order of ``_DETECTORS``): a URL that
+carries credentials wins over the e-mail-like text inside it; the generic high-entropy rule loses to everything.
+
+Nothing in this module logs, and no exception it raises carries any of the text it was given.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+import string
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+import phonenumbers
+
+#: Characters scanned per call. A journal turn is a few kilobytes; a quarter million characters is far above
+#: any real one and bounds the worst case (digit soup made to keep the phone library busy) to a few seconds.
+MAX_INPUT_CHARS = 262_144
+
+#: How far back the truncation point may move to land on whitespace.
+_TRUNCATION_BACKOFF = 1024
+
+TYPES: tuple[str, ...] = ("CARD", "DOB", "EMAIL", "IBAN", "IP", "PATH", "PHONE", "SECRET", "SSN", "URL")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One piece of personal data: its type and its span ``text[start:end]`` (the text itself is not kept)."""
+
+    type: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sanitized:
+    """The redacted text, the distinct types replaced (sorted), and whether the input was cut at the cap."""
+
+    text: str
+    found: tuple[str, ...]
+    truncated: bool = False
+
+
+def placeholder(kind: str) -> str:
+    """The text that replaces a finding of ``kind``."""
+    return f"[{kind}]"
+
+
+def sanitize(text: str) -> Sanitized:
+    """Replace every finding in ``text`` (cut to :data:`MAX_INPUT_CHARS`) with its placeholder.
+
+    Raises:
+        TypeError: ``text`` is not a ``str`` (the message names the type only).
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"sanitize expects str, not {type(text).__name__}")
+    scanned, truncated = _cap(text)
+    findings = _find(scanned)
+    parts: list[str] = []
+    pos = 0
+    for f in findings:
+        parts.append(scanned[pos : f.start])
+        parts.append(placeholder(f.type))
+        pos = f.end
+    parts.append(scanned[pos:])
+    return Sanitized("".join(parts), tuple(sorted({f.type for f in findings})), truncated)
+
+
+def find_pii(text: str) -> list[Finding]:
+    """Non-overlapping findings in ``text``, by start offset. Only the first :data:`MAX_INPUT_CHARS` are
+    scanned (as in :func:`sanitize`); a caller auditing longer text splits it, or treats the length as a fault.
+
+    Raises:
+        TypeError: ``text`` is not a ``str``.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"find_pii expects str, not {type(text).__name__}")
+    return _find(_cap(text)[0])
+
+
+def _cap(text: str) -> tuple[str, bool]:
+    """``text`` cut to the cap, moved back to a whitespace when one is near, and whether it was cut."""
+    if len(text) <= MAX_INPUT_CHARS:
+        return text, False
+    cut = MAX_INPUT_CHARS
+    floor = cut - _TRUNCATION_BACKOFF
+    while cut > floor and not text[cut - 1].isspace():
+        cut -= 1
+    return text[: cut if cut > floor else MAX_INPUT_CHARS], True
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The scan: the text, a lower-cased copy with the same offsets (for keyword searches), cheap trigger tests.
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+class _Scan:
+    __slots__ = ("has_digit", "lower", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        lower = text.lower()
+        # str.lower may lengthen a character (U+0130); then fall back to ASCII-only folding, which keeps offsets.
+        self.lower = lower if len(lower) == len(text) else text.translate(_ASCII_LOWER)
+        self.has_digit = any(d in text for d in "0123456789")
+
+
+# A candidate is (start, end, type). Each detector yields its own in any order; _find joins overlaps.
+_Candidate = tuple[int, int, str]
+_Span = tuple[int, int]
+_Detector = Callable[[_Scan], Iterator[_Candidate]]
+
+
+def _find(text: str) -> list[Finding]:
+    """Findings of all detectors; overlapping ones are joined into one span (nothing any detector flagged is
+    left in the clear), typed by the detector of highest precedence among them."""
+    scan = _Scan(text)
+    ranked = [(s, e, rank, kind) for rank, detector in enumerate(_DETECTORS) for s, e, kind in detector(scan) if e > s]
+    ranked.sort()
+    findings: list[Finding] = []
+    i = 0
+    while i < len(ranked):
+        start, end, rank, kind = ranked[i]
+        i += 1
+        while i < len(ranked) and ranked[i][0] < end:
+            _, e, r, k = ranked[i]
+            end = max(end, e)
+            if r < rank:
+                rank, kind = r, k
+            i += 1
+        findings.append(Finding(kind, start, end))
+    return findings
+
+
+def _before(text: str, start: int, width: int) -> str:
+    return text[max(0, start - width) : start]
+
+
+def _word_char_before(text: str, i: int) -> bool:
+    return i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# SECRET: PEM private keys. BEGIN and END markers are found in one pass each and paired by position.
+
+_PEM_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----")
+_PEM_END = re.compile(r"-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----")
+# Without an END marker (a truncated paste) the block runs over the base64 lines and PEM headers that follow,
+# newlines possibly JSON-escaped.
+_PEM_BODY = re.compile(r"(?:(?:\s|\\[nr])++(?:[A-Za-z0-9+/=]{8,}+|Proc-Type:[^\n\\]*+|DEK-Info:[^\n\\]*+))*+")
+
+
+def _pem_blocks(scan: _Scan) -> Iterator[_Candidate]:
+    text = scan.text
+    if "PRIVATE KEY" not in text:
+        return
+    ends = [m.end() for m in _PEM_END.finditer(text)]
+    k = 0
+    for m in _PEM_BEGIN.finditer(text):
+        while k < len(ends) and ends[k] <= m.end():
+            k += 1
+        if k < len(ends):
+            yield m.start(), ends[k], "SECRET"
+        else:
+            body = _PEM_BODY.match(text, m.end())
+            yield m.start(), body.end() if body else m.end(), "SECRET"
+
+
+# SECRET: tokens recognised by their prefix. The left boundary (not inside a longer word) is checked in Python;
+# every branch either ends in a bounded piece or a possessive run, so a failed start costs a bounded amount.
+_PREFIXED_SECRET = re.compile(
+    r"""(?:
+        sk-[A-Za-z0-9_\-]{20,}+                       # OpenAI / Anthropic style (sk-proj-, sk-ant-...)
+      | (?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}+     # Stripe secret and restricted keys
+      | gh[pousr]_[A-Za-z0-9]{30,}+                   # GitHub tokens
+      | github_pat_[A-Za-z0-9_]{22,}+                 # GitHub fine-grained tokens
+      | glpat-[A-Za-z0-9_\-]{20,}+                    # GitLab
+      | xox[abposer]-[A-Za-z0-9\-]{10,}+              # Slack
+      | (?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])      # AWS access key ids
+      | AIza[A-Za-z0-9_\-]{35}(?![A-Za-z0-9_\-])      # Google API keys
+      | hf_[A-Za-z0-9]{30,}+                          # Hugging Face
+      | npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])            # npm
+      | eyJ[A-Za-z0-9_\-]{5,}+\.eyJ[A-Za-z0-9_\-]{5,}+\.[A-Za-z0-9_\-]*+   # JWT (header.payload.signature)
+    )""",
+    re.VERBOSE,
+)
+_SECRET_PREFIXES = ("sk-", "sk_", "rk_", "gh", "github_pat_", "glpat-", "xox", "AKIA", "ASIA", "AIza", "hf_")
+_SECRET_PREFIXES_MORE = ("npm_", "eyJ")
+# Searched in the lower-cased copy; the token is judged on the original.
+_BEARER = re.compile(r"(?:bearer|basic|token)\s++([a-z0-9._~+/\-]{16,}+=*+)")
+
+
+def _prefixed_secrets(scan: _Scan) -> Iterator[_Candidate]:
+    text = scan.text
+    if any(p in text for p in _SECRET_PREFIXES) or any(p in text for p in _SECRET_PREFIXES_MORE):
+        for m in _PREFIXED_SECRET.finditer(text):
+            if not (m.start() > 0 and (text[m.start() - 1].isalnum() or text[m.start() - 1] in "_-")):
+                yield m.start(), m.end(), "SECRET"
+    lower = scan.lower
+    if "bearer" in lower or "basic" in lower or "token" in lower:
+        for m in _BEARER.finditer(lower):
+            if not _word_char_before(lower, m.start()) and _is_random(text[m.start(1) : m.end(1)]):
+                yield m.start(1), m.end(1), "SECRET"
+
+
+# SECRET: values assigned to names that say "secret". The keyword is found in the lower-cased copy; the rest of
+# the name, the operator and the value are read from there: a quoted value up to its closing quote on the same
+# line, or an unquoted run.
+_SECRET_KEYWORD = re.compile(
+    r"pass(?:word|wd|phrase)?(?![a-rt-z])|pwd|secret|token|api[_\-]?key|access[_\-]?key|auth[_\-]?key"
+    r"|private[_\-]?key|credential"
+)
+_SECRET_TRIGGERS = ("pass", "pwd", "secret", "token", "key", "credential")
+_ASSIGNMENT = re.compile(r"[A-Za-z0-9_\-]{0,20}+[\"']?[ \t]{0,3}(?::=|=>|[:=])[ \t]{0,3}")
+_UNQUOTED_VALUE = re.compile(r"[^\s\"'`,;)\]}>]{1,256}+")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+_MAX_QUOTED_SECRET = 256
+_PLACEHOLDER_VALUES = frozenset({"none", "null", "nil", "true", "false", "undefined", "required", "optional"})
+
+
+def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
+    text, lower = scan.text, scan.lower
+    if not any(k in lower for k in _SECRET_TRIGGERS):
+        return
+    done = 0
+    for k in _SECRET_KEYWORD.finditer(lower):
+        if k.start() < done:
+            continue
+        a = _ASSIGNMENT.match(text, k.end())
+        if not a:
+            continue
+        i = a.end()
+        if i < len(text) and text[i] in "\"'`":
+            quote = text[i]
+            close = text.find(quote, i + 1, i + 2 + _MAX_QUOTED_SECRET)
+            if close == -1 or text.find("\n", i + 1, close) != -1:
+                continue
+            start, end, quoted = i + 1, close, True
+        else:
+            v = _UNQUOTED_VALUE.match(text, i)
+            if not v:
+                continue
+            start, end, quoted = v.start(), v.start() + len(v.group().rstrip(".,:!?")), False
+        if _looks_like_secret_value(text[start:end], quoted=quoted):
+            done = end
+            yield start, end, "SECRET"
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _looks_like_secret_value(value: str, *, quoted: bool) -> bool:
+    """Whether an assigned value is a real secret rather than code, a template, a type or a placeholder."""
+    if len(value) < (4 if quoted else 6) or value.lower() in _PLACEHOLDER_VALUES or _is_number(value):
+        return False
+    if value[0] in "$%{<*[#(" or "..." in value or len(set(value)) <= 2:
+        return False  # ${VAR}, %s, {{ x }}, <token>, ****, [SECRET], #comment, xxxxxx
+    if value.startswith(("os.", "process.env", "env.", "getenv", "self.", "config.", "settings.")):
+        return False
+    if quoted:
+        return " " not in value.strip() or len(value) >= 12
+    if "(" in value or "[" in value:
+        return False  # a call or a subscript: code, not a value
+    if _IDENTIFIER.fullmatch(value):
+        # An identifier is a variable name unless it mixes letters and digits without underscores or dots
+        # ("hunter2"); "get_token", "args.password", "Optional" are code.
+        return not ("_" in value or "." in value) and any(c.isdigit() for c in value)
+    return True
+
+
+# SECRET: long high-entropy strings (base64 / base62 alphabets) that no other rule explained.
+_TOKEN = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/_\-]{20,}+=*+")
+_HEX_ONLY = re.compile(r"[0-9A-Fa-f_\-]+")
+_PATH_SEGMENT = re.compile(r"[a-z][a-z_\-]{2,}")  # a lowercase word: a directory name, not base64
+_MIN_RANDOM_LEN = 20
+_INTEGRITY_PREFIXES = ("sha1-", "sha256-", "sha384-", "sha512-", "sha256_", "sha512_")
+
+
+def _entropy(s: str) -> float:
+    n = len(s)
+    return -sum(c / n * math.log2(c / n) for c in Counter(s).values())
+
+
+_CLASS_RUN = re.compile(r"[0-9]+|[A-Z]+|[a-z]+|[^0-9A-Za-z]+")
+
+
+def _is_random(s: str) -> bool:
+    """Whether ``s`` reads as machine randomness: all three character classes, high entropy, and the class
+    changing often (camelCase identifiers and words change class rarely)."""
+    s = s.rstrip("=")
+    n = len(s)
+    if n < _MIN_RANDOM_LEN or _HEX_ONLY.fullmatch(s) or s.isalpha() or s.isdigit():
+        return False
+    if s.islower() or s.isupper() or not any(c.isdigit() for c in s):
+        return False
+    changes = len(_CLASS_RUN.findall(s)) - 1
+    return changes >= 0.3 * (n - 1) and _entropy(s) >= min(4.0, 0.8 * math.log2(n))
+
+
+# Public material in base64 is not a secret: certificate and public key blocks, OpenSSH public keys.
+_PUBLIC_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ ){0,3}(?:CERTIFICATE(?: REQUEST)?|PUBLIC KEY)-----")
+_PUBLIC_END = re.compile(r"-----END (?:[A-Z0-9]+ ){0,3}(?:CERTIFICATE(?: REQUEST)?|PUBLIC KEY)-----")
+_SSH_PUBLIC_KEY_TYPE = re.compile(r"(?:ssh-(?:rsa|dss|ed25519)|ecdsa-sha2-nistp[0-9]{3}|sk-ssh-ed25519@openssh\.com) $")
+
+
+def _public_blocks(text: str) -> list[_Span]:
+    """Spans of certificate and public key blocks, BEGIN paired with the next END (one pass over each)."""
+    if "-----BEGIN" not in text:
+        return []
+    ends = [m.end() for m in _PUBLIC_END.finditer(text)]
+    blocks: list[_Span] = []
+    k = 0
+    for m in _PUBLIC_BEGIN.finditer(text):
+        while k < len(ends) and ends[k] <= m.end():
+            k += 1
+        if k < len(ends) and (not blocks or m.start() >= blocks[-1][1]):
+            blocks.append((m.start(), ends[k]))
+    return blocks
+
+
+def _random_tokens(scan: _Scan) -> Iterator[_Candidate]:
+    text = scan.text
+    if max(map(len, text.split()), default=0) < _MIN_RANDOM_LEN:
+        return
+    public = _public_blocks(text)
+    b = 0
+    for m in _TOKEN.finditer(text):
+        while b < len(public) and public[b][1] <= m.start():
+            b += 1
+        if b < len(public) and public[b][0] <= m.start():
+            continue  # inside a certificate or public key
+        token = m.group()
+        if token.startswith(_INTEGRITY_PREFIXES) or _before(text, m.start(), 7) == "base64,":
+            continue  # subresource-integrity hashes and inline data are public, not keys
+        if _SSH_PUBLIC_KEY_TYPE.search(_before(text, m.start(), 40)):
+            continue
+        segments = token.split("/")
+        if len(segments) > 1 and any(_PATH_SEGMENT.fullmatch(seg) for seg in segments if seg):
+            pos = m.start()  # a path: judge each segment on its own
+            for seg in segments:
+                if _is_random(seg):
+                    yield pos, pos + len(seg), "SECRET"
+                pos += len(seg) + 1
+        elif _is_random(token):
+            yield m.start(), m.end(), "SECRET"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# URL with credentials, a query string, or a fragment carrying parameters. Found from each "://": the scheme is
+# read backwards (at most 16 characters), the rest forwards as one possessive run.
+
+_SCHEME_SEPARATOR = re.compile("://")
+_SCHEME_CHARS = frozenset(string.ascii_letters + string.digits + "+.-")
+_MAX_SCHEME = 16
+_URL_BODY = re.compile(r"[^\s<>\"'`{}|\\^]++")
+_URL_TRAILING = ".,;:!?*"
+
+
+def _trim_url(url: str) -> str:
+    """Drop sentence punctuation and unbalanced closing brackets from the end of a matched URL (one pass:
+    the bracket counts are kept, not recounted per character)."""
+    opened = {")": url.count("("), "]": url.count("[")}
+    closed = {")": url.count(")"), "]": url.count("]")}
+    end = len(url)
+    while end:
+        last = url[end - 1]
+        if last in closed and closed[last] > opened[last]:
+            closed[last] -= 1
+        elif last not in _URL_TRAILING:
+            break
+        end -= 1
+    return url[:end]
+
+
+def _urls(scan: _Scan) -> Iterator[_Candidate]:
+    text = scan.text
+    if "://" not in text:
+        return
+    consumed = 0
+    for sep in _SCHEME_SEPARATOR.finditer(text):
+        if sep.start() < consumed:
+            continue
+        start = sep.start()
+        while start > 0 and sep.start() - start < _MAX_SCHEME and text[start - 1] in _SCHEME_CHARS:
+            start -= 1
+        if start == sep.start() or not text[start].isalpha() or (start > 0 and text[start - 1] in _SCHEME_CHARS):
+            continue
+        body = _URL_BODY.match(text, sep.end())
+        if not body:
+            continue
+        consumed = body.end()
+        url = _trim_url(text[start : body.end()])
+        rest = url[sep.end() - start :]
+        cut = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i != -1), default=len(rest))
+        at = rest.rfind("@", 0, cut)
+        userinfo = rest[:at] if at > 0 else ""
+        query = url.partition("?")[2].partition("#")[0]
+        fragment = url.partition("#")[2]
+        if (userinfo and userinfo.lower() != "git") or query or "=" in fragment:
+            yield start, start + len(url), "URL"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# EMAIL
+
+_EMAIL = re.compile(r"(?<![\w.+%\-])[\w.+%\-]++@[\w\-]++(?:\.[\w\-]++)++")
+
+
+def _emails(scan: _Scan) -> Iterator[_Candidate]:
+    text = scan.text
+    if "@" not in text:
+        return
+    for m in _EMAIL.finditer(text):
+        local, _, domain = m.group().partition("@")
+        tld = domain.rsplit(".", 1)[-1]
+        if not (len(tld) >= 2 and tld.isalpha()) or local.startswith(".") or local.endswith("."):
+            continue
+        if local == "git" and text.startswith(":", m.end()):
+            continue  # scp-style git remote (git@github.com:org/repo.git), not an address
+        if _before(text, m.start(), 2) == "//":
+            continue  # the user part of a URL (ssh://git@host/...): the URL rule judges it
+        yield m.start(), m.end(), "EMAIL"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# IBAN: country code and check digits, then the body in groups; length by country; mod-97.
+
+# ISO 13616 registry lengths (SWIFT IBAN registry).
+_IBAN_LENGTHS: dict[str, int] = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29,
+    "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29,
+    "ES": 24, "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28,
+    "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20,
+    "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19,
+    "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29,
+    "RO": 24, "RS": 22, "SA": 24, "SC": 31, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28,
+    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+}  # fmt: skip
+_IBAN_START = re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z][0-9]{2}(?=[ \-]?[A-Za-z0-9])")
+
+
+@lru_cache(maxsize=64)
+def _iban_body(length: int) -> re.Pattern[str]:
+    """The rest of an IBAN of ``length`` characters after its first four: alphanumerics, each optionally
+    preceded by one space or hyphen (unambiguous, so no backtracking), then no further alphanumeric."""
+    return re.compile(rf"(?:[ \-]?[A-Za-z0-9]){{{length - 4}}}(?![A-Za-z0-9])")
+
+
+def _ibans(scan: _Scan) -> Iterator[_Candidate]:
+    text = scan.text
+    if not scan.has_digit:
+        return
+    for m in _IBAN_START.finditer(text):
+        length = _IBAN_LENGTHS.get(m.group()[:2])
+        if length is None:
+            continue
+        body = _iban_body(length).match(text, m.end())
+        if body and _iban_checksum_ok((m.group() + _GROUP_SEPARATOR.sub("", body.group())).upper()):
+            yield m.start(), body.end(), "IBAN"
+
+
+def _iban_checksum_ok(iban: str) -> bool:
+    digits = "".join(str(int(c, 36)) for c in iban[4:] + iban[:4])
+    return int(digits) % 97 == 1
+
+
+# --------------------------------------------------------------------------------------------------------------
+# CARD: digit groups; windows shaped like card groupings; issuer prefix; Luhn.
+
+_DIGIT_GROUPS = re.compile(r"[0-9](?<![\w.\-][0-9])[0-9]*+(?:[ \-][0-9]++)*+")
+_GROUP_SEPARATOR = re.compile(r"[ \-]")
+# Group shapes in which card numbers are written (Visa/MC/Discover 4-4-4-4 and longer, Amex 4-6-5,
+# Diners 4-6-4); a single unbroken group of 13-19 digits is accepted too.
+_CARD_SHAPES: tuple[tuple[int, ...], ...] = (
+    (4, 4, 4, 4, 3), (4, 4, 4, 4, 2), (4, 4, 4, 4, 1), (4, 4, 4, 4), (4, 6, 5), (4, 6, 4), (4, 4, 5),
+    (4, 4, 4, 3), (4, 4, 4, 2), (4, 4, 4, 1),
+)  # fmt: skip
+_CARD_PREFIXES = ("2", "3", "4", "5", "6")
+# Text right before a number that says it is an identifier (order #..., invoice no. ...), not a card or phone.
+_ID_MARKER = re.compile(
+    r"(?i)(?:#|\b(?:order|invoice|ticket|tracking|ref|reference|build|issue|pr|job|run)\b\.?\s*"
+    r"(?:#|no\.?|id|number)?)\s*[:=]?\s*$"
+)
+
+
+_LUHN_DOUBLED = str.maketrans("0123456789", "0246813579")  # digit -> digit sum of twice the digit
+
+
+def _luhn_ok(digits: str) -> bool:
+    rev = digits[::-1]
+    return (sum(map(int, rev[0::2])) + sum(map(int, rev[1::2].translate(_LUHN_DOUBLED)))) % 10 == 0
+
+
+def _cards(scan: _Scan) -> Iterator[_Candidate]:
+    text = scan.text
+    if not scan.has_digit:
+        return
+    for m in _DIGIT_GROUPS.finditer(text):
+        if m.end() - m.start() < 13:
+            continue
+        groups: list[tuple[int, int]] = []  # (start, end) of each digit group
+        pos = m.start()
+        for part in _GROUP_SEPARATOR.split(m.group()):
+            groups.append((pos, pos + len(part)))
+            pos += len(part) + 1
+        sizes = [e - s for s, e in groups]
+        g = 0
+        while g < len(groups):
+            last = _card_at(text, groups, sizes, g)
+            if last is None:
+                g += 1
+                continue
+            s, e = groups[g][0], groups[last][1]
+            if not _ID_MARKER.search(_before(text, s, 24)):
+                yield s, e, "CARD"
+            g = last + 1
+
+
+def _card_at(text: str, groups: list[tuple[int, int]], sizes: list[int], g: int) -> int | None:
+    """The index of the last group of a card number starting at group ``g``, or None."""
+    if 13 <= sizes[g] <= 19:
+        return g if _card_digits_ok(text[groups[g][0] : groups[g][1]]) else None
+    if sizes[g] != 4:
+        return None
+    following = tuple(sizes[g : g + 5])
+    for shape in _CARD_SHAPES:
+        if following[: len(shape)] != shape:
+            continue
+        last = g + len(shape) - 1
+        if len({text[groups[k][1]] for k in range(g, last)}) != 1:
+            continue  # mixed separators: not one number
+        if _card_digits_ok("".join(text[a:b] for a, b in groups[g : last + 1])):
+            return last
+    return None
+
+
+def _card_digits_ok(digits: str) -> bool:
+    return digits.startswith(_CARD_PREFIXES) and len(set(digits)) > 1 and _luhn_ok(digits)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# SSN
+
+_SSN = re.compile(r"([0-9](?<![\w\-][0-9])[0-9]{2})-([0-9]{2})-([0-9]{4})(?![\w\-])")
+_SSN_CONTEXT = re.compile(
+    r"(?:ssn|social\s{1,3}security(?:\s{1,3}(?:number|no\.?|#))?)[a-z\s:#=.\"']{0,24}+"
+    r"([0-9]{3})[ \-]?([0-9]{2})[ \-]?([0-9]{4})(?![0-9])"
+)
+
+
+def _ssn_ok(area: str, group: str, serial: str) -> bool:
+    return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
+
+
+def _ssns(scan: _Scan) -> Iterator[_Candidate]:
+    if not scan.has_digit:
+        return
+    for m in _SSN.finditer(scan.text):
+        if _ssn_ok(*m.groups()):
+            yield m.start(1), m.end(3), "SSN"
+    lower = scan.lower
+    if "ssn" in lower or "social" in lower:
+        for m in _SSN_CONTEXT.finditer(lower):
+            if not _word_char_before(lower, m.start()) and _ssn_ok(*m.groups()):
+                yield m.start(1), m.end(3), "SSN"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# DOB: a full date shortly after a birth keyword (keywords and dates are matched in the lower-cased copy).
+
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
+    r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+_DOB_KEYWORD = re.compile(
+    r"born|dob\b\.?|d\.o\.b\b\.?|date[\s_\-]{1,3}of[\s_\-]{1,3}birth|birth[\s_\-]{0,3}date|birthday|geburtsdatum"
+    r"|geboren"
+)
+_DOB_TRIGGERS = ("born", "dob", "d.o.b", "birth", "geburt", "geboren")
+_DOB_GAP = re.compile(r"(?:[\s:=,\"'()\-]|is\b|was\b|on\b|the\b|of\b|in\b){0,12}+")
+_DATE = re.compile(
+    rf"""(?x)(?:
+        (?P<y1>[0-9]{{4}})(?P<s1>[-/.])(?P<m1>[0-9]{{1,2}})(?P=s1)(?P<d1>[0-9]{{1,2}})
+      | (?P<a2>[0-9]{{1,2}})(?P<s2>[-/.])(?P<b2>[0-9]{{1,2}})(?P=s2)(?P<y2>[0-9]{{4}}|[0-9]{{2}})
+      | {_MONTH}\.?\s(?P<d3>[0-9]{{1,2}})(?:st|nd|rd|th)?,?\s(?P<y3>[0-9]{{4}})
+      | (?P<d4>[0-9]{{1,2}})(?:st|nd|rd|th)?\s(?:of\s)?{_MONTH}\.?,?\s(?P<y4>[0-9]{{4}})
+    )(?![\w])"""
+)
+
+
+def _date_ok(m: re.Match[str]) -> bool:
+    if m.group("y1"):
+        return 1 <= int(m.group("m1")) <= 12 and 1 <= int(m.group("d1")) <= 31
+    if m.group("a2"):
+        a, b = int(m.group("a2")), int(m.group("b2"))
+        return min(a, b) >= 1 and max(a, b) <= 31 and min(a, b) <= 12
+    day = m.group("d3") or m.group("d4")
+    return 1 <= int(day) <= 31
+
+
+def _dobs(scan: _Scan) -> Iterator[_Candidate]:
+    lower = scan.lower
+    if not scan.has_digit or not any(k in lower for k in _DOB_TRIGGERS):
+        return
+    for k in _DOB_KEYWORD.finditer(lower):
+        if _word_char_before(lower, k.start()):
+            continue
+        gap = _DOB_GAP.match(lower, k.end())
+        d = _DATE.match(lower, gap.end() if gap else k.end())
+        if d and _date_ok(d):
+            yield d.start(), d.end(), "DOB"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# IP
+
+_IPV4 = re.compile(r"[0-9](?<![\w.][0-9])[0-9]{0,2}\.(?:[0-9]{1,3}\.){2}[0-9]{1,3}(?!\w|\.\w)")
+_IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f.]*+:[0-9A-Fa-f:.]*+(?!\w)")
+# Words before a dotted quad that make it a version or a section number rather than an address.
+_VERSION_CONTEXT = re.compile(
+    r"(?i)(?:\bv|version|\bver\.?|release|build|firmware|kernel|python|node|java|bump(?:ed)?\s+to|upgrade(?:d)?\s+to"
+    r"|section|chapter|clause|step|oid|==|>=|<=|~=)\s{0,2}[:=]?\s{0,2}$"
+)
+
+
+def _ips(scan: _Scan) -> Iterator[_Candidate]:
+    text = scan.text
+    if not scan.has_digit and "::" not in text:
+        return
+    if "." in text:
+        for m in _IPV4.finditer(text):
+            try:
+                ipaddress.IPv4Address(m.group())
+            except ValueError:
+                continue
+            if not _VERSION_CONTEXT.search(_before(text, m.start(), 16)):
+                yield m.start(), m.end(), "IP"
+    if "::" not in text and text.count(":") < 3:
+        return
+    for m in _IPV6.finditer(text):
+        cand = m.group().rstrip(".")
+        if cand.endswith(":") and not cand.endswith("::"):
+            cand = cand[:-1]
+        colons = cand.count(":")
+        if colons < 2 or not (colons >= 3 or any(c.isdigit() for c in cand)):
+            continue  # "a::b" is more likely C++ than an address
+        try:
+            ipaddress.IPv6Address(cand)
+        except ValueError:
+            continue
+        yield m.start(), m.start() + len(cand), "IP"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# PHONE: digit runs of phone-like size, judged by the phonenumbers matcher (dates, grouping, validity).
+#
+# The library costs 0.5-2 ms per look, so it is only shown stretches whose digit count could be a number in
+# that form (a necessary condition, not a pattern of our own: the library decides), dates are cut out of runs
+# first, results are cached (logs repeat), and the looks per text are budgeted in proportion to its length.
+# Past the budget (only digit soup gets there) every remaining stretch is redacted unverified: fail closed.
+
+_PHONE_RUN = re.compile(r"[0-9](?<![\w.\-/#][0-9])(?:[0-9]|[ .\-/()\u00a0\u2010-\u2015]{1,3}(?=[0-9(]))*+")
+_RUN_TOKEN = re.compile(r"\S++")
+_DATE_TOKEN = re.compile(r"[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{2,4}")
+_PHONE_MIN_DIGITS = 7
+_PHONE_WINDOW = 32  # characters of digits and separators handed to the library at once
+_PHONE_CONTEXT = 8  # characters around a stretch the library sees (it rejects "$123..." and "abc123...")
+_PHONE_MAX_TRIES = 4  # candidates the library may try per look
+_PHONE_LOOKS_BASE = 32
+_PHONE_CHARS_PER_LOOK = 128
+# Ten-digit numbers that programmers write far more often than anyone dials them.
+_NOT_PHONES = frozenset({"2147483647", "2147483648", "4294967295", "4294967296", "0123456789", "1234567890"})
+# Where a number is written in national form starting with a trunk 0, these regions are tried in turn.
+_TRUNK_ZERO_REGIONS = ("GB", "DE", "FR", "AU")
+
+
+def _digit_count(s: str) -> int:
+    return sum(map(s.count, "0123456789"))
+
+
+def _phones(scan: _Scan) -> Iterator[_Candidate]:
+    text = scan.text
+    if not scan.has_digit:
+        return
+    budget = [_PHONE_LOOKS_BASE + len(text) // _PHONE_CHARS_PER_LOOK]
+    for m in _PHONE_RUN.finditer(text):
+        start = m.start()
+        # A leading "+", "(" or "(+" belongs to the number; what precedes it must not be part of a word.
+        if start > 0 and text[start - 1] == "+":
+            start -= 1
+        if start > 0 and text[start - 1] == "(":
+            start -= 1
+        if start != m.start() and start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_+.-/#("):
+            continue
+        run = text[start : m.end()]
+        if _digit_count(run) < _PHONE_MIN_DIGITS:
+            continue
+        segments: list[list[_Span]] = [[]]
+        for tok in _RUN_TOKEN.finditer(run):
+            if _DATE_TOKEN.fullmatch(tok.group()):
+                segments.append([])  # a date splits the run: no number spans it
+            else:
+                segments[-1].append((start + tok.start(), start + tok.end()))
+        if len(segments) > 1 and all(not seg for seg in segments):
+            continue
+        if _ID_MARKER.search(_before(text, start, 24)):
+            continue
+        for segment in segments:
+            yield from _phones_in_segment(text, segment, budget)
+
+
+def _phones_in_segment(text: str, tokens: list[_Span], budget: list[int]) -> Iterator[_Candidate]:
+    """Numbers in the whitespace-separated tokens of one run: the whole stretch if it is one, else the longest
+    plausible stretch from each token on."""
+    if not tokens:
+        return
+    digits = [_digit_count(text[s:e]) for s, e in tokens]
+    if sum(digits) < _PHONE_MIN_DIGITS:
+        return
+    whole = (tokens[0][0], tokens[-1][1])
+    tried_whole = False
+    if whole[1] - whole[0] <= _PHONE_WINDOW and _plausible_phone(text, whole, sum(digits)):
+        tried_whole = True
+        hits = _phone_look(text, whole, budget)
+        if hits is None:
+            yield (*whole, "PHONE")  # out of budget: fail closed
+            return
+        if hits:
+            yield from hits
+            return
+    t = 0
+    while t < len(tokens):
+        matched_to = None
+        lo, hi = _phone_digit_range(text, tokens[t][0])
+        if hi:
+            u, count = t, digits[t]
+            while u + 1 < len(tokens) and tokens[u + 1][1] - tokens[t][0] <= _PHONE_WINDOW and count < hi:
+                u += 1
+                count += digits[u]
+            for v in range(u, t - 1, -1):
+                span = (tokens[t][0], tokens[v][1])
+                n, count = count, count - digits[v]
+                if n < lo:
+                    break
+                if n > hi or (tried_whole and span == whole):
+                    continue
+                hits = _phone_look(text, span, budget)
+                if hits is None:
+                    yield (tokens[t][0], whole[1], "PHONE")  # out of budget: fail closed
+                    return
+                if hits:
+                    yield from hits
+                    matched_to = v
+                    break
+        t = matched_to + 1 if matched_to is not None else t + 1
+
+
+def _phone_digit_range(text: str, start: int) -> tuple[int, int]:
+    """How many digits (at least, at most) a number written from ``start`` may have, judged by how it begins;
+    (0, 0) if none. A necessary condition only: the library decides."""
+    head = text[start : start + 8].lstrip("(")
+    if head.startswith("+"):
+        return 8, 15
+    if head.startswith("00"):
+        return 10, 17
+    if head.startswith("0"):
+        return 9, 12
+    # North American numbers: ten digits not starting with 1, or eleven starting "1" then 2-9.
+    if not head.startswith("1"):
+        return 10, 10
+    second = head[1:].lstrip(" .-()")[:1]
+    return (11, 11) if second and second not in "01" else (0, 0)
+
+
+def _plausible_phone(text: str, span: _Span, n: int) -> bool:
+    """Whether ``n`` digits could be a number written as ``text[span]`` starts."""
+    lo, hi = _phone_digit_range(text, span[0])
+    return lo <= n <= hi and hi > 0
+
+
+def _phone_look(text: str, span: _Span, budget: list[int]) -> list[_Candidate] | None:
+    """Valid numbers inside ``span`` (seen with a little context), or None when the budget is spent."""
+    if "".join(c for c in text[span[0] : span[1]] if c.isdigit()) in _NOT_PHONES:
+        return []
+    if budget[0] <= 0:
+        return None
+    budget[0] -= 1
+    start, end = span
+    head = text[start : start + 3].lstrip("(")
+    regions: tuple[str, ...] = ("US",)  # also right for the international form: the region does not matter
+    if head.startswith("00"):
+        regions = ("DE",)  # 00 is the international prefix there (and in most of Europe)
+    elif head.startswith("0"):
+        regions = _TRUNK_ZERO_REGIONS
+    # Context without digits: a neighbouring token of the same run would be read as part of the number.
+    lead = max(0, start - _PHONE_CONTEXT)
+    before = text[lead:start]
+    lead += max(before.rfind(c) for c in "0123456789+") + 1
+    after = text[end : end + _PHONE_CONTEXT]
+    tail = end + next((i for i, c in enumerate(after) if c.isdigit()), len(after))
+    snippet = text[lead:tail]
+    for region in regions:
+        hits = [
+            (lead + a, lead + b, "PHONE")
+            for a, b in _phone_spans(snippet, region)
+            if lead + a >= start and lead + b <= end
+        ]
+        if hits:
+            return hits
+    return []
+
+
+@lru_cache(maxsize=4096)
+def _phone_spans(snippet: str, region: str) -> tuple[_Span, ...]:
+    """Spans of valid, correctly grouped numbers in a short snippet."""
+    matcher = phonenumbers.PhoneNumberMatcher(
+        snippet, region, leniency=phonenumbers.Leniency.STRICT_GROUPING, max_tries=_PHONE_MAX_TRIES
+    )
+    return tuple((match.start, match.end) for match in matcher)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# PATH: home directories that name their user.
+
+_HOME_POSIX = re.compile(r"/(?<![\w.\]]/)(?:home|Users|var/home|usr/home)/([A-Za-z0-9_][A-Za-z0-9._\-]{0,63}+)")
+# Matched from the colon; the drive letter before it is checked by lookbehind.
+_HOME_WINDOWS = re.compile(
+    r":(?<=[A-Za-z]:)(?<![A-Za-z][A-Za-z]:)(?:\\{1,2}|/)(?i:users|documents and settings)(?:\\{1,2}|/)"
+    r"([^\\/\s:*?\"<>|\[\]]{1,64}+)"
+)
+_HOME_TILDE = re.compile(r"~(?<![\w~/]~)([a-z_][a-z0-9_.\-]{0,31}+)(?=/)")
+# Names that stand for "some user" in documentation, or shared folders, rather than a person.
+_GENERIC_HOMES = frozenset(
+    {"shared", "public", "default", "default user", "all users", "user", "username", "yourname", "your_name",
+     "you", "name", "me", "someone", "example", "runner", "guest"}
+)  # fmt: skip
+
+
+def _paths(scan: _Scan) -> Iterator[_Candidate]:
+    text = scan.text
+    patterns: list[tuple[re.Pattern[str], int]] = []
+    if "/home/" in text or "/Users/" in text:
+        patterns.append((_HOME_POSIX, 0))
+    if ":" in text and ("users" in scan.lower or "settings" in scan.lower):
+        patterns.append((_HOME_WINDOWS, 1))
+    if "~" in text:
+        patterns.append((_HOME_TILDE, 0))
+    for rx, back in patterns:
+        for m in rx.finditer(text):
+            name = m.group(1).rstrip(". ")
+            if name and name.lower() not in _GENERIC_HOMES:
+                yield m.start() - back, m.start(1) + len(name), "PATH"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Detectors in order of precedence: where two findings overlap, the earlier detector's wins.
+
+_DETECTORS: tuple[_Detector, ...] = (
+    _pem_blocks,
+    _prefixed_secrets,
+    _urls,
+    _emails,
+    _assigned_secrets,
+    _ibans,
+    _cards,
+    _ssns,
+    _dobs,
+    _ips,
+    _phones,
+    _paths,
+    _random_tokens,
+)

@@ -1,0 +1,329 @@
+"""The PII sanitizer (pure): every type on its own, look-alikes left alone, precedence, the cap, the labeled
+corpus held to minimum precision and recall, and adversarial inputs that would make a backtracking pattern
+blow up (they are sized so that a quadratic scan would take minutes; their speed is measured in
+``bench/sanitizer.py``, not asserted here)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llmojid.common.sanitizer import MAX_INPUT_CHARS, TYPES, Finding, Sanitized, find_pii, sanitize
+
+CORPUS = Path(__file__).parent / "data" / "sanitizer" / "corpus.jsonl"
+
+#: Minimum precision and recall per type on the corpus. The corpus was written together with the rules, so
+#: these guard against regressions rather than estimate performance on unseen text.
+MIN_PRECISION = 0.95
+MIN_RECALL = 0.95
+
+
+def spans(text: str) -> list[tuple[str, str]]:
+    return [(f.type, text[f.start : f.end]) for f in find_pii(text)]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Each type, positive.
+
+POSITIVES = [
+    ("EMAIL", "write to alice.martin@example.com today", "alice.martin@example.com"),
+    ("EMAIL", "Author: Bob <bob+ci@mail.example.org>", "bob+ci@mail.example.org"),
+    ("PHONE", "Call me at (415) 555-2671 after lunch.", "(415) 555-2671"),
+    ("PHONE", "office +44 20 7946 0958, ask for reception", "+44 20 7946 0958"),
+    ("PHONE", "Ruf mich an: 030 12345678", "030 12345678"),
+    ("PHONE", "call 415 555 2671 2 times", "415 555 2671"),
+    ("CARD", "Pay with 4111 1111 1111 1111, exp 12/27", "4111 1111 1111 1111"),
+    ("CARD", "amex 3782 822463 10005 declined", "3782 822463 10005"),
+    ("CARD", "pan=5555555555554444", "5555555555554444"),
+    ("IBAN", "to DE89 3704 0044 0532 0130 00 please", "DE89 3704 0044 0532 0130 00"),
+    ("IBAN", "IBAN: GB29NWBK60161331926819", "GB29NWBK60161331926819"),
+    ("SSN", "SSN: 123-45-6789", "123-45-6789"),
+    ("SSN", "ssn=078051120", "078051120"),
+    ("IP", "connect to 192.168.1.42 on 5432", "192.168.1.42"),
+    ("IP", "inet6 fe80::1ff:fe23:4567:890a/64", "fe80::1ff:fe23:4567:890a"),
+    ("IP", "listen [2001:db8::8a2e:370:7334]:443", "2001:db8::8a2e:370:7334"),
+    ("URL", "DB=postgres://app:s3cret@db.example.com/app", "postgres://app:s3cret@db.example.com/app"),
+    ("URL", "see https://example.com/reset?token=abc123.", "https://example.com/reset?token=abc123"),
+    ("URL", "[x](https://example.com/cb#access_token=abc)", "https://example.com/cb#access_token=abc"),
+    ("SECRET", "export KEY=sk-proj-4fGh7JkL9mNpQ2rStUvWxYz0123456789", "sk-proj-4fGh7JkL9mNpQ2rStUvWxYz0123456789"),
+    ("SECRET", "token ghp_16C7e42F292c6912E7710c838347Ae178B4a here", "ghp_16C7e42F292c6912E7710c838347Ae178B4a"),
+    (
+        "SECRET",
+        "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuv",
+        "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuv",
+    ),
+    ("SECRET", "bot xoxb-2048123456-4096123456789-AbCdEfGhIjKl", "xoxb-2048123456-4096123456789-AbCdEfGhIjKl"),
+    ("SECRET", "id AKIAIOSFODNN7EXAMPLE and ASIAY34FZKBOKMUTVV7A", "AKIAIOSFODNN7EXAMPLE"),
+    (
+        "SECRET",
+        "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.dozjgNryP4J3jVmNHl0w5N",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.dozjgNryP4J3jVmNHl0w5N",
+    ),
+    ("SECRET", "webhook secret 7Hq2Lx9Vb4Nz1Kc8Wd3Rf6Tm0Yp5Gs ok", "7Hq2Lx9Vb4Nz1Kc8Wd3Rf6Tm0Yp5Gs"),
+    ("SECRET", "DB_PASSWORD=Tr0ub4dor&3", "Tr0ub4dor&3"),
+    ("SECRET", '"password": "correct horse battery staple"', "correct horse battery staple"),
+    ("PATH", "cd /home/alice/projects", "/home/alice"),
+    ("PATH", "File /Users/bob.smith/app.py", "/Users/bob.smith"),
+    ("PATH", r"C:\Users\CarolJ\AppData", r"C:\Users\CarolJ"),
+    ("PATH", "cp ~erin/.bashrc .", "~erin"),
+    ("DOB", "Patient born 14 March 1985 in Leeds", "14 March 1985"),
+    ("DOB", "DOB: 03/14/1985", "03/14/1985"),
+    ("DOB", "birth_date = '1965-02-28'", "1965-02-28"),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "value"), POSITIVES, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(POSITIVES)]
+)
+def test_each_type_is_found_and_replaced(kind: str, text: str, value: str) -> None:
+    assert (kind, value) in spans(text)
+    result = sanitize(text)
+    assert value not in result.text
+    assert f"[{kind}]" in result.text
+    assert kind in result.found
+
+
+def test_pem_private_key_block_is_one_secret() -> None:
+    key = (
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi7\nq1lbo4rrkF+wIDAQAB\n"
+        "-----END RSA PRIVATE KEY-----"
+    )
+    assert sanitize(f"key:\n{key}\nafter").text == "key:\n[SECRET]\nafter"
+
+
+def test_pem_block_without_end_runs_over_its_base64_and_stops_at_prose() -> None:
+    text = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nAAAABG5vbmU\nthe rest is prose"
+    assert sanitize(text).text == "[SECRET]\nthe rest is prose"
+
+
+def test_pem_block_with_json_escaped_newlines() -> None:
+    text = r'{"key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"}'
+    assert sanitize(text).text == r'{"key": "[SECRET]\n"}'
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Look-alikes that must stay.
+
+NEGATIVES = [
+    "git clone git@github.com:octo-org/octo-repo.git",
+    "ssh://git@github.com/octo-org/octo-repo.git",
+    "npm install lodash@4.17.21",
+    "bumped to version 1.2.3.4; requests==2.31.0.1; v10.0.0.1",
+    "commit 3f786850e387550fdab836ed7e6dc881de23001b",
+    "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+    "request 550e8400-e29b-41d4-a716-446655440000 failed",
+    "ISBN 978-3-16-148410-0 and 0-306-40615-2",
+    "2024-01-15 10:30:00.123 INFO worker started pid=48213",
+    "epoch 1700000000, in ms 1700000000000",
+    "Order #2125551234 shipped; ticket #6502530000 closed",
+    "card 4111 1111 1111 1112 fails the checksum",
+    "DE00 3704 0044 0532 0130 00 has a bad check digit",
+    "ITIN 912-70-1234; 000-12-3456",
+    "std::vector<int> and Foo::Bar::baz(); MAC 00:1a:2b:3c:4d:5e; at 12:30:45",
+    "Docs: https://docs.python.org/3/library/re.html#regular-expression-syntax",
+    "password = get_password_from_keyring(service)",
+    "api_key: ${API_KEY}",
+    "max_tokens=4096, temperature=0.7",
+    "tokenizer = AutoTokenizer.from_pretrained('bert-base-uncased')",
+    "integrity sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg==",
+    "src/components/UserProfileSettingsPanel/index.tsx",
+    "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEexampleKey0123456789\n-----END PUBLIC KEY-----",
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me@host",
+    "cd ~/projects; /home/user/.config; /Users/Shared; roughly ~5 minutes",
+    "The release date was 2024-01-15; born in 1985; Stubborn bug from 12/01/2023",
+    "2^31 - 1 = 2147483647",
+    "kaomoji (╯°□°)╯︵ ┻━┻ and ¯\\_(ツ)_/¯",
+]
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_look_alikes_are_left_alone(text: str) -> None:
+    result = sanitize(text)
+    assert result.found == (), spans(text)
+    assert result.text == text
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Precedence and API.
+
+
+def test_url_with_credentials_wins_over_the_email_inside_it() -> None:
+    result = sanitize("clone https://bob:pw123@git.example.com/repo.git now")
+    assert result.text == "clone [URL] now"
+    assert result.found == ("URL",)
+
+
+def test_address_inside_a_plain_url_is_still_redacted() -> None:
+    assert sanitize("http://10.0.0.7/admin").text == "http://[IP]/admin"
+
+
+def test_found_is_sorted_and_distinct_and_findings_are_ordered_spans() -> None:
+    text = "mail z@example.com, then a@example.com, phone +1 415-555-2671, ip 10.1.2.3"
+    result = sanitize(text)
+    assert isinstance(result, Sanitized)
+    assert result.found == ("EMAIL", "IP", "PHONE")
+    assert result.truncated is False
+    findings = find_pii(text)
+    assert all(isinstance(f, Finding) for f in findings)
+    assert [f.start for f in findings] == sorted(f.start for f in findings)
+    assert all(a.end <= b.start for a, b in itertools.pairwise(findings))
+    assert [text[f.start : f.end] for f in findings] == [
+        "z@example.com",
+        "a@example.com",
+        "+1 415-555-2671",
+        "10.1.2.3",
+    ]
+    assert set(TYPES) >= set(result.found)
+
+
+def test_sanitized_text_is_stable_under_a_second_pass() -> None:
+    for entry in _corpus():
+        once = sanitize(entry["text"]).text
+        assert sanitize(once).text == once, entry["text"]
+
+
+def test_wrong_type_is_refused_without_echoing_the_value() -> None:
+    not_text: Any = b"alice@example.com"
+    with pytest.raises(TypeError) as info:
+        sanitize(not_text)
+    assert "alice" not in str(info.value)
+    with pytest.raises(TypeError):
+        find_pii(not_text)
+
+
+def test_input_over_the_cap_is_truncated_at_whitespace_and_says_so() -> None:
+    filler = "word " * (MAX_INPUT_CHARS // 5)
+    text = filler[: MAX_INPUT_CHARS - 10] + "alice.longname@example.com and more"
+    assert len(text) > MAX_INPUT_CHARS
+    result = sanitize(text)
+    assert result.truncated is True
+    assert len(result.text) <= MAX_INPUT_CHARS
+    assert "alice" not in result.text  # the half address at the cut is dropped, not left unrecognised
+    assert sanitize(text[:MAX_INPUT_CHARS]).truncated is False
+
+
+def test_phone_look_budget_fails_closed() -> None:
+    """Digit soup past the phone library's look budget is redacted unverified rather than passed through."""
+    rnd = random.Random(5)
+    soup = " ".join(
+        f"{rnd.randrange(200, 999)} {rnd.randrange(200, 999)} {rnd.randrange(10000):04d}" for _ in range(6000)
+    )
+    result = sanitize(soup)
+    assert "PHONE" in result.found
+    assert sum(c.isdigit() for c in result.text) < sum(c.isdigit() for c in soup) // 10
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The labeled corpus.
+
+
+def _corpus() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_corpus_is_large_and_covers_every_type() -> None:
+    corpus = _corpus()
+    assert len(corpus) >= 300
+    per_type = Counter(kind for entry in corpus for kind, _ in entry["pii"])
+    assert all(per_type[kind] >= 15 for kind in TYPES), per_type
+    assert sum(1 for entry in corpus if not entry["pii"]) >= 100
+    for entry in corpus:
+        for _, value in entry["pii"]:
+            assert value in entry["text"]
+
+
+def test_corpus_precision_recall_and_no_leaks() -> None:
+    labels: Counter[str] = Counter()
+    recalled: Counter[str] = Counter()
+    found: Counter[str] = Counter()
+    precise: Counter[str] = Counter()
+    leaks = []
+    for entry in _corpus():
+        text = entry["text"]
+        gold = []
+        after: Counter[str] = Counter()
+        for kind, value in entry["pii"]:
+            start = text.index(value, after[value])
+            after[value] = start + 1
+            gold.append((kind, start, start + len(value)))
+        pred = find_pii(text)
+        for kind, s, e in gold:
+            labels[kind] += 1
+            recalled[kind] += any(f.type == kind and f.start < e and s < f.end for f in pred)
+        for f in pred:
+            found[f.type] += 1
+            precise[f.type] += any(k == f.type and f.start < e and s < f.end for k, s, e in gold)
+        clean = sanitize(text).text
+        leaks += [value for _, value in entry["pii"] if value in clean]
+    assert leaks == []
+    for kind in TYPES:
+        assert recalled[kind] / labels[kind] >= MIN_RECALL, (kind, recalled[kind], labels[kind])
+        assert precise[kind] / max(1, found[kind]) >= MIN_PRECISION, (kind, precise[kind], found[kind])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Adversarial input: no catastrophic backtracking, no crash.
+
+SIZE = 65_536
+ADVERSARIAL = {
+    "letters": "a" * SIZE,
+    "digits": "1" * SIZE,
+    "digits-spaces": "1 " * (SIZE // 2),
+    "digits-dots": "1." * (SIZE // 2),
+    "dots-then-at": "a." * (SIZE // 2) + "@",
+    "at-dots": "@a." * (SIZE // 3),
+    "url-parens": "http://a/" + ")" * SIZE,
+    "scheme-separators": "x://" * (SIZE // 4),
+    "pem-begins": "-----BEGIN RSA PRIVATE KEY-----\n" * (SIZE // 32),
+    "pem-ends": "-----END RSA PRIVATE KEY-----" * (SIZE // 29),
+    "assignments": "password=" * (SIZE // 9),
+    "quoted-assignments": '"password": "' * (SIZE // 13),
+    "colons": "::" * (SIZE // 2),
+    "hex-colons": "1:a:" * (SIZE // 4),
+    "iban-starts": "DE89 " * (SIZE // 5),
+    "card-groups": "4111 " * (SIZE // 5),
+    "birth-keywords": "born DOB 1985-" * (SIZE // 14),
+    "tildes": "~a" * (SIZE // 2),
+    "homes": "/home/a" * (SIZE // 7),
+    "base64": "".join(random.Random(1).choice("ABCDEFGHabcdefgh0123456789+/") for _ in range(SIZE)),
+    "parens": "(" * SIZE,
+    "plus-ones": "+1 " * (SIZE // 3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+def test_adversarial_input_completes(name: str) -> None:
+    text = ADVERSARIAL[name]
+    result = sanitize(text)
+    findings = find_pii(text)
+    assert all(0 <= f.start < f.end <= len(text) for f in findings)
+    assert all(a.end <= b.start for a, b in itertools.pairwise(findings))
+    assert result.found == tuple(sorted({f.type for f in findings}))
+
+
+_PIECES = st.sampled_from(
+    ["a", "Z", "0", "1", "4", "9", " ", "\n", ".", "-", "_", "@", ":", "/", "\\", "+", "(", ")", "#", "=", "'", '"',
+     "~", "%", "?", "&", "https://", "/home/", "C:\\Users\\", "born ", "DOB ", "SSN ", "password=", "sk-", "ghp_",
+     "AKIA", "eyJ", "-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----", "DE89", "4111", "::",
+     "192.168.", "+1 ", "555", "2671", "example.com", "é", "İ", "(◕‿◕)"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=60).map("".join))
+def test_any_text_gives_ordered_in_bounds_findings_and_a_consistent_result(text: str) -> None:
+    findings = find_pii(text)
+    assert all(0 <= f.start < f.end <= len(text) and f.type in TYPES for f in findings)
+    assert all(a.end <= b.start for a, b in itertools.pairwise(findings))
+    result = sanitize(text)
+    assert result.found == tuple(sorted({f.type for f in findings}))
+    kept = [text[a.end : b.start] for a, b in itertools.pairwise(findings)]
+    assert all(piece in result.text for piece in kept)
