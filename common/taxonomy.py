@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Final
 
@@ -190,18 +190,17 @@ def _first_line(text: str) -> str:
     return lines[0] if lines else ""
 
 
-def _walk_brackets(s: str, start: int, opens: str | frozenset[str], closes: str | frozenset[str]) -> int:
-    """Index just past the bracket matching ``s[start]`` if it closes within ``MAX_FACE_LEN`` chars of 0.
+def _walk_brackets(s: str) -> int:
+    """Index just past the bracket matching ``s[0]`` if it closes within ``MAX_FACE_LEN`` characters, else -1.
 
-    Depth counts any opener against any closer, as the spec's walk does (real faces mix ``(`` and ``）``).
-    Returns -1 when it does not close in time.
+    The spec's walk: depth counts any of its openers against any of its closers, whatever their type.
     """
     depth = 0
-    for i in range(start, min(len(s), MAX_FACE_LEN)):
+    for i in range(min(len(s), MAX_FACE_LEN)):
         c = s[i]
-        if c in opens:
+        if c in OPEN_BRACKETS:
             depth += 1
-        elif c in closes:
+        elif c in CLOSE_BRACKETS:
             depth -= 1
             if depth <= 0:
                 return i + 1 if depth == 0 else -1
@@ -236,7 +235,7 @@ def extract_candidate(line: str) -> str:
     if not s:
         return ""
     if s[0] in OPEN_BRACKETS:
-        end = _walk_brackets(s, 0, OPEN_BRACKETS, CLOSE_BRACKETS)
+        end = _walk_brackets(s)
         if end > 0:
             return s[: _take_trail_arms(s, end)]
     return s[: min(_first_word_end(s), MAX_FACE_LEN)]
@@ -413,7 +412,7 @@ def _squeeze(s: str) -> tuple[str, list[str]]:
     return "".join(chars), kinds
 
 
-def _runs(kinds: list[str], members: frozenset[str]) -> Iterable[tuple[int, int]]:
+def _runs(kinds: list[str], members: frozenset[str]) -> Iterator[tuple[int, int]]:
     """Maximal [start, end) runs of positions whose kind is in ``members``."""
     i, n = 0, len(kinds)
     while i < n:
