@@ -1,0 +1,145 @@
+"""The hook's cost per call, on Claude Code transcripts of 10, 1,000 and 5,000 turns, next to the interpreter floor.
+
+    dbus-run-session -- sh -c 'printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null;
+                               .venv/bin/python bench/hook.py'
+
+Each measured call is what a harness does on a turn: append the turn to the transcript, then run
+``sh hooks/claude-code`` with the Stop payload on stdin, and wait for it to exit. Wall time is process start to
+exit; peak memory is the process's maximum RSS (GNU time's ``%M``; the ``sh`` wrapper execs into the hook, so it
+is one process). The floor is a bare ``python -I -c pass`` of the same interpreter, measured interleaved with the hook
+calls so that both see the same machine load. Before the timed calls, one untimed call lets the daemon read the
+existing transcript once (printed as "first read"): after that, every call reads only the turn just appended, so
+the time must not grow with the transcript. The hook's default ack budget (300 ms) is kept: a call that missed it
+would have spooled, and the spooled count is printed.
+
+Also measured: the spool path (daemon stopped: the hook seals the payload to the daemon's key and writes it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.harness_transcripts import ClaudeSession, jsonl
+from tests.hook_support import HOOKS, spool_files, start
+from tests.support import LLMOJID_CTL, DaemonProcess, make_env, remove_tree, short_tempdir
+
+SIZES = (10, 1_000, 5_000)
+
+
+GNU_TIME = "/usr/bin/time"
+
+
+def timed(command: list[str], payload: bytes, env: dict[str, str]) -> tuple[float, int]:
+    """(wall ms, peak RSS KiB) of one process run to exit.
+
+    The RSS comes from GNU time (``%M``) wrapped around the command: a child forked from this benchmark would
+    report this process's pages as its own. Floor and hook calls get the same wrapper; without GNU time the RSS
+    is reported as 0.
+    """
+    with tempfile.NamedTemporaryFile(prefix="ljb-rss-") as out:
+        wrapped = [GNU_TIME, "-f", "%M", "-o", out.name, *command] if os.path.exists(GNU_TIME) else command
+        start_ns = time.perf_counter_ns()
+        subprocess.run(wrapped, input=payload, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        elapsed = (time.perf_counter_ns() - start_ns) / 1e6
+        text = Path(out.name).read_text().strip()
+    return elapsed, int(text.splitlines()[-1]) if text else 0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=30, help="timed calls per transcript size")
+    args = parser.parse_args()
+    if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        print("run inside a D-Bus session with an unlocked keyring (see the module docstring)", file=sys.stderr)
+        return 2
+
+    root = short_tempdir("ljb-")
+    env = make_env(root)
+    # As installed (pip compiles on install): the hook's modules load from cached bytecode. The untimed first read
+    # below also writes that cache for this checkout.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    hook_env = dict(env, LLMOJID_CTL=LLMOJID_CTL)
+    daemon = start(DaemonProcess(root, env))
+    try:
+        sessions: dict[int, tuple[ClaudeSession, Path]] = {}
+        first_read: dict[int, float] = {}
+        for size in SIZES:
+            session = ClaudeSession(session=f"bench-{size}")
+            path = root / f"transcript-{size}.jsonl"
+            with path.open("wb") as f:
+                for n in range(1, size + 1):
+                    f.write(jsonl(session.turn(n)[0]))
+            sessions[size] = (session, path)
+            warm_env = dict(hook_env, LLMOJID_HOOK_TIMEOUT_MS="600000")
+            first_read[size], _ = timed(
+                ["/bin/sh", str(HOOKS / "claude-code")], session.stop_payload(str(path)), warm_env
+            )
+        spooled_before = len(spool_files(daemon))
+
+        wall: dict[int | str, list[float]] = {key: [] for key in (*SIZES, "floor")}
+        rss: dict[int | str, list[int]] = {key: [] for key in (*SIZES, "floor")}
+        turn = {size: size for size in SIZES}
+        for _ in range(args.runs):
+            ms, kib = timed([sys.executable, "-I", "-c", "pass"], b"", env)
+            wall["floor"].append(ms)
+            rss["floor"].append(kib)
+            for size in SIZES:
+                session, path = sessions[size]
+                turn[size] += 1
+                with path.open("ab") as f:
+                    f.write(jsonl(session.turn(turn[size])[0]))
+                ms, kib = timed(["/bin/sh", str(HOOKS / "claude-code")], session.stop_payload(str(path)), hook_env)
+                wall[size].append(ms)
+                rss[size].append(kib)
+        spooled = len(spool_files(daemon)) - spooled_before
+    finally:
+        daemon.stop()
+
+    # The spool path: no daemon answers; the hook seals to the published key and writes a spool file.
+    spool_ms: list[float] = []
+    spool_rss: list[int] = []
+    session, path = sessions[SIZES[0]]
+    for _ in range(max(5, args.runs // 3)):
+        ms, kib = timed(["/bin/sh", str(HOOKS / "claude-code")], session.stop_payload(str(path)), hook_env)
+        spool_ms.append(ms)
+        spool_rss.append(kib)
+    remove_tree(root)
+
+    print(f"hook wall time and peak RSS, {args.runs} calls each (interleaved), {os.cpu_count()} CPUs")
+    print(f"{'case':<34}{'p50 ms':>9}{'p90 ms':>9}{'max RSS MiB':>13}{'first read ms':>15}")
+    print(
+        f"{'python -I -c pass (floor)':<34}{statistics.median(wall['floor']):>9.1f}"
+        f"{percentile(wall['floor'], 0.9):>9.1f}{max(rss['floor']) / 1024:>13.1f}{'':>15}"
+    )
+    for size in SIZES:
+        print(
+            f"{f'hook, {size:,}-turn transcript':<34}{statistics.median(wall[size]):>9.1f}"
+            f"{percentile(wall[size], 0.9):>9.1f}{max(rss[size]) / 1024:>13.1f}{first_read[size]:>15.1f}"
+        )
+    print(
+        f"{'hook, daemon stopped (spools)':<34}{statistics.median(spool_ms):>9.1f}"
+        f"{percentile(spool_ms, 0.9):>9.1f}{max(spool_rss) / 1024:>13.1f}{'':>15}"
+    )
+    ratio = statistics.median(wall[SIZES[-1]]) / statistics.median(wall[SIZES[0]])
+    overhead = statistics.median(wall[SIZES[0]]) - statistics.median(wall["floor"])
+    print(f"p50 ratio 5,000 / 10 turns: {ratio:.2f}; hook p50 minus floor p50 (10 turns): {overhead:.1f} ms")
+    print(f"timed calls that missed the 300 ms ack budget and spooled: {spooled}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""The real Claude Code CLI fires our installed Stop hook, and its kaomoji-led answer lands in the journal.
+
+Claude Code talks to a loopback stand-in of the Anthropic Messages API (``ANTHROPIC_BASE_URL``) that answers every
+request with one kaomoji-led message, streamed the way the API streams. The hook is registered in the temporary
+HOME's ``~/.claude/settings.json`` exactly as an installer writes it. Two turns (the second continues the
+session) check that the transcript is read incrementally and each message is journaled once.
+
+Skipped, with the reason, when the CLI is not installed. To run it:
+``npm install @anthropic-ai/claude-code`` (then ``node install.cjs`` in its package folder) and put ``claude`` on
+PATH or set ``LLMOJID_TEST_CLAUDE`` to the binary (``node_modules/@anthropic-ai/claude-code/bin/claude.exe``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+
+from tests.hook_support import HOOKS, journal_rows, live_daemon, spool_files
+from tests.support import LLMOJID_CTL, DaemonProcess
+
+__all__ = ["live_daemon"]
+
+REPLY_BODY = "Hello from the stand-in API, CANARY-REAL."
+REPLY = f"(◕‿◕) {REPLY_BODY}"
+
+
+def _claude_binary() -> str | None:
+    return os.environ.get("LLMOJID_TEST_CLAUDE") or shutil.which("claude")
+
+
+class _StandInAPI(BaseHTTPRequestHandler):
+    """Answers POST /v1/messages (streamed or not) with REPLY, count_tokens with a count, anything else with {}."""
+
+    protocol_version = "HTTP/1.1"
+    models: ClassVar[list[str]] = []
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+        except ValueError:
+            body = {}
+        if "count_tokens" in self.path:
+            self._send("application/json", json.dumps({"input_tokens": 10}).encode())
+            return
+        model = str(body.get("model") or "stand-in")
+        self.models.append(model)
+        message = {
+            "id": "msg_standin",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 10, "output_tokens": 1},
+        }
+        if not body.get("stream"):
+            done = message | {"content": [{"type": "text", "text": REPLY}], "stop_reason": "end_turn"}
+            self._send("application/json", json.dumps(done).encode())
+            return
+        events = [
+            {"type": "message_start", "message": message},
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": REPLY}},
+            {"type": "content_block_stop", "index": 0},
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": 12},
+            },
+            {"type": "message_stop"},
+        ]
+        stream = b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+        self._send("text/event-stream", stream)
+
+    def do_GET(self) -> None:
+        self._send("application/json", b"{}")
+
+    def _send(self, content_type: str, data: bytes) -> None:
+        self.send_response(200)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def stand_in_api() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StandInAPI)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    _claude_binary() is None,
+    reason="Claude Code CLI not installed: npm install @anthropic-ai/claude-code (then node install.cjs in its "
+    "package folder) and put claude on PATH or set LLMOJID_TEST_CLAUDE",
+)
+def test_claude_code_fires_our_stop_hook_and_the_row_lands(live_daemon: DaemonProcess, stand_in_api: str) -> None:
+    claude = _claude_binary()
+    assert claude is not None
+    settings = live_daemon.home / ".claude" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    command = f"/bin/sh {HOOKS / 'claude-code'}"
+    settings.write_text(json.dumps({"hooks": {"Stop": [{"hooks": [{"type": "command", "command": command}]}]}}))
+    project = live_daemon.home / "project"
+    project.mkdir()
+    env = dict(
+        live_daemon.env,
+        LLMOJID_CTL=LLMOJID_CTL,
+        LLMOJID_HOOK_TIMEOUT_MS="10000",
+        ANTHROPIC_BASE_URL=stand_in_api,
+        ANTHROPIC_API_KEY="sk-ant-stand-in",
+        DISABLE_TELEMETRY="1",
+        DISABLE_AUTOUPDATER="1",
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
+    )
+    for args in (["-p", "first prompt"], ["-c", "-p", "second prompt"]):
+        result = subprocess.run([claude, *args], env=env, cwd=project, capture_output=True, timeout=300)
+        assert result.returncode == 0, result.stderr.decode(errors="replace")[-2000:]
+        assert REPLY in result.stdout.decode()
+    rows = journal_rows(live_daemon, "claude-code")
+    assert [(r.kaomoji, r.assistant_text, r.user_text) for r in rows] == [
+        ("(◕‿◕)", REPLY_BODY, "first prompt"),
+        ("(◕‿◕)", REPLY_BODY, "second prompt"),
+    ]
+    transcripts = list((live_daemon.home / ".claude" / "projects").rglob("*.jsonl"))
+    assert {r.session for r in rows} <= {t.stem for t in transcripts}
+    assert {r.model for r in rows} <= set(_StandInAPI.models)
+    assert all(r.cwd == str(project) for r in rows)
+    assert spool_files(live_daemon) == []
