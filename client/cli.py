@@ -26,9 +26,10 @@ EXIT_UNREACHABLE = 3
 
 #: Command modules under llmojid.client.commands, registered in this order.
 COMMAND_MODULES: tuple[str, ...] = (
-    *("face", "sanitize"),
+    *("face", "sanitize", "analyze"),
     *("service", "config", "doctor"),  # issue 7: service manager, config, doctor
     *("hooks", "importing", "stats"),  # issue 3: installers, backfill import, stats
+    *("wrap", "typing"),  # issue 4: keystroke timing
     *("audit", "bundle", "keys", "forget"),  # issue 6: privacy
 )
 
@@ -47,7 +48,7 @@ def print_json(value: Any) -> None:
     sys.stdout.write(msgspec.json.encode(value).decode() + "\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     from llmojid.common.version import VERSION
 
     parser = argparse.ArgumentParser(prog="llmojid-ctl", description="Administer the llmojid daemon.")
@@ -72,13 +73,27 @@ def build_parser() -> argparse.ArgumentParser:
     hook = sub.add_parser("hook", help="(used by harness hooks) send this turn's event to the daemon")
     hook.add_argument("harness")
 
-    for name in COMMAND_MODULES:
+    for name in _modules_for(only):
         importlib.import_module(f"llmojid.client.commands.{name}").register(sub)
     return parser
 
 
+#: Where a command's name differs from its module's (``import`` is a Python keyword).
+_MODULE_OF_COMMAND = {"import": "importing"}
+
+
+def _modules_for(command: str | None) -> tuple[str, ...]:
+    """Only the chosen command's module, when it has one: importing every command (phonenumbers, the installers,
+    ...) costs a second at start. Unknown words and ``--help`` load them all, so usage lists every command."""
+    module = _MODULE_OF_COMMAND.get(command or "", command)
+    return (module,) if module in COMMAND_MODULES else COMMAND_MODULES
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    from llmojid.client.entry import first_command
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=first_command(argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help

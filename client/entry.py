@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 
-def _command(argv: list[str]) -> str | None:
+def first_command(argv: list[str]) -> str | None:
     """The first positional word, skipping ``--socket PATH`` / ``--socket=PATH``."""
     skip = False
     for word in argv:
@@ -25,7 +25,7 @@ def _command(argv: list[str]) -> str | None:
 
 def main() -> None:
     argv = sys.argv[1:]
-    if _command(argv) == "hook":
+    if first_command(argv) == "hook":
         from llmojid.client.hook import main as hook_main
 
         sys.exit(hook_main(argv))
