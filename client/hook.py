@@ -11,7 +11,8 @@ The promises, in order of importance:
 1. **Exit 0, always**, and print exactly what the harness expects: ``{}`` for Hermes, nothing for the others. A
    hook that fails or prints junk can stall or confuse the assistant, which matters more than one journal row.
 2. **Never block**: the daemon's ack is awaited for at most the budget (``LLMOJID_HOOK_TIMEOUT_MS``, else
-   ``hook_timeout_ms`` in ``config.toml``, else 300 ms), counted from the start of ``main``.
+   ``hook_timeout_ms`` in ``config.toml``, else 300 ms), counted from the end of the payload; a stdin that is
+   never closed is given up on after ``STDIN_IDLE_SECONDS`` of silence.
 3. **Never lose**: without an ack in time (no daemon, a daemon that is starting, a slow disk, a payload too large
    for one frame), the payload is sealed to the daemon's X25519 public key (``paths.spool_public_key_path()``,
    written by the daemon when it starts; the private half lives only in the OS keyring) into a 0600 file in
@@ -40,6 +41,7 @@ from __future__ import annotations
 import _socket  # socket.py would add enum and selectors to the hook's imports; the C module is all it needs
 import contextlib
 import os
+import select
 import stat
 import struct
 import sys
@@ -56,6 +58,8 @@ MAX_FRAME_BYTES = 4 * 1024 * 1024
 FRAME_OVERHEAD = 1024
 #: Largest payload the hook accepts from stdin; a larger one is not read further (and not recorded).
 MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
+#: A harness that never closes our stdin: after this long without a byte, what arrived is the payload.
+STDIN_IDLE_SECONDS = 2.0
 DEFAULT_TIMEOUT_MS = 300
 MIN_TIMEOUT_MS = 1
 MAX_TIMEOUT_MS = 60_000
@@ -81,12 +85,11 @@ class _NoAck(Exception):
 
 def main(argv: list[str]) -> int:
     """Entry from ``llmojid.client.entry``: ``argv`` is everything after the program name."""
-    started = time.monotonic()
     harness, socket_override = _parse_argv(argv)
     try:
         payload = _read_stdin()
         if payload is not None and harness:
-            deadline = started + _timeout_ms() / 1000.0
+            deadline = time.monotonic() + _timeout_ms() / 1000.0
             if len(payload) + FRAME_OVERHEAD > MAX_FRAME_BYTES or not _deliver(
                 harness, payload, paths.socket_path(socket_override), deadline
             ):
@@ -157,15 +160,33 @@ def _config_timeout() -> object:
 
 
 def _read_stdin() -> bytes | None:
-    """The harness's payload. None when stdin is missing or the payload is over the limit."""
-    stream = getattr(sys.stdin, "buffer", None)
-    if stream is None:
+    """The harness's payload, read until EOF. None when there is none or it is over the limit.
+
+    A harness closes our stdin once it has written the event; one that does not must not hang us: after
+    ``STDIN_IDLE_SECONDS`` without a byte, what arrived is the payload.
+    """
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, ValueError, OSError):
         return None
-    data = stream.read(MAX_PAYLOAD_BYTES + 1)
-    if len(data) > MAX_PAYLOAD_BYTES:
-        sys.stderr.write("llmojid: hook payload over the size limit; this turn was not recorded\n")
-        return None
-    return bytes(data)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        try:
+            ready, _, _ = select.select([fd], [], [], STDIN_IDLE_SECONDS)
+        except (OSError, ValueError):
+            break
+        if not ready:
+            break
+        chunk = os.read(fd, 1024 * 1024)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_PAYLOAD_BYTES:
+            sys.stderr.write("llmojid: hook payload over the size limit; this turn was not recorded\n")
+            return None
+    return b"".join(chunks) or None
 
 
 def _write_output(harness: str) -> None:

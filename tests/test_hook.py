@@ -95,6 +95,26 @@ def test_the_hook_exits_0_when_stdin_is_closed(tmp_path: Path) -> None:
     assert (result.returncode, result.stdout) == (0, b"{}\n")
 
 
+def test_the_hook_does_not_hang_on_a_stdin_that_stays_open(tmp_path: Path) -> None:
+    env = dict(make_env(tmp_path), LLMOJID_HOOK_TIMEOUT_MS="100")
+    child = subprocess.Popen(
+        [sys.executable, "-c", "from llmojid.client.entry import main; main()", "hook", "hermes"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    child.stdin.write(b'{"extra": {}}')
+    child.stdin.flush()  # and never closed
+    try:
+        assert child.wait(timeout=60) == 0  # liveness only: it gives up on the silent stdin and exits
+        assert child.stdout.read() == b"{}\n"
+    finally:
+        child.kill()
+        child.stdin.close()
+
+
 def test_timeout_setting_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     monkeypatch.delenv(hook.TIMEOUT_ENV, raising=False)
