@@ -100,7 +100,7 @@ def env_var(key: str) -> str:
 
 def describe(key: str) -> str:
     """The one-line description of ``key`` (from the struct's metadata)."""
-    return _meta(key).get("description", "")
+    return str(_meta(key).get("description", ""))
 
 
 def config_file(config_dir: Path, env: Mapping[str, str] | None = None) -> Path:
