@@ -235,3 +235,21 @@ def test_hostile_input_never_fails_the_hook_or_the_daemon(live_daemon: DaemonPro
     assert live_daemon.proc is not None and live_daemon.proc.poll() is None
     assert _expected(journal_rows(live_daemon)) == expected
     assert spool_files(live_daemon) == []
+
+
+def test_a_replaced_transcript_is_read_from_its_start(live_daemon: DaemonProcess) -> None:
+    """Rotation/truncation through the daemon: the cursor starts over and the new file's rows all land."""
+    path = live_daemon.home / "rotating.jsonl"
+    first = ClaudeSession(session="11111111-0000-4000-8000-000000000001")
+    events, expected = first.turn(1)
+    path.write_bytes(jsonl(events))
+    run_hook(live_daemon.env, "claude-code", first.stop_payload(str(path)))
+    second = ClaudeSession(session="22222222-0000-4000-8000-000000000002")
+    events, more = second.turn(2)
+    replacement = path.with_name("next.jsonl")
+    replacement.write_bytes(jsonl(events)[:100] + b"\n")  # a shorter file under the same name: truncated
+    os.replace(replacement, path)
+    run_hook(live_daemon.env, "claude-code", first.stop_payload(str(path)))
+    path.write_bytes(jsonl(events))  # and rewritten in place with the full turn
+    run_hook(live_daemon.env, "claude-code", first.stop_payload(str(path)))
+    assert _expected(journal_rows(live_daemon)) == expected + more

@@ -61,7 +61,8 @@ MAX_PATH_BYTES: Final = 4096
 #: Cursors kept in memory after each commit, so a hook event touches the database only to commit. A transcript
 #: not among them (least recently used go first) has its cursor read from the store.
 CURSOR_CACHE_SIZE: Final = 1024
-#: Payloads up to this size are decoded on the trio thread; larger ones (Hermes histories) in a worker thread.
+#: Payloads up to this size are decoded and parsed on the trio thread (a thread hop would cost more); larger ones
+#: (long Hermes histories) in a worker thread.
 INLINE_DECODE_BYTES: Final = 256 * 1024
 
 RowFilter = Callable[[p.JournalRow], bool]
@@ -126,7 +127,10 @@ class HookIngest:
             log.warning("a hook event named an unknown harness; ignored")
             return 0
         if isinstance(adapter, PayloadAdapter):
-            rows = await trio.to_thread.run_sync(adapter.rows_from_payload, raw, received_at)
+            if len(raw) <= INLINE_DECODE_BYTES:
+                rows = adapter.rows_from_payload(raw, received_at)
+            else:
+                rows = await trio.to_thread.run_sync(adapter.rows_from_payload, raw, received_at)
             commit = partial(self._commit, harness=harness, rows=rows or [], event_at=received_at, spooled=spooled)
             return await self.store.write(partial(commit, bad_payloads=int(rows is None)))
         payload = (
@@ -174,6 +178,11 @@ class HookIngest:
                     except NotReadable:
                         await self.store.write(partial(commit, rows=[], bad_payloads=1, events=events))
                         return total
+                    if piece.restarted:
+                        log.info(
+                            "a %s transcript was truncated, rotated or rewritten; reading it from its start",
+                            adapter.harness,
+                        )
                     rows = [r if r.ts else msgspec.structs.replace(r, ts=received_at) for r in rows]
                     if row_filter is not None:
                         rows = [r for r in rows if row_filter(r)]
