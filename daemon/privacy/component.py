@@ -7,7 +7,7 @@ Requests (``Request.name`` -> ``Result.value``):
   ``failures``, ``notes``); an audit that finds problems still answers normally, the CLI turns ``ok`` into its exit.
 * ``bundle.build`` ``{notes?, synthesis_model?, folder?}`` -> what was written (files and their SHA-256).
 * ``bundle.show`` ``{folder?}`` -> the manifest and every row, face by face, plus any layout problems.
-* ``keys.rotate`` ``{}`` -> streams Progress (``start``, ``batch``, ``deleted-key``), then the summary.
+* ``keys.rotate`` ``{batch?}`` -> streams Progress (``start``, ``batch``, ``deleted-key``), then the summary.
 * ``keys.status`` ``{}`` -> the active key, the keys values name, any unfinished rotation.
 * ``forget`` ``{before? | harness? | all?}`` -> rows deleted per table; ``all`` also shreds the keys and stops the
   daemon (it starts afresh, with new keys, on the next request or start).
@@ -73,6 +73,11 @@ class ShowArgs(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class NoArgs(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     pass
+
+
+class RotateArgs(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    #: Values per transaction (0 = ``rotation.BATCH``); tests use small batches to have many points to crash at.
+    batch: int = 0
 
 
 class ForgetArgs(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -315,7 +320,9 @@ class PrivacyComponent:
 
     # --- keys --------------------------------------------------------------------------------------------------
     async def _keys_rotate(self, msg: p.Request, ctx: CallContext) -> p.Result:
-        args_as(NoArgs, msg)
+        args = args_as(RotateArgs, msg)
+        if not 0 <= args.batch <= 100_000:
+            raise DispatchError(p.ErrorCode.INVALID_ARGUMENT, "batch must be between 1 and 100000 (0: default)")
 
         async def progress(event: dict[str, object]) -> None:
             # The rotation goes on if the client leaves: stopping halfway would only leave it to be resumed.
@@ -324,7 +331,7 @@ class PrivacyComponent:
 
         async with self._lock:
             try:
-                summary = await rotation.rotate(self.store, self.keys, progress)
+                summary = await rotation.rotate(self.store, self.keys, progress, args.batch or rotation.BATCH)
             except rotation.RotationError as exc:
                 raise DispatchError(p.ErrorCode.STORAGE, str(exc)) from None
         return p.Result(value=summary)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -42,6 +43,8 @@ META_KEY: Final = "key-rotation"
 #: Values re-sealed per transaction: small enough that a batch holds the writer for milliseconds, so hooks
 #: arriving during a rotation are not delayed; large enough that a big journal rotates in seconds.
 BATCH: Final = 256
+#: Keyring lookups tried before a failure counts (see ``keyring_holds``).
+_LOOKUP_TRIES: Final = 4
 
 Progress = Callable[[dict[str, object]], Awaitable[None]]
 
@@ -187,8 +190,19 @@ def keyring_holds(keys: KeyManager, key_id: str) -> bool:
     Not ``keys.data_key``: the manager keeps the keys it has loaded in memory, so a key deleted from the keyring
     behind its back would still look present, and the auditor and ``keys status`` must report the keyring as it
     is. (The manager has no public uncached lookup; this reads the entry the way it does.)
+
+    A lookup that races a delete of the same entry (the Secret Service finds the item, then it is gone before
+    its secret is read) fails with an error rather than "absent"; it is asked again, and only a keyring that
+    keeps failing is reported as unavailable.
     """
-    return keys._get(f"data-key:{key_id}") is not None
+    for attempt in range(_LOOKUP_TRIES):
+        try:
+            return keys._get(f"data-key:{key_id}") is not None
+        except KeyringUnavailableError:
+            if attempt == _LOOKUP_TRIES - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 async def status(store: Store, keys: KeyManager) -> dict[str, Any]:
