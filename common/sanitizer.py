@@ -705,7 +705,7 @@ def _ips(scan: _Scan) -> Iterator[_Candidate]:
 #
 # The library costs 0.5-2 ms per look, so it is only shown stretches whose digit count could be a number in
 # that form (a necessary condition, not a pattern of our own: the library decides), dates are cut out of runs
-# first, results are cached (logs repeat), and the looks per text are budgeted in proportion to its length.
+# first, results are cached within a text (logs repeat), and the looks per text are budgeted by its length.
 # Past the budget (only digit soup gets there) every remaining stretch is redacted unverified: fail closed.
 
 _PHONE_RUN = re.compile(r"[0-9](?<![\w.\-/#][0-9])(?:[0-9]|[ .\-/()\u00a0\u2010-\u2015]{1,3}(?=[0-9(]))*+")
@@ -731,8 +731,10 @@ def _phones(scan: _Scan) -> Iterator[_Candidate]:
     text = scan.text
     if not scan.has_digit:
         return
-    budget = [_PHONE_LOOKS_BASE + len(text) // _PHONE_CHARS_PER_LOOK]
+    looks = _PhoneLooks(len(text))
     for m in _PHONE_RUN.finditer(text):
+        if m.end() - m.start() < _PHONE_MIN_DIGITS:
+            continue
         start = m.start()
         # A leading "+", "(" or "(+" belongs to the number; what precedes it must not be part of a word.
         if start > 0 and text[start - 1] == "+":
@@ -755,10 +757,10 @@ def _phones(scan: _Scan) -> Iterator[_Candidate]:
         if _ID_MARKER.search(_before(text, start, 24)):
             continue
         for segment in segments:
-            yield from _phones_in_segment(text, segment, budget)
+            yield from _phones_in_segment(text, segment, looks)
 
 
-def _phones_in_segment(text: str, tokens: list[_Span], budget: list[int]) -> Iterator[_Candidate]:
+def _phones_in_segment(text: str, tokens: list[_Span], looks: _PhoneLooks) -> Iterator[_Candidate]:
     """Numbers in the whitespace-separated tokens of one run: the whole stretch if it is one, else the longest
     plausible stretch from each token on."""
     if not tokens:
@@ -770,7 +772,7 @@ def _phones_in_segment(text: str, tokens: list[_Span], budget: list[int]) -> Ite
     tried_whole = False
     if whole[1] - whole[0] <= _PHONE_WINDOW and _plausible_phone(text, whole, sum(digits)):
         tried_whole = True
-        hits = _phone_look(text, whole, budget)
+        hits = _phone_look(text, whole, looks)
         if hits is None:
             yield (*whole, "PHONE")  # out of budget: fail closed
             return
@@ -793,7 +795,7 @@ def _phones_in_segment(text: str, tokens: list[_Span], budget: list[int]) -> Ite
                     break
                 if n > hi or (tried_whole and span == whole):
                     continue
-                hits = _phone_look(text, span, budget)
+                hits = _phone_look(text, span, looks)
                 if hits is None:
                     yield (tokens[t][0], whole[1], "PHONE")  # out of budget: fail closed
                     return
@@ -827,13 +829,35 @@ def _plausible_phone(text: str, span: _Span, n: int) -> bool:
     return lo <= n <= hi and hi > 0
 
 
-def _phone_look(text: str, span: _Span, budget: list[int]) -> list[_Candidate] | None:
+class _PhoneLooks:
+    """The phone library's looks for one text: a budget, and a cache (logs repeat the same runs; a repeat is
+    free). Made per call, so no user text outlives the call in a module-level cache."""
+
+    __slots__ = ("left", "seen")
+
+    def __init__(self, text_length: int) -> None:
+        self.left = _PHONE_LOOKS_BASE + text_length // _PHONE_CHARS_PER_LOOK
+        self.seen: dict[tuple[str, str], tuple[_Span, ...]] = {}
+
+    def spans(self, snippet: str, region: str) -> tuple[_Span, ...] | None:
+        """Spans of valid, correctly grouped numbers in a short snippet; None once the budget is spent."""
+        key = (snippet, region)
+        if key in self.seen:
+            return self.seen[key]
+        if self.left <= 0:
+            return None
+        self.left -= 1
+        matcher = phonenumbers.PhoneNumberMatcher(
+            snippet, region, leniency=phonenumbers.Leniency.STRICT_GROUPING, max_tries=_PHONE_MAX_TRIES
+        )
+        found = self.seen[key] = tuple((match.start, match.end) for match in matcher)
+        return found
+
+
+def _phone_look(text: str, span: _Span, looks: _PhoneLooks) -> list[_Candidate] | None:
     """Valid numbers inside ``span`` (seen with a little context), or None when the budget is spent."""
     if "".join(c for c in text[span[0] : span[1]] if c.isdigit()) in _NOT_PHONES:
         return []
-    if budget[0] <= 0:
-        return None
-    budget[0] -= 1
     start, end = span
     head = text[start : start + 3].lstrip("(")
     regions: tuple[str, ...] = ("US",)  # also right for the international form: the region does not matter
@@ -849,23 +873,13 @@ def _phone_look(text: str, span: _Span, budget: list[int]) -> list[_Candidate] |
     tail = end + next((i for i, c in enumerate(after) if c.isdigit()), len(after))
     snippet = text[lead:tail]
     for region in regions:
-        hits = [
-            (lead + a, lead + b, "PHONE")
-            for a, b in _phone_spans(snippet, region)
-            if lead + a >= start and lead + b <= end
-        ]
+        spans = looks.spans(snippet, region)
+        if spans is None:
+            return None
+        hits = [(lead + a, lead + b, "PHONE") for a, b in spans if lead + a >= start and lead + b <= end]
         if hits:
             return hits
     return []
-
-
-@lru_cache(maxsize=4096)
-def _phone_spans(snippet: str, region: str) -> tuple[_Span, ...]:
-    """Spans of valid, correctly grouped numbers in a short snippet."""
-    matcher = phonenumbers.PhoneNumberMatcher(
-        snippet, region, leniency=phonenumbers.Leniency.STRICT_GROUPING, max_tries=_PHONE_MAX_TRIES
-    )
-    return tuple((match.start, match.end) for match in matcher)
 
 
 # --------------------------------------------------------------------------------------------------------------
