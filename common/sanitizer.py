@@ -452,7 +452,8 @@ def _urls(scan: _Scan) -> Iterator[_Candidate]:
 # --------------------------------------------------------------------------------------------------------------
 # EMAIL
 
-_EMAIL = re.compile(r"(?<![\w.+%\-])[\w.+%\-]++@[\w\-]++(?:\.[\w\-]++)++")
+# The local part may hold an apostrophe (o'neil@...); a quote that opens the address is trimmed off again.
+_EMAIL = re.compile(r"(?<![\w.+%'\-])[\w.+%'\-]++@[\w\-]++(?:\.[\w\-]++)++")
 
 
 def _emails(scan: _Scan) -> Iterator[_Candidate]:
@@ -461,14 +462,16 @@ def _emails(scan: _Scan) -> Iterator[_Candidate]:
         return
     for m in _EMAIL.finditer(text):
         local, _, domain = m.group().partition("@")
+        start = m.start() + len(local) - len(local.lstrip("'"))
+        local = local.lstrip("'")
         tld = domain.rsplit(".", 1)[-1]
-        if not (len(tld) >= 2 and tld.isalpha()) or local.startswith(".") or local.endswith("."):
+        if not (len(tld) >= 2 and tld.isalpha()) or not local or local[0] == "." or local[-1] in ".'":
             continue
         if local == "git" and text.startswith(":", m.end()):
             continue  # scp-style git remote (git@github.com:org/repo.git), not an address
-        if _before(text, m.start(), 2) == "//":
+        if _before(text, start, 2) == "//":
             continue  # the user part of a URL (ssh://git@host/...): the URL rule judges it
-        yield m.start(), m.end(), "EMAIL"
+        yield start, m.end(), "EMAIL"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -711,6 +714,9 @@ def _ips(scan: _Scan) -> Iterator[_Candidate]:
 _PHONE_RUN = re.compile(r"[0-9](?<![\w.\-/#][0-9])(?:[0-9]|[ .\-/()\u00a0\u2010-\u2015]{1,3}(?=[0-9(]))*+")
 _RUN_TOKEN = re.compile(r"\S++")
 _DATE_TOKEN = re.compile(r"[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{2,4}")
+_NON_DIGIT = re.compile(r"[^0-9]+")
+_LAST_DIGIT = re.compile(r"[0-9+](?=[^0-9+]*$)")
+_FIRST_DIGIT = re.compile(r"[0-9]")
 _PHONE_MIN_DIGITS = 7
 _PHONE_WINDOW = 32  # characters of digits and separators handed to the library at once
 _PHONE_CONTEXT = 8  # characters around a stretch the library sees (it rejects "$123..." and "abc123...")
@@ -830,8 +836,8 @@ def _plausible_phone(text: str, span: _Span, n: int) -> bool:
 
 
 class _PhoneLooks:
-    """The phone library's looks for one text: a budget, and a cache (logs repeat the same runs; a repeat is
-    free). Made per call, so no user text outlives the call in a module-level cache."""
+    """The phone library's looks for one text: a budget, and a cache (logs repeat the same runs). Made per call,
+    so no user text outlives the call in a module-level cache."""
 
     __slots__ = ("left", "seen")
 
@@ -840,13 +846,14 @@ class _PhoneLooks:
         self.seen: dict[tuple[str, str], tuple[_Span, ...]] = {}
 
     def spans(self, snippet: str, region: str) -> tuple[_Span, ...] | None:
-        """Spans of valid, correctly grouped numbers in a short snippet; None once the budget is spent."""
-        key = (snippet, region)
-        if key in self.seen:
-            return self.seen[key]
+        """Spans of valid, correctly grouped numbers in a short snippet; None once the budget is spent. A
+        repeat costs little but still counts, so that digit soup ends in the fail-closed path quickly."""
         if self.left <= 0:
             return None
         self.left -= 1
+        key = (snippet, region)
+        if key in self.seen:
+            return self.seen[key]
         matcher = phonenumbers.PhoneNumberMatcher(
             snippet, region, leniency=phonenumbers.Leniency.STRICT_GROUPING, max_tries=_PHONE_MAX_TRIES
         )
@@ -856,9 +863,9 @@ class _PhoneLooks:
 
 def _phone_look(text: str, span: _Span, looks: _PhoneLooks) -> list[_Candidate] | None:
     """Valid numbers inside ``span`` (seen with a little context), or None when the budget is spent."""
-    if "".join(c for c in text[span[0] : span[1]] if c.isdigit()) in _NOT_PHONES:
-        return []
     start, end = span
+    if end - start <= 14 and _NON_DIGIT.sub("", text[start:end]) in _NOT_PHONES:
+        return []
     head = text[start : start + 3].lstrip("(")
     regions: tuple[str, ...] = ("US",)  # also right for the international form: the region does not matter
     if head.startswith("00"):
@@ -867,11 +874,11 @@ def _phone_look(text: str, span: _Span, looks: _PhoneLooks) -> list[_Candidate] 
         regions = _TRUNK_ZERO_REGIONS
     # Context without digits: a neighbouring token of the same run would be read as part of the number.
     lead = max(0, start - _PHONE_CONTEXT)
-    before = text[lead:start]
-    lead += max(before.rfind(c) for c in "0123456789+") + 1
-    after = text[end : end + _PHONE_CONTEXT]
-    tail = end + next((i for i, c in enumerate(after) if c.isdigit()), len(after))
-    snippet = text[lead:tail]
+    last = _LAST_DIGIT.search(text, lead, start)
+    if last:
+        lead = last.end()
+    first = _FIRST_DIGIT.search(text, end, end + _PHONE_CONTEXT)
+    snippet = text[lead : first.start() if first else min(len(text), end + _PHONE_CONTEXT)]
     for region in regions:
         spans = looks.spans(snippet, region)
         if spans is None:

@@ -240,7 +240,7 @@ def test_corpus_is_large_and_covers_every_type() -> None:
             assert value in entry["text"]
 
 
-def test_corpus_precision_recall_and_no_leaks() -> None:
+def test_corpus_precision_recall_and_nothing_labeled_left_in_the_clear() -> None:
     labels: Counter[str] = Counter()
     recalled: Counter[str] = Counter()
     found: Counter[str] = Counter()
@@ -261,8 +261,9 @@ def test_corpus_precision_recall_and_no_leaks() -> None:
         for f in pred:
             found[f.type] += 1
             precise[f.type] += any(k == f.type and f.start < e and s < f.end for k, s, e in gold)
-        clean = sanitize(text).text
-        leaks += [value for _, value in entry["pii"] if value in clean]
+        for (kind, s, e), (_, value) in zip(gold, entry["pii"], strict=True):
+            if sum(max(0, min(e, f.end) - max(s, f.start)) for f in pred) < e - s:
+                leaks.append((kind, value))  # some character of it stays in the clear
     assert leaks == []
     for kind in TYPES:
         assert recalled[kind] / labels[kind] >= MIN_RECALL, (kind, recalled[kind], labels[kind])
