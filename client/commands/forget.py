@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime
 from typing import Any, Final
 
 from llmojid.client import cli
@@ -42,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
         request: dict[str, object] = {"all": True}
         what = "EVERYTHING llmojid holds (journal, cache, typing data, spool, bundle) and its keys"
     elif args.before:
+        try:
+            datetime.fromisoformat(args.before.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise cli.UsageError("--before takes a date (YYYY-MM-DD) or an ISO-8601 time") from None
         request, what = {"before": args.before}, f"every journal row before {args.before}"
     else:
         request, what = {"harness": args.harness}, f"every journal row of {args.harness}"
