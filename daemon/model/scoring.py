@@ -1,0 +1,154 @@
+"""The default synthesis method: rank every lexicon word by calibrated likelihood, keep the top ones.
+
+Why: a 135M model asked to *generate* a bag repeats one word for almost every face (near-chance agreement on the
+labeled set), but it *ranks* continuations well. So each word is scored as the continuation of the prompt plus an
+answer prefix, and the answer is read off the ranking; the model never writes free text, so nothing from a
+sample can reach the output.
+
+Score: the mean token log-likelihood of `" " + word` after `prompt + answer prefix` (mean, not sum, so that
+multi-token words are not penalized for their length).
+
+Cost: the prompt is evaluated once; for each category the answer prefix is evaluated once on top of it; every
+candidate then evaluates only its own tokens from that saved point (the KV cache is rewound to it by setting
+`n_past` back, see `Session.rewind`). The first token of every word is scored from the logits already there,
+so single-token words cost nothing and a cell costs about one prompt evaluation.
+
+Calibration (contextual calibration, Zhao et al. 2021): the same prompt with every sample text replaced by `N/A`
+gives each word's prior under this prompt shape; the calibrated score is `score - prior`. Priors depend only on
+the shape (number of samples, which have a user line), so they are memoized per loaded model.
+
+Margin rule (in nats of calibrated mean log-likelihood):
+- primary: the best word, plus the 2nd and 3rd best while within `PRIMARY_MARGIN` of the best;
+- stance: the best 3 words, plus the 4th and 5th while within `STANCE_MARGIN` of the 3rd.
+Counts therefore always land in 1-3 and 3-5, words are distinct by construction, and the result still passes
+`validate_bag` before it is returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from llmojid.common.lexicon import (
+    PRIMARY_COUNT,
+    PRIMARY_KEY,
+    PRIMARY_WORDS,
+    STANCE_COUNT,
+    STANCE_KEY,
+    STANCE_WORDS,
+    Bag,
+    validate_bag,
+)
+from llmojid.daemon.model.chat import chat_tokens
+from llmojid.daemon.model.prompt import PromptSample, content_free, render_prompt
+from llmojid.daemon.model.runner import Session
+
+PRIMARY_PREFIX: Final = "The kaomoji [FACE] conveys a feeling that is"
+STANCE_PREFIX: Final = "In these samples, the assistant using [FACE] comes across as"
+PRIMARY_MARGIN: Final = 0.35
+STANCE_MARGIN: Final = 0.15
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """Calibrated scores of one category, best first (for the bench and for debugging; holds no text)."""
+
+    words: tuple[str, ...]
+    scores: tuple[float, ...]
+
+
+def _score_words(session: Session, words: Sequence[str]) -> dict[str, float]:
+    """Mean token log-likelihood of each `" " + word` continuing the current context.
+
+    Leaves the context as it found it (rewinds after each candidate).
+    """
+    base = session.n_past
+    first = session.last_logprobs()
+    # logprob rows after each evaluated token prefix (relative to `base`), shared between words
+    rows: dict[tuple[int, ...], object] = {(): first}
+    scores: dict[str, float] = {}
+    for word in words:
+        tokens = session.tokenize(" " + word)
+        total = 0.0
+        for index, token in enumerate(tokens):
+            prefix = tuple(tokens[:index])
+            if prefix not in rows:
+                session.rewind(base)
+                session.eval(list(prefix))
+                rows[prefix] = session.last_logprobs()
+            row = rows[prefix]
+            total += float(row[token])  # type: ignore[index]
+        scores[word] = total / len(tokens)
+    session.rewind(base)
+    return scores
+
+
+def raw_scores(session: Session, samples: Sequence[PromptSample]) -> dict[str, dict[str, float]]:
+    """Uncalibrated scores for both categories under one prompt. Evaluates the prompt once."""
+    session.rewind(0)
+    session.eval(chat_tokens(session, render_prompt(samples)))
+    base = session.n_past
+    result: dict[str, dict[str, float]] = {}
+    for key, prefix, words in (
+        (PRIMARY_KEY, PRIMARY_PREFIX, PRIMARY_WORDS),
+        (STANCE_KEY, STANCE_PREFIX, STANCE_WORDS),
+    ):
+        session.rewind(base)
+        session.eval(session.tokenize(prefix))
+        result[key] = _score_words(session, words)
+    session.rewind(0)
+    return result
+
+
+def _shape(samples: Sequence[PromptSample]) -> tuple[bool, ...]:
+    return tuple(sample.user is not None for sample in samples)
+
+
+def calibration_scores(
+    session: Session, samples: Sequence[PromptSample], memo: dict[object, object]
+) -> dict[str, dict[str, float]]:
+    """Content-free priors for this prompt shape, memoized in `memo` (the runner's per-model memo)."""
+    key = ("scoring-prior", session.model_id, _shape(samples), PRIMARY_PREFIX, STANCE_PREFIX)
+    cached = memo.get(key)
+    if cached is None:
+        cached = raw_scores(session, content_free(samples))
+        memo[key] = cached
+    return cached  # type: ignore[return-value]
+
+
+def rank(scores: dict[str, float], prior: dict[str, float]) -> Ranking:
+    """Calibrated ranking, best first; ties broken by lexicon order (deterministic)."""
+    order = list(scores)
+    calibrated = {word: scores[word] - prior[word] for word in order}
+    best = sorted(order, key=lambda w: (-calibrated[w], order.index(w)))
+    return Ranking(words=tuple(best), scores=tuple(calibrated[w] for w in best))
+
+
+def pick(ranking: Ranking, bounds: tuple[int, int], margin: float, anchor: int) -> list[str]:
+    """The margin rule: keep the first `bounds[0]` words, then more (up to `bounds[1]`) while each is within
+    `margin` of the word at position `anchor` (0-based)."""
+    lo, hi = bounds
+    chosen = list(ranking.words[:lo])
+    threshold = ranking.scores[anchor] - margin
+    for word, score in zip(ranking.words[lo:hi], ranking.scores[lo:hi], strict=True):
+        if score < threshold:
+            break
+        chosen.append(word)
+    return chosen
+
+
+def score_cell(
+    session: Session, samples: Sequence[PromptSample], memo: dict[object, object]
+) -> tuple[Bag, dict[str, Ranking]]:
+    """Scoring synthesis of one cell: the validated bag and the rankings it came from."""
+    prior = calibration_scores(session, samples, memo)
+    scores = raw_scores(session, samples)
+    rankings = {key: rank(scores[key], prior[key]) for key in (PRIMARY_KEY, STANCE_KEY)}
+    bag = validate_bag(
+        {
+            PRIMARY_KEY: pick(rankings[PRIMARY_KEY], PRIMARY_COUNT, PRIMARY_MARGIN, anchor=0),
+            STANCE_KEY: pick(rankings[STANCE_KEY], STANCE_COUNT, STANCE_MARGIN, anchor=STANCE_COUNT[0] - 1),
+        }
+    )
+    return bag, rankings

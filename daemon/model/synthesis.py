@@ -1,0 +1,129 @@
+"""One entry point for turning a cell's samples into a bag, shared by the daemon, the tests and the bench.
+
+`synthesize_cell(runner, method, samples)` (blocking) and `synthesize_cell_async` (trio) both return a
+validated `Bag` or raise; a failed cell is never filled with a guess. Errors are typed:
+- `SynthesisError` (lexicon / generation failure: the model's answer was not a valid bag);
+- the runner's `DeadlineExceeded`, `CallCancelled`, `ContextOverflow`, `ModelError`.
+
+`cell_samples(rows, source_model, canonical)` applies the spec's sample choice and the prompt preparation
+(masking, sanitizing, neutralizing, caps) from `prompt.py`.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from llmojid.common.lexicon import Bag, LexiconError
+from llmojid.daemon.model.chat import chat_tokens
+from llmojid.daemon.model.generation import INSTRUCTION, generate_cell
+from llmojid.daemon.model.prompt import (
+    ELLIPSIS,
+    JournalSample,
+    PromptSample,
+    prepare_sample,
+    render_prompt,
+    select_samples,
+)
+from llmojid.daemon.model.runner import (
+    DEFAULT_DEADLINE_S,
+    DEFAULT_MAX_TOKENS,
+    ContextOverflow,
+    ModelRunner,
+    Session,
+)
+from llmojid.daemon.model.scoring import score_cell
+
+# Tokens kept free after the prompt: the answer prefix plus the longest candidate, or the generated answer.
+ANSWER_RESERVE: Final = 128
+# How often a prompt that does not fit is shrunk before the cell fails with ContextOverflow.
+FIT_ATTEMPTS: Final = 4
+
+
+class Method(enum.StrEnum):
+    """Synthesis methods. `scoring` is the default (see scoring.py for why); `generation` is grammar-constrained
+    generation (generation.py), meant for bigger chat models."""
+
+    SCORING = "scoring"
+    GENERATION = "generation"
+
+
+DEFAULT_METHOD: Final = Method.SCORING
+
+
+class SynthesisError(Exception):
+    """The model's answer for a cell was not a valid bag. The message names the rule, never the text."""
+
+
+def cell_samples(rows: Sequence[JournalSample], source_model: str, canonical: str) -> list[PromptSample]:
+    """The cell's prompt samples: seeded choice of at most 4 rows, then masking, sanitizing, caps."""
+    return [prepare_sample(row, canonical) for row in select_samples(rows, source_model, canonical)]
+
+
+def _shrink(samples: Sequence[PromptSample], factor: float) -> list[PromptSample]:
+    def cut(text: str) -> str:
+        limit = max(16, int(len(text) * factor))
+        return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
+
+    return [PromptSample(user=None if s.user is None else cut(s.user), assistant=cut(s.assistant)) for s in samples]
+
+
+def fit_to_context(session: Session, samples: Sequence[PromptSample], method: Method) -> list[PromptSample]:
+    """Shrink sample texts until the prompt leaves `ANSWER_RESERVE` tokens free (scripts such as CJK or emoji
+    take far more tokens per character than the character caps assume)."""
+    suffix = INSTRUCTION if method is Method.GENERATION else ""
+    budget = session.n_ctx - ANSWER_RESERVE
+    current = list(samples)
+    for _ in range(FIT_ATTEMPTS):
+        used = len(chat_tokens(session, render_prompt(current) + suffix))
+        if used <= budget:
+            return current
+        current = _shrink(current, 0.9 * budget / used)
+    raise ContextOverflow("samples do not fit the model context even after shrinking")
+
+
+def cell_job(method: Method, samples: Sequence[PromptSample], memo: dict[object, object]) -> Callable[[Session], Bag]:
+    """The work of one cell on a model session (what the runner runs in its worker thread; the bench runs it on a
+    bare `Llama` to measure the daemon's overhead)."""
+
+    def run(session: Session) -> Bag:
+        fitted = fit_to_context(session, samples, method)
+        try:
+            if method is Method.SCORING:
+                return score_cell(session, fitted, memo)[0]
+            return generate_cell(session, fitted)
+        except LexiconError as exc:
+            raise SynthesisError(f"{method.value} synthesis gave no valid bag: {exc}") from exc
+
+    return run
+
+
+def synthesize_cell(
+    runner: ModelRunner,
+    method: Method | str,
+    samples: Sequence[PromptSample],
+    *,
+    deadline_s: float = DEFAULT_DEADLINE_S,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    stop: threading.Event | None = None,
+) -> Bag:
+    """Synthesize one cell, blocking the calling thread (bench, tests, worker code)."""
+    method = Method(method)
+    job = cell_job(method, samples, runner.memo)
+    return runner.call_sync(job, deadline_s=deadline_s, max_tokens=max_tokens, stop=stop)
+
+
+async def synthesize_cell_async(
+    runner: ModelRunner,
+    method: Method | str,
+    samples: Sequence[PromptSample],
+    *,
+    deadline_s: float = DEFAULT_DEADLINE_S,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+) -> Bag:
+    """Synthesize one cell from trio without blocking the loop; cancelling the caller stops the model call."""
+    method = Method(method)
+    job = cell_job(method, samples, runner.memo)
+    return await runner.call(job, deadline_s=deadline_s, max_tokens=max_tokens)

@@ -1,0 +1,170 @@
+"""The optional OpenAI-compatible backend: loopback rule, answer validation, API key handling.
+
+The endpoint is a stand-in chat-completions server in this process (a real HTTP server on loopback or a Unix
+socket, answering what each test tells it to): no real Ollama/vLLM can run here.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import socketserver
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmojid.daemon.model import openai_backend as ob
+
+GOOD = {"primary_affect": ["sad", "weary"], "stance_modality_function": ["apologetic", "serious", "cautious"]}
+
+
+class StandIn:
+    """Answers POST /v1/chat/completions with `reply(body) -> (status, content)`; records what it received."""
+
+    def __init__(self, reply: Callable[[dict[str, Any]], tuple[int, str]]) -> None:
+        self.reply = reply
+        self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
+
+
+def _handler(stand_in: StandIn) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            stand_in.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            status, content = stand_in.reply(body)
+            payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., tuple[str, StandIn]]]:
+    servers: list[socketserver.BaseServer] = []
+
+    def start(reply: Callable[[dict[str, Any]], tuple[int, str]], *, unix: bool = False) -> tuple[str, StandIn]:
+        stand_in = StandIn(reply)
+        if unix:
+            path = Path(tempfile.mkdtemp(prefix="lj-oa-", dir="/tmp")) / "s.sock"
+
+            class UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+                daemon_threads = True
+
+                def get_request(self) -> tuple[socket.socket, Any]:
+                    request, _ = super().get_request()
+                    return request, ("local", 0)
+
+            server: socketserver.BaseServer = UnixHTTPServer(str(path), _handler(stand_in))
+            url = f"unix:{path}"
+        else:
+            server = HTTPServer(("127.0.0.1", 0), _handler(stand_in))
+            url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        servers.append(server)
+        return url, stand_in
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def client(url: str, key: str | None = None) -> ob.OpenAICompatClient:
+    return ob.OpenAICompatClient(ob.parse_endpoint(url, allow_remote=False), "stand-in-model", api_key=key)
+
+
+# --- the loopback rule ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:11434/v1", "http://[::1]:8080/v1", "http://localhost:8000/v1", "unix:/run/llm.sock"]
+)
+def test_loopback_and_unix_endpoints_are_accepted(url: str) -> None:
+    assert ob.parse_endpoint(url, allow_remote=False).display
+
+
+@pytest.mark.parametrize("url", ["http://example.com/v1", "https://10.0.0.5/v1", "http://192.168.1.2:11434/v1"])
+def test_remote_hosts_need_the_explicit_flag(url: str) -> None:
+    with pytest.raises(ob.RemoteRefused, match="--allow-remote"):
+        ob.parse_endpoint(url, allow_remote=False)
+    assert ob.parse_endpoint(url, allow_remote=True).host
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://user:pw@127.0.0.1/v1", "ftp://127.0.0.1/", "unix:relative.sock", "http://127.0.0.1/v1?x=1", "http:///v1"],
+)
+def test_malformed_endpoints_are_refused(url: str) -> None:
+    with pytest.raises(ob.BackendError) as info:
+        ob.parse_endpoint(url, allow_remote=True)
+    assert "pw" not in str(info.value)
+
+
+# --- calls ----------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("unix", [False, True])
+def test_a_valid_answer_becomes_a_bag(serve: Callable[..., tuple[str, StandIn]], unix: bool) -> None:
+    url, stand_in = serve(lambda body: (200, json.dumps(GOOD)), unix=unix)
+    bag = client(url).call_sync("PROMPT", deadline_s=10, max_tokens=64)
+    assert bag.to_dict() == GOOD
+    headers, body = stand_in.requests[0]
+    assert body["messages"][-1]["content"] == "PROMPT"
+    assert body["response_format"]["json_schema"]["schema"]["additionalProperties"] is False
+    assert "authorization" not in headers
+
+
+def test_a_fenced_answer_is_accepted(serve: Callable[..., tuple[str, StandIn]]) -> None:
+    url, _ = serve(lambda body: (200, "```json\n" + json.dumps(GOOD) + "\n```"))
+    assert client(url).call_sync("P", deadline_s=10, max_tokens=64).to_dict() == GOOD
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        json.dumps({**GOOD, "notes": "CANARYNOTES123"}),
+        json.dumps({"primary_affect": ["CANARYWORD123"], "stance_modality_function": ["wry", "eager", "proud"]}),
+        "Sure! Here is the answer: " + json.dumps(GOOD),
+        "CANARYPROSE123",
+        json.dumps({"primary_affect": ["sad", "sad"], "stance_modality_function": ["wry", "eager", "proud"]}),
+    ],
+)
+def test_anything_but_a_bag_fails_the_cell_without_echoing(
+    serve: Callable[..., tuple[str, StandIn]], content: str
+) -> None:
+    url, _ = serve(lambda body: (200, content))
+    with pytest.raises(ob.BackendAnswerError) as info:
+        client(url).call_sync("P", deadline_s=10, max_tokens=64)
+    assert "CANARY" not in str(info.value)
+
+
+def test_servers_without_structured_output_get_a_plain_retry(serve: Callable[..., tuple[str, StandIn]]) -> None:
+    url, stand_in = serve(lambda body: (400, "") if "response_format" in body else (200, json.dumps(GOOD)))
+    assert client(url).call_sync("P", deadline_s=10, max_tokens=64).to_dict() == GOOD
+    assert len(stand_in.requests) == 2 and "response_format" not in stand_in.requests[1][1]
+
+
+def test_the_api_key_goes_only_into_the_header(serve: Callable[..., tuple[str, StandIn]]) -> None:
+    key = "sk-CANARYKEY0123456789abcdef"
+    url, stand_in = serve(lambda body: (401, ""))
+    with pytest.raises(ob.BackendError) as info:
+        client(url, key).call_sync("P", deadline_s=10, max_tokens=64)
+    assert stand_in.requests[0][0]["authorization"] == f"Bearer {key}"
+    assert key not in str(info.value) and "401" in str(info.value)
+    assert key not in repr(client(url, key))
+
+
+def test_an_unreachable_endpoint_is_a_clear_error() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ob.BackendError, match="unreachable"):
+        client(f"http://127.0.0.1:{port}/v1").call_sync("P", deadline_s=5, max_tokens=64)
