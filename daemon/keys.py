@@ -19,6 +19,8 @@ import logging
 import os
 import secrets
 import sys
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,9 @@ INDEX = "index-key"
 SPOOL = "spool-key"
 SUBMITTER = "submitter-secret"
 KEY_BYTES = 32
+#: Waits between retries of a keyring call that failed with a transient error.
+KEYRING_RETRY_DELAYS = (0.1, 0.4)
+_BACKEND_LOCK = threading.RLock()
 
 #: Backends that are not a keyring at all, or that keep secrets in a plain file.
 _REFUSED_BACKENDS = (
@@ -90,9 +95,28 @@ class KeyManager:
         return manager
 
     # --- raw access, translated at the edge ---
+    def _call(self, fn: Any, *args: str, retry: bool = True) -> Any:
+        """One backend call at a time, retried briefly.
+
+        Serialized: the Secret Service stores an entry as an item found by search, so two threads creating the
+        same entry at once can leave two items (and a read that sees the other one). Retried: a freshly
+        unlocked gnome-keyring occasionally answers its first calls with a transient D-Bus error.
+        """
+        delays = KEYRING_RETRY_DELAYS if retry else ()
+        with _BACKEND_LOCK:
+            for delay in delays:
+                try:
+                    return fn(*args)
+                except Exception as exc:
+                    if "Locked" in type(exc).__name__:
+                        raise
+                    log.warning("keyring call failed (%s); retrying", type(exc).__name__)
+                    time.sleep(delay)
+            return fn(*args)
+
     def _get(self, entry: str) -> str | None:
         try:
-            value = self._backend.get_password(SERVICE, entry)
+            value = self._call(self._backend.get_password, SERVICE, entry)
         except Exception as exc:  # keyring raises many kinds (KeyringLocked, D-Bus errors, ...)
             raise KeyringUnavailableError(
                 f"the OS keyring ({self.backend_name}) did not answer: {type(exc).__name__}. {HOW_TO_FIX}"
@@ -101,7 +125,7 @@ class KeyManager:
 
     def _set(self, entry: str, value: str) -> None:
         try:
-            self._backend.set_password(SERVICE, entry, value)
+            self._call(self._backend.set_password, SERVICE, entry, value)
         except Exception as exc:
             raise KeyringUnavailableError(
                 f"the OS keyring ({self.backend_name}) refused a write: {type(exc).__name__}. {HOW_TO_FIX}"
@@ -111,7 +135,7 @@ class KeyManager:
 
     def _delete(self, entry: str) -> None:
         try:
-            self._backend.delete_password(SERVICE, entry)
+            self._call(self._backend.delete_password, SERVICE, entry, retry=False)
         except Exception as exc:
             if type(exc).__name__ == "PasswordDeleteError":
                 return  # already gone
@@ -120,13 +144,14 @@ class KeyManager:
             ) from exc
 
     def _secret(self, entry: str, *, create: bool) -> bytes | None:
-        text = self._get(entry)
-        if text is None:
-            if not create:
-                return None
-            self._set(entry, _b64(secrets.token_bytes(KEY_BYTES)))
+        with _BACKEND_LOCK:  # read-or-create as one step: two creators would leave two different secrets
             text = self._get(entry)
-            assert text is not None
+            if text is None:
+                if not create:
+                    return None
+                self._set(entry, _b64(secrets.token_bytes(KEY_BYTES)))
+                text = self._get(entry)
+                assert text is not None
         try:
             return _unb64(text)
         except ValueError as exc:
