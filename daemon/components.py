@@ -18,6 +18,9 @@ def build_components(daemon: Daemon) -> list[Any]:
     from llmojid.daemon.adapters.ingest import HookIngest
 
     components.append(HookIngest.for_daemon(daemon))
+    from llmojid.daemon.model.component import SynthesisComponent
+
+    components.append(SynthesisComponent(daemon.store, daemon.keys))
     from llmojid.daemon.backfill import Backfill
     from llmojid.daemon.stats import Stats
 
