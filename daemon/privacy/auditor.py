@@ -140,6 +140,15 @@ def distinctive_tokens(text: str) -> set[str]:
 KeyLookup = Callable[[str], "bytes | None"]
 
 
+def _fixed(key: bytes) -> Callable[[str], bytes]:
+    """A key lookup that always gives ``key`` (the caller already chose it by the value's key id)."""
+
+    def lookup(_key_id: str) -> bytes:
+        return key
+
+    return lookup
+
+
 def check_sealed(conn: sqlite3.Connection, key_for: KeyLookup, active_id: str, report: Report) -> set[str]:
     """The ``store.sealed`` check; returns the journal's distinctive tokens (for the bundle and log checks)."""
     tokens: set[str] = set()
@@ -161,7 +170,7 @@ def check_sealed(conn: sqlite3.Connection, key_for: KeyLookup, active_id: str, r
                 note(sc.where, "missing", key_id, row_id)
                 continue
             try:
-                plain = open_sealed(lambda _kid, key=key: key, value, table=sc.table, column=sc.column, row_id=row_id)
+                plain = open_sealed(_fixed(key), value, table=sc.table, column=sc.column, row_id=row_id)
             except SealError:
                 note(sc.where, "noopen", key_id, row_id)
                 continue

@@ -22,6 +22,7 @@ keys are kept, the record stays, and the error says which place to audit or forg
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sqlite3
@@ -33,7 +34,7 @@ from typing import Any, Final
 import trio
 
 from llmojid.daemon.keys import KeyManager, KeyringUnavailableError
-from llmojid.daemon.privacy.sealed import SealedColumn, key_counts, quote, sealed_columns, values_not_under
+from llmojid.daemon.privacy.sealed import RowId, SealedColumn, key_counts, quote, sealed_columns, values_not_under
 from llmojid.daemon.seal import SealError, key_id_of, open_sealed, seal
 from llmojid.daemon.store import Store
 
@@ -120,11 +121,12 @@ async def rotate(store: Store, keys: KeyManager, progress: Progress = _quiet, ba
     failures: list[str] = []
     to_key = keys.data_key(plan.to)
     for sc in await store.read(sealed_columns):
-        after: object = None
+        after: RowId | None = None
         while True:
-            n, after, bad = await store.write(
-                lambda conn, sc=sc, after=after: _reseal_batch(conn, sc, keys, plan.to, to_key, after, batch)
+            step = functools.partial(
+                _reseal_batch, sc=sc, keys=keys, to=plan.to, to_key=to_key, after=after, batch=batch
             )
+            n, after, bad = await store.write(step)
             failures += bad
             done += n
             if n:
@@ -151,13 +153,14 @@ async def rotate(store: Store, keys: KeyManager, progress: Progress = _quiet, ba
 
 def _reseal_batch(
     conn: sqlite3.Connection,
+    *,
     sc: SealedColumn,
     keys: KeyManager,
     to: str,
     to_key: bytes,
-    after: object,
+    after: RowId | None,
     batch: int,
-) -> tuple[int, object, list[str]]:
+) -> tuple[int, RowId | None, list[str]]:
     """Re-seal up to ``batch`` values of ``sc`` after row id ``after`` (on the writer, inside its transaction).
 
     Returns (values re-sealed, the last row id looked at or None when the column is done, places that failed).
@@ -171,12 +174,12 @@ def _reseal_batch(
             failures.append(f"{sc.where} row {row_id}")
             continue
         try:
-            plain = open_sealed(keys.data_key, value, table=sc.table, column=sc.column, row_id=row_id)  # type: ignore[arg-type]
+            plain = open_sealed(keys.data_key, value, table=sc.table, column=sc.column, row_id=row_id)
         except (SealError, KeyringUnavailableError):
             failures.append(f"{sc.where} row {row_id}")
             continue
         assert key_id_of(value) != to
-        fresh = seal(to_key, to, plain, table=sc.table, column=sc.column, row_id=row_id)  # type: ignore[arg-type]
+        fresh = seal(to_key, to, plain, table=sc.table, column=sc.column, row_id=row_id)
         sql = f"UPDATE {quote(sc.table)} SET {quote(sc.column)} = ? WHERE {key} = ?"  # noqa: S608 - quoted names
         conn.execute(sql, (fresh, row_id))
         resealed += 1

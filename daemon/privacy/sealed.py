@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from llmojid.daemon import schema
 from llmojid.daemon.seal import HEADER_BYTES, KEY_ID_BYTES, VERSION
 
+#: A row id as the associated data names it: the table's primary key (an integer in every table so far).
+RowId = int | str
+
 
 @dataclass(frozen=True, slots=True)
 class SealedColumn:
@@ -93,8 +96,8 @@ def key_counts(conn: sqlite3.Connection) -> dict[str, int]:
 
 
 def values_not_under(
-    conn: sqlite3.Connection, sc: SealedColumn, key_id: str, after: object, limit: int
-) -> list[tuple[object, object]]:
+    conn: sqlite3.Connection, sc: SealedColumn, key_id: str, after: RowId | None, limit: int
+) -> list[tuple[RowId, object]]:
     """Up to ``limit`` (row id, value) pairs of ``sc`` not sealed under ``key_id``, row id > ``after``, in order.
 
     ``after`` None starts at the beginning. Values of any shape are returned (a malformed one is the caller's to
@@ -110,10 +113,10 @@ def values_not_under(
     return [(r[0], r[1]) for r in conn.execute(sql, (*params, limit))]
 
 
-def iter_values(conn: sqlite3.Connection, sc: SealedColumn, batch: int = 1024) -> Iterator[tuple[object, object]]:
+def iter_values(conn: sqlite3.Connection, sc: SealedColumn, batch: int = 1024) -> Iterator[tuple[RowId, object]]:
     """Every non-NULL (row id, value) of ``sc``, in row-id order, fetched in batches."""
     col, key = quote(sc.column), quote(sc.key) if sc.key != "rowid" else "rowid"
-    after: object = None
+    after: RowId | None = None
     while True:
         if after is None:
             rows = conn.execute(
