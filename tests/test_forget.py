@@ -8,17 +8,20 @@ afresh. ``--before`` and ``--harness`` delete exactly their rows and the cache o
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
 
 from llmojid.client import protocol as p
-from tests.hook_support import journal_rows, start
+from tests.hook_support import journal_rows, run_hook, start
 from tests.support import DaemonProcess, scan_for
+from tests.test_audit_canary import _turn
 from tests.test_audit_helpers import (
     audit,
     failures,
@@ -84,6 +87,13 @@ def test_forget_before_and_harness_delete_exactly_their_rows(daemon: DaemonProce
     assert submit(daemon, rows("KEEP", 3, model="keep-model", day=12)) == 3
     for model in (old_model, codex_model, "keep-model"):
         seed_cache(daemon, source_model=model)
+    session = str(uuid.uuid4())
+    transcript = daemon.root / f"{session}.jsonl"
+    transcript.write_bytes(_turn(session, "/w", "a hooked prompt", "a hooked answer", 1))
+    payload = json.dumps(
+        {"session_id": session, "transcript_path": str(transcript), "hook_event_name": "Stop"}
+    ).encode()
+    assert run_hook(daemon.env, "claude-code", payload).returncode == 0
 
     assert daemon.ctl("forget", "--before", "not a date", "--yes", check=False).returncode == 2
     assert daemon.ctl("forget", "--yes", check=False).returncode == 2  # a scope is required
@@ -95,12 +105,23 @@ def test_forget_before_and_harness_delete_exactly_their_rows(daemon: DaemonProce
     assert gone["deleted"]["journal"] == 4 and gone["deleted"]["synthesis_cache"] == 3
 
     left = journal_rows(daemon)
-    assert [r.model for r in left] == ["keep-model"] * 3 and all("KEEP" in r.user_text for r in left)
+    assert sorted({r.model for r in left}) == ["claude-canary-test", "keep-model"] and len(left) == 4
+    assert all("KEEP" in r.user_text for r in left if r.model == "keep-model")
     conn = sqlite3.connect(daemon.state_dir / "llmojid.db")
     assert [r[0] for r in conn.execute("SELECT DISTINCT source_model FROM synthesis_cache")] == ["keep-model"]
     conn.close()
     code, report, _ = audit(daemon)
     assert code == 0, failures(report)
+
+    # Forgetting a harness keeps its transcripts' read positions: the next hook event does not bring rows back.
+    daemon.ctl("forget", "--harness", "claude-code", "--yes")
+    assert journal_rows(daemon) == []
+    assert run_hook(daemon.env, "claude-code", payload).returncode == 0
+    assert journal_rows(daemon) == []
+    with transcript.open("ab") as f:
+        f.write(_turn(session, "/w", "a new prompt", "a new answer", 3))
+    assert run_hook(daemon.env, "claude-code", payload).returncode == 0
+    assert [r.assistant_text for r in journal_rows(daemon)] == ["a new answer"]
 
 
 def _at(batch: list[p.JournalRow], when: datetime) -> list[p.JournalRow]:

@@ -4,6 +4,7 @@ What goes, generically over the tables ``schema.SEALED_COLUMNS`` names (so table
 
 * ``--before DATE``: rows whose ``ts`` (else ``created_at``) is earlier than DATE;
 * ``--harness H``: rows whose ``harness`` is H;
+* but never a transcript's read position (``KEEP_ON_SCOPED_FORGET``: forgetting it would re-import the rows);
 * in both cases, every row of a derived table (one with ``source_model`` and ``canonical`` columns: the synthesis
   cache) for a cell that lost journal rows: a bag made from forgotten samples goes with them (it is made again
   from what remains at the next ``analyze``);
@@ -30,6 +31,10 @@ from typing import Final
 from llmojid.daemon import schema
 from llmojid.daemon.privacy.sealed import columns, quote, tables
 
+#: Tables a scoped forget (``--before``, ``--harness``) leaves alone. Transcript read positions: deleting one makes
+#: the next hook read that transcript from its start again, which would bring back the very rows just forgotten.
+#: (Their sealed parse state holds the transcript's latest prompt; ``--all`` deletes them with everything else.)
+KEEP_ON_SCOPED_FORGET: Final = frozenset({"transcript_cursor"})
 #: How long vacuum waits for the store's own connections to be idle.
 BUSY_TIMEOUT_SECONDS: Final = 30.0
 _CHECKPOINT_TRIES: Final = 50
@@ -89,6 +94,8 @@ def delete_rows(conn: sqlite3.Connection, scope: Scope) -> dict[str, int]:
     cells: set[tuple[str, str]] = set()
     derived: list[str] = []
     for table in _scoped_tables(conn):
+        if table in KEEP_ON_SCOPED_FORGET:
+            continue
         names = {name for name, _t, _p in columns(conn, table)}
         if {"source_model", "canonical"} <= names:
             derived.append(table)
