@@ -21,6 +21,9 @@ def build_components(daemon: Daemon) -> list[Any]:
     from llmojid.daemon.model.component import SynthesisComponent
 
     components.append(SynthesisComponent(daemon.store, daemon.keys))
+    from llmojid.daemon.keystrokes.state import TypingState
+
+    components.append(TypingState.for_daemon(daemon))
     from llmojid.daemon.backfill import Backfill
     from llmojid.daemon.stats import Stats
 

@@ -1,0 +1,144 @@
+"""Keystroke-window encoder: prompt windows in, L2-normalised typing-rhythm embeddings out.
+
+torch is imported lazily (inside :func:`_load_model`), so importing this module, or starting a daemon that
+has not encoded anything yet, costs no torch import. The shipped weights live in ``weights/encoder.pt``
+inside this package; they are checked against :data:`WEIGHTS_SHA256` before ``torch.load(...,
+weights_only=True)`` ever parses them, so a swapped or corrupted file is refused rather than unpickled.
+
+Resource handling: an :class:`Encoder` owns its model (a few hundred KB) for its lifetime; torch's thread
+pool is process-wide and left alone unless ``threads`` is given.
+Error handling: any problem with the weights file (missing, digest mismatch, unreadable, wrong shape) is
+an :class:`EncoderWeightsError` naming the path and the fix; never a raw torch error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from llmojid.daemon.keystrokes.baseline import Thresholds
+from llmojid.daemon.keystrokes.features import Window, rhythm_events, windows_to_batch
+
+if TYPE_CHECKING:
+    from llmojid.daemon.keystrokes.tcn import KeystrokeTcn
+
+#: Where the trained weights ship (package data).
+WEIGHTS_PATH = Path(__file__).with_name("weights") / "encoder.pt"
+#: SHA-256 of the shipped weights file. Update together with the file (train.py prints the new value).
+WEIGHTS_SHA256 = "3f00b7aed00c198d9e756615cc192761b76f2af74e81154f7e656380b8dbd413"
+#: Deviation thresholds of these weights: the mean cosine distance at the EER point of the held-out Aalto
+#: users (5 enrolment sentences), as ``evaluate.py`` prints them; with and without key-release times.
+#: They belong to the weights: retraining changes them.
+DEVIATION_THRESHOLDS = Thresholds(with_release=0.1505, press_only=0.1418)
+#: Encode at most this many windows per forward pass (bounds peak memory for large batches).
+MAX_BATCH = 256
+
+
+class EncoderWeightsError(RuntimeError):
+    """The encoder weights file is missing, does not match the expected digest, or cannot be loaded."""
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 16), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_weights(path: Path, expected_sha256: str) -> bytes:
+    """The file's bytes, if ``path`` exists and hashes to ``expected_sha256``; else EncoderWeightsError.
+
+    The bytes that were hashed are the bytes that get parsed (no second read a swapped file could slip into).
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise EncoderWeightsError(
+            f"cannot read encoder weights at {path}: {exc.strerror}; reinstall llmojid "
+            "or retrain with `python -m llmojid.daemon.keystrokes.train`"
+        ) from exc
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != expected_sha256.lower():
+        raise EncoderWeightsError(
+            f"encoder weights at {path} do not match the expected SHA-256 (got {digest[:16]}..., expected "
+            f"{expected_sha256[:16]}...): the file was modified or replaced. Reinstall llmojid to restore "
+            "the shipped weights, or, if you retrained on purpose, set WEIGHTS_SHA256 in "
+            "llmojid/daemon/keystrokes/encoder.py to the digest train.py printed."
+        )
+    return data
+
+
+def _load_model(path: Path, expected_sha256: str) -> KeystrokeTcn:
+    """Verify, then load a checkpoint ``{"config": dict, "state_dict": dict}`` into a model in eval mode."""
+    data = verify_weights(path, expected_sha256)
+    import torch  # lazy: the daemon pays for torch only when it first encodes
+
+    from llmojid.daemon.keystrokes.tcn import KeystrokeTcn, TcnConfig
+
+    try:
+        checkpoint: dict[str, Any] = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        model = KeystrokeTcn(TcnConfig.from_dict(checkpoint["config"]))
+        model.load_state_dict(checkpoint["state_dict"])
+    except (RuntimeError, KeyError, TypeError, ValueError, AttributeError, EOFError) as exc:
+        raise EncoderWeightsError(
+            f"encoder weights at {path} passed the digest check but could not be loaded "
+            f"({type(exc).__name__}); the code and the weights disagree: retrain or reinstall"
+        ) from exc
+    model.eval()
+    return model
+
+
+class Encoder:
+    """Embeds prompt windows (sequences of key events) with the trained TCN.
+
+    Args:
+        weights: checkpoint path (default: the shipped weights).
+        expected_sha256: digest the file must have (default: :data:`WEIGHTS_SHA256`).
+        threads: if given, set torch's (process-wide) intra-op thread count.
+    """
+
+    def __init__(
+        self,
+        weights: Path | None = None,
+        expected_sha256: str = WEIGHTS_SHA256,
+        threads: int | None = None,
+    ) -> None:
+        self.path = weights if weights is not None else WEIGHTS_PATH
+        self.model = _load_model(self.path, expected_sha256)
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(threads)
+
+    @property
+    def dim(self) -> int:
+        """Embedding dimension."""
+        return int(self.model.config.embedding_dim)
+
+    def encode(self, windows: Sequence[Window]) -> npt.NDArray[np.float32]:
+        """(len(windows), dim) float32 unit-norm embeddings, one per window, in order.
+
+        Each window is reduced to its :func:`features.rhythm_events` first (no PASTE events, no closing
+        ENTER), so a prompt window from the daemon and a sentence from the training data look alike.
+        """
+        import torch
+
+        out = np.zeros((len(windows), self.dim), dtype=np.float32)
+        rhythm = [rhythm_events(w) for w in windows]
+        # sort by length so each chunk pads little
+        order = sorted(range(len(rhythm)), key=lambda i: len(rhythm[i]))
+        with torch.inference_mode():
+            for start in range(0, len(order), MAX_BATCH):
+                idx = order[start : start + MAX_BATCH]
+                x, mask = windows_to_batch([rhythm[i] for i in idx])
+                z = self.model(torch.from_numpy(x), torch.from_numpy(mask))
+                out[idx] = z.numpy()
+        return out

@@ -1,0 +1,310 @@
+"""Train the keystroke TCN on the Aalto subset with a metric-learning objective that separates typists.
+
+    python -m llmojid.daemon.keystrokes.train --aalto-tar ../shared/datasets/aalto_136m_subset/\\
+        aalto_136m_keystrokes_train.tar.gz [--out PATH] [--seed 0] [--steps N] [--threads 1]
+
+Reproducible: every random source is seeded from ``--seed``, the full config is printed and saved in a JSON
+card next to the weights, the number of steps is fixed (no wall-clock stopping), and the user-disjoint split
+is the hash rule in :func:`data.aalto_split` (~70% train, ~10% dev for the printed progress, ~20% held out
+for evaluate.py, never read here). With one thread the default run takes a few minutes on a laptop CPU.
+
+Objective (default ``supcon``): batches of P users x K sentence windows, supervised contrastive loss
+(Khosla et al. 2020) on the unit-norm embeddings: every other window of the same typist is a positive,
+everything else in the batch a negative, so each step uses P*K*(P-1)*K negatives at once. ``amsoftmax``
+(additive-margin softmax over the training users, Wang et al. 2018) is the alternative.
+
+Augmentation: windows of up to ``max_len`` keystrokes cropped at random (TypeNet used 50); with probability
+``drop_release_p`` all release times are hidden, because the pty wrapper never sees key releases and the
+same encoder must work with and without them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from llmojid.daemon.keystrokes.data import aalto_split, iter_aalto_dir, iter_aalto_tar, load_aalto
+from llmojid.daemon.keystrokes.encoder import WEIGHTS_PATH, file_sha256
+from llmojid.daemon.keystrokes.features import (
+    KeyEvent,
+    features_from_arrays,
+    rhythm_events,
+    stack_features,
+    window_arrays,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+    from llmojid.daemon.keystrokes.tcn import KeystrokeTcn
+
+Arrays = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """Everything that determines a training run (printed at start, saved next to the weights)."""
+
+    seed: int = 0
+    steps: int = 1500
+    users_per_batch: int = 32
+    windows_per_user: int = 4
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    loss: str = "supcon"
+    temperature: float = 0.1
+    margin: float = 0.25
+    scale: float = 30.0
+    max_len: int = 70
+    min_crop_fraction: float = 0.7
+    drop_release_p: float = 0.5
+    channels: int = 32
+    embedding_dim: int = 64
+    dilations: tuple[int, ...] = (1, 2, 4, 8)
+    dropout: float = 0.0
+    threads: int = 1
+    eval_every: int = 250
+    enroll: int = 5
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def to_arrays(users: dict[int, list[list[KeyEvent]]]) -> list[list[Arrays]]:
+    """Per user, per sentence (press, release, class) arrays, users sorted by id (deterministic)."""
+    out: list[list[Arrays]] = []
+    for pid in sorted(users):
+        sents = [window_arrays(rhythm_events(s)) for s in users[pid]]
+        sents = [a for a in sents if a[0].size >= 2]
+        if len(sents) >= 2:
+            out.append(sents)
+    return out
+
+
+def crop(arr: Arrays, cfg: TrainConfig, rng: np.random.Generator) -> npt.NDArray[np.float32]:
+    """A random contiguous crop of one sentence, turned into event features (maybe without releases)."""
+    press, release, cls = arr
+    n = press.size
+    top = min(n, cfg.max_len)
+    lo = min(top, max(2, int(np.ceil(cfg.min_crop_fraction * top))))
+    length = int(rng.integers(lo, top + 1))
+    start = int(rng.integers(0, n - length + 1))
+    sl = slice(start, start + length)
+    rel = release[sl]
+    if rng.random() < cfg.drop_release_p:
+        rel = np.full_like(rel, np.nan)
+    return features_from_arrays(press[sl] - press[start], rel - press[start], cls[sl])
+
+
+def sample_batch(
+    data: list[list[Arrays]], cfg: TrainConfig, rng: np.random.Generator
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+    """P users x K distinct sentences each, cropped; returns x, mask, user labels (index into data)."""
+    users = rng.choice(len(data), size=cfg.users_per_batch, replace=False)
+    feats: list[npt.NDArray[np.float32]] = []
+    labels: list[int] = []
+    for u in users:
+        sents = data[int(u)]
+        pick = rng.choice(len(sents), size=min(cfg.windows_per_user, len(sents)), replace=False)
+        for s in pick:
+            feats.append(crop(sents[int(s)], cfg, rng))
+            labels.append(int(u))
+    x, mask = stack_features(feats)
+    return x, mask, np.array(labels, dtype=np.int64)
+
+
+def embed_arrays(
+    model: KeystrokeTcn, data: list[list[Arrays]], *, releases: bool = True
+) -> list[npt.NDArray[np.float64]]:
+    """Embed every full sentence of every user (eval mode, no augmentation); one matrix per user."""
+    import torch
+
+    out: list[npt.NDArray[np.float64]] = []
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for sents in data:
+            feats = [
+                features_from_arrays(p - p[0], (r if releases else np.full_like(r, np.nan)) - p[0], c)
+                for p, r, c in sents
+            ]
+            x, mask = stack_features(feats)
+            z = model(torch.from_numpy(x), torch.from_numpy(mask))
+            out.append(z.numpy().astype(np.float64))
+    model.train(was_training)
+    return out
+
+
+def dev_eer(model: KeystrokeTcn, dev: list[list[Arrays]], enroll: int, *, releases: bool = True) -> float:
+    """Aalto-protocol EER on the dev users (never the held-out evaluation users)."""
+    from llmojid.daemon.keystrokes.evaluate import aalto_eer
+
+    return aalto_eer(embed_arrays(model, dev, releases=releases), enroll)
+
+
+def make_loss(cfg: TrainConfig, n_classes: int) -> torch.nn.Module:
+    """The metric-learning objective as a torch module: (embeddings, labels) -> scalar loss."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    class SupCon(nn.Module):
+        """Supervised contrastive loss (Khosla et al. 2020) over one batch."""
+
+        def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            sim = z @ z.T / cfg.temperature
+            eye = torch.eye(len(y), dtype=torch.bool)
+            sim = sim.masked_fill(eye, float("-inf"))
+            log_prob = sim - torch.logsumexp(sim, dim=1, keepdim=True)
+            pos = (y[:, None] == y[None, :]) & ~eye
+            per_anchor = -(log_prob.masked_fill(~pos, 0.0).sum(1)) / pos.sum(1).clamp_min(1)
+            return per_anchor.mean()
+
+    class AmSoftmax(nn.Module):
+        """Additive-margin softmax over the training users (Wang et al. 2018)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(n_classes, cfg.embedding_dim) * 0.01)
+
+        def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            cos = z @ F.normalize(self.w, dim=1).T
+            cos = cos - cfg.margin * F.one_hot(y, n_classes).to(cos.dtype)
+            return F.cross_entropy(cfg.scale * cos, y)
+
+    if cfg.loss == "supcon":
+        return SupCon()
+    if cfg.loss == "amsoftmax":
+        return AmSoftmax()
+    raise ValueError(f"unknown loss {cfg.loss!r} (choose supcon or amsoftmax)")
+
+
+def train(
+    cfg: TrainConfig, train_data: list[list[Arrays]], dev_data: list[list[Arrays]]
+) -> tuple[KeystrokeTcn, dict[str, float]]:
+    """Run the fixed number of steps; returns the model (eval mode) and its final dev EERs."""
+    import torch
+
+    from llmojid.daemon.keystrokes.tcn import KeystrokeTcn, TcnConfig
+
+    torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    model = KeystrokeTcn(
+        TcnConfig(
+            channels=cfg.channels,
+            embedding_dim=cfg.embedding_dim,
+            dilations=cfg.dilations,
+            dropout=cfg.dropout,
+        )
+    )
+    loss_fn = make_loss(cfg, len(train_data))
+    params = list(model.parameters()) + list(loss_fn.parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
+    t0 = time.monotonic()
+    running = 0.0
+    model.train()
+    for step in range(1, cfg.steps + 1):
+        x, mask, y = sample_batch(train_data, cfg, rng)
+        z = model(torch.from_numpy(x), torch.from_numpy(mask))
+        loss = loss_fn(z, torch.from_numpy(y))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+        sched.step()
+        value = float(loss.detach())
+        running = 0.95 * running + 0.05 * value if step > 1 else value
+        if step % cfg.eval_every == 0 and step < cfg.steps:
+            d = dev_eer(model, dev_data, cfg.enroll)
+            print(f"step {step:5d}  loss {running:.4f}  dev EER {d:.4f}  {time.monotonic() - t0:6.1f} s", flush=True)
+    model.eval()
+    final = {
+        "dev_eer": dev_eer(model, dev_data, cfg.enroll),
+        "dev_eer_press_only": dev_eer(model, dev_data, cfg.enroll, releases=False),
+    }
+    print(
+        f"step {cfg.steps:5d}  loss {running:.4f}  dev EER {final['dev_eer']:.4f} "
+        f"(press only {final['dev_eer_press_only']:.4f})  {time.monotonic() - t0:6.1f} s",
+        flush=True,
+    )
+    return model, final
+
+
+def save(model: KeystrokeTcn, cfg: TrainConfig, out: Path, dev: dict[str, float], data_note: str) -> str:
+    """Write the checkpoint (config + state_dict: loadable with weights_only=True) and a JSON card.
+
+    Returns the file's SHA-256, which must be copied into ``encoder.WEIGHTS_SHA256`` for a shipped file.
+    """
+    import torch
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tcn_cfg = model.config.to_dict()
+    state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    torch.save({"config": tcn_cfg, "state_dict": state}, out)
+    digest = file_sha256(out)
+    card: dict[str, Any] = {
+        "sha256": digest,
+        "tcn": tcn_cfg,
+        "train": {**asdict(cfg), "dilations": list(cfg.dilations)},
+        **{k: round(v, 4) for k, v in dev.items()},
+        "data": data_note,
+    }
+    out.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+    return digest
+
+
+def _parse(argv: Sequence[str] | None) -> tuple[argparse.Namespace, TrainConfig]:
+    parser = argparse.ArgumentParser(prog="python -m llmojid.daemon.keystrokes.train")
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--aalto-tar", type=Path, help="aalto_136m_keystrokes_train.tar.gz")
+    src.add_argument("--aalto-dir", type=Path, help="a folder of <id>_keystrokes.txt files")
+    parser.add_argument("--out", type=Path, default=WEIGHTS_PATH, help="checkpoint path (default: shipped)")
+    for f in fields(TrainConfig):
+        flag = f"--{f.name.replace('_', '-')}"
+        if f.name == "dilations":
+            parser.add_argument(flag, type=int, nargs="+", default=list(TrainConfig().dilations))
+        else:
+            parser.add_argument(flag, type=type(f.default), default=f.default)
+    args = parser.parse_args(argv)
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig)}
+    values["dilations"] = tuple(values["dilations"])
+    return args, TrainConfig(**values)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args, cfg = _parse(argv)
+    print(f"config: {cfg}", flush=True)
+    t0 = time.monotonic()
+    source = iter_aalto_tar(args.aalto_tar) if args.aalto_tar else iter_aalto_dir(args.aalto_dir)
+    users = load_aalto(source, splits=frozenset({"train", "dev"}))
+    train_data = to_arrays({k: v for k, v in users.items() if aalto_split(k) == "train"})
+    dev_data = to_arrays({k: v for k, v in users.items() if aalto_split(k) == "dev"})
+    print(f"users: train {len(train_data)}, dev {len(dev_data)} ({time.monotonic() - t0:.1f} s to load)", flush=True)
+    model, dev = train(cfg, train_data, dev_data)
+    note = f"Aalto 136M desktop subset: {len(train_data)} users of split=train (data.aalto_split)"
+    digest = save(model, cfg, args.out, dev, note)
+    print(f"wrote {args.out} ({args.out.stat().st_size} bytes) in {time.monotonic() - t0:.0f} s")
+    print(f"sha256 {digest}  (set WEIGHTS_SHA256 in encoder.py if this is the shipped file)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
