@@ -38,20 +38,20 @@ SIZES = (10, 1_000, 5_000)
 GNU_TIME = "/usr/bin/time"
 
 
-def timed(command: list[str], payload: bytes, env: dict[str, str]) -> tuple[float, int]:
-    """(wall ms, peak RSS KiB) of one process run to exit.
+def timed(command: list[str], payload: bytes, env: dict[str, str]) -> tuple[float, int, float]:
+    """(wall ms, peak RSS KiB, CPU ms) of one process run to exit.
 
-    The RSS comes from GNU time (``%M``) wrapped around the command: a child forked from this benchmark would
-    report this process's pages as its own. Floor and hook calls get the same wrapper; without GNU time the RSS
-    is reported as 0.
+    RSS and CPU time (user + system: less sensitive to other load on the machine than wall time) come from GNU
+    time wrapped around the command: a child forked from this benchmark would report this process's pages as its
+    own. Floor and hook calls get the same wrapper; without GNU time both are reported as 0.
     """
     with tempfile.NamedTemporaryFile(prefix="ljb-rss-") as out:
-        wrapped = [GNU_TIME, "-f", "%M", "-o", out.name, *command] if os.path.exists(GNU_TIME) else command
+        wrapped = [GNU_TIME, "-f", "%M %U %S", "-o", out.name, *command] if os.path.exists(GNU_TIME) else command
         start_ns = time.perf_counter_ns()
         subprocess.run(wrapped, input=payload, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         elapsed = (time.perf_counter_ns() - start_ns) / 1e6
-        text = Path(out.name).read_text().strip()
-    return elapsed, int(text.splitlines()[-1]) if text else 0
+        fields = (Path(out.name).read_text().strip().splitlines() or ["0 0 0"])[-1].split()
+    return elapsed, int(fields[0]), (float(fields[1]) + float(fields[2])) * 1000
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -85,55 +85,60 @@ def main() -> int:
                     f.write(jsonl(session.turn(n)[0]))
             sessions[size] = (session, path)
             warm_env = dict(hook_env, LLMOJID_HOOK_TIMEOUT_MS="600000")
-            first_read[size], _ = timed(
+            first_read[size], _, _ = timed(
                 ["/bin/sh", str(HOOKS / "claude-code")], session.stop_payload(str(path)), warm_env
             )
         spooled_before = len(spool_files(daemon))
 
         wall: dict[int | str, list[float]] = {key: [] for key in (*SIZES, "floor")}
+        cpu: dict[int | str, list[float]] = {key: [] for key in (*SIZES, "floor")}
         rss: dict[int | str, list[int]] = {key: [] for key in (*SIZES, "floor")}
         turn = {size: size for size in SIZES}
         for _ in range(args.runs):
-            ms, kib = timed([sys.executable, "-I", "-c", "pass"], b"", env)
+            ms, kib, cpu_ms = timed([sys.executable, "-I", "-c", "pass"], b"", env)
             wall["floor"].append(ms)
             rss["floor"].append(kib)
+            cpu["floor"].append(cpu_ms)
             for size in SIZES:
                 session, path = sessions[size]
                 turn[size] += 1
                 with path.open("ab") as f:
                     f.write(jsonl(session.turn(turn[size])[0]))
-                ms, kib = timed(["/bin/sh", str(HOOKS / "claude-code")], session.stop_payload(str(path)), hook_env)
+                ms, kib, cpu_ms = timed(
+                    ["/bin/sh", str(HOOKS / "claude-code")], session.stop_payload(str(path)), hook_env
+                )
                 wall[size].append(ms)
                 rss[size].append(kib)
+                cpu[size].append(cpu_ms)
         spooled = len(spool_files(daemon)) - spooled_before
     finally:
         daemon.stop()
 
     # The spool path: no daemon answers; the hook seals to the published key and writes a spool file.
     spool_ms: list[float] = []
+    spool_cpu: list[float] = []
     spool_rss: list[int] = []
     session, path = sessions[SIZES[0]]
     for _ in range(max(5, args.runs // 3)):
-        ms, kib = timed(["/bin/sh", str(HOOKS / "claude-code")], session.stop_payload(str(path)), hook_env)
+        ms, kib, cpu_ms = timed(["/bin/sh", str(HOOKS / "claude-code")], session.stop_payload(str(path)), hook_env)
         spool_ms.append(ms)
         spool_rss.append(kib)
+        spool_cpu.append(cpu_ms)
     remove_tree(root)
 
-    print(f"hook wall time and peak RSS, {args.runs} calls each (interleaved), {os.cpu_count()} CPUs")
-    print(f"{'case':<34}{'p50 ms':>9}{'p90 ms':>9}{'max RSS MiB':>13}{'first read ms':>15}")
-    print(
-        f"{'python -I -c pass (floor)':<34}{statistics.median(wall['floor']):>9.1f}"
-        f"{percentile(wall['floor'], 0.9):>9.1f}{max(rss['floor']) / 1024:>13.1f}{'':>15}"
-    )
-    for size in SIZES:
+    print(f"hook wall time, CPU time and peak RSS, {args.runs} calls each (interleaved), {os.cpu_count()} CPUs")
+    print(f"{'case':<34}{'p50 ms':>9}{'p90 ms':>9}{'CPU p50 ms':>12}{'max RSS MiB':>13}{'first read ms':>15}")
+
+    def line(name: str, ms: list[float], cpu_ms: list[float], kib: list[int], first: str = "") -> None:
         print(
-            f"{f'hook, {size:,}-turn transcript':<34}{statistics.median(wall[size]):>9.1f}"
-            f"{percentile(wall[size], 0.9):>9.1f}{max(rss[size]) / 1024:>13.1f}{first_read[size]:>15.1f}"
+            f"{name:<34}{statistics.median(ms):>9.1f}{percentile(ms, 0.9):>9.1f}{statistics.median(cpu_ms):>12.1f}"
+            f"{max(kib) / 1024:>13.1f}{first:>15}"
         )
-    print(
-        f"{'hook, daemon stopped (spools)':<34}{statistics.median(spool_ms):>9.1f}"
-        f"{percentile(spool_ms, 0.9):>9.1f}{max(spool_rss) / 1024:>13.1f}{'':>15}"
-    )
+
+    line("python -I -c pass (floor)", wall["floor"], cpu["floor"], rss["floor"])
+    for size in SIZES:
+        line(f"hook, {size:,}-turn transcript", wall[size], cpu[size], rss[size], f"{first_read[size]:.1f}")
+    line("hook, daemon stopped (spools)", spool_ms, spool_cpu, spool_rss)
     ratio = statistics.median(wall[SIZES[-1]]) / statistics.median(wall[SIZES[0]])
     overhead = statistics.median(wall[SIZES[0]]) - statistics.median(wall["floor"])
     print(f"p50 ratio 5,000 / 10 turns: {ratio:.2f}; hook p50 minus floor p50 (10 turns): {overhead:.1f} ms")
