@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 APP = "llmojid"
@@ -32,6 +31,8 @@ def runtime_dir() -> Path:
         return Path(base) / APP
     if sys.platform == "darwin":
         return _home() / "Library" / "Caches" / APP / "run"
+    import tempfile  # only on this fallback: the hook path imports this module, and tempfile is costly
+
     return Path(tempfile.gettempdir()) / f"{APP}-{os.getuid()}"
 
 
