@@ -356,20 +356,29 @@ class PrivacyComponent:
         return p.Result(value={"deleted": deleted, "vacuumed": True, "keys_deleted": False, "stopping": False})
 
     async def _forget_everything(self, scope: forget.Scope) -> dict[str, Any]:
-        """Rows, spool, bundle, then the keys; the daemon then stops (see the module docstring)."""
+        """Rows, spool, bundle, then the keys; the daemon then stops (see the module docstring).
+
+        It stops even when a step fails: new work was refused from the first step on, and a fresh start is what
+        tells from the store and the keyring what is left (``forget --all`` can simply be run again).
+        """
         self.daemon.dispatcher.ready = False  # take no new work: nothing may be sealed under a key about to go
-        deleted = await self.store.write(lambda conn: forget.delete_rows(conn, scope))
-        await trio.to_thread.run_sync(forget.vacuum, self.store.path)
-        spooled = await trio.to_thread.run_sync(_remove_spool, self.daemon.state_dir)
-        bundle_removed = await trio.to_thread.run_sync(remove_folder, default_folder())
-        await trio.to_thread.run_sync(self.keys.delete_all)
-        # A write already in flight fails to seal now (no key), but sweep once more so no row can outlive its key.
-        late = await self.store.write(lambda conn: forget.delete_rows(conn, scope))
-        if any(late.values()):
+        try:
+            deleted = await self.store.write(lambda conn: forget.delete_rows(conn, scope))
             await trio.to_thread.run_sync(forget.vacuum, self.store.path)
-        log.info("forget --all: deleted every row, the spool, the bundle and the keys; stopping")
-        if self.daemon.server is not None:
-            self.daemon.server.shutdown()
+            spooled = await trio.to_thread.run_sync(_remove_spool, self.daemon.state_dir)
+            bundle_removed = await trio.to_thread.run_sync(remove_folder, default_folder())
+            await trio.to_thread.run_sync(self.keys.delete_all)
+            # A write already in flight fails to seal now (no key); sweep once more so no row outlives its key.
+            late = await self.store.write(lambda conn: forget.delete_rows(conn, scope))
+            if any(late.values()):
+                await trio.to_thread.run_sync(forget.vacuum, self.store.path)
+            log.info("forget --all: deleted every row, the spool, the bundle and the keys; stopping")
+        except Exception:
+            log.error("forget --all did not finish; stopping (run it again after the next start)")
+            raise
+        finally:
+            if self.daemon.server is not None:
+                self.daemon.server.shutdown()
         return {
             "deleted": deleted,
             "vacuumed": True,
