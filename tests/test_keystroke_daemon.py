@@ -253,6 +253,8 @@ def test_bad_batches_are_refused_without_echoing_them(daemon: DaemonProcess) -> 
         too_many = [p.KeyEvent(float(i), None, C) for i in range(p.MAX_KEY_EVENTS_PER_BATCH + 1)]
         with pytest.raises(DaemonError):
             client.request(p.Keystrokes(source="x", events=too_many))
+        with pytest.raises(DaemonError):
+            client.request(p.Keystrokes(source="x" * 10_000, events=[]))
         assert isinstance(client.request(p.Keystrokes(source="x", events=[])), p.Ok)
 
 

@@ -65,6 +65,8 @@ MIN_ENCODE_EVENTS: Final = 12
 ENCODE_QUEUE: Final = 256
 #: Windows shown by typing.status at most.
 MAX_RECENT: Final = 200
+#: Longest accepted ``source`` string: it keys an in-memory buffer, so a sender cannot make it large.
+MAX_SOURCE_LENGTH: Final = 128
 #: Journal turns linked in one typing.link request at most.
 MAX_LINK_TURNS: Final = 1000
 
@@ -160,6 +162,8 @@ class TypingState:
             raise DispatchError(
                 p.ErrorCode.INVALID_ARGUMENT, f"at most {p.MAX_KEY_EVENTS_PER_BATCH} key events per batch"
             )
+        if len(msg.source) > MAX_SOURCE_LENGTH:
+            raise DispatchError(p.ErrorCode.INVALID_ARGUMENT, f"source is longer than {MAX_SOURCE_LENGTH} characters")
         try:
             events = checked_events((e.press_ms, e.release_ms, e.key_class) for e in msg.events)
         except InvalidEvents as exc:

@@ -62,7 +62,7 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     loss: str = "supcon"
-    temperature: float = 0.1
+    temperature: float = 0.07
     margin: float = 0.25
     scale: float = 30.0
     max_len: int = 70
