@@ -164,7 +164,7 @@ class Sender:
     connect: Callable[[], object]
     source: str = field(default_factory=lambda: f"{SOURCE_KIND}/{secrets.token_hex(4)}")
     events: queue.Queue[p.KeyEvent | None] = field(default_factory=lambda: queue.Queue(QUEUE_MAX_EVENTS))
-    #: The newest batch could not be delivered because the daemon was away (for ``llmojid-ctl`` to say so).
+    #: The newest batch could not be delivered because the daemon was away.
     daemon_away: bool = False
     sent: int = 0
     dropped: int = 0
@@ -191,6 +191,8 @@ class Sender:
             self.events.put(None, timeout=timeout)
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                return  # still waiting on the daemon: it is a daemon thread, process exit ends it
         self._close_client()
 
     def _run(self) -> None:

@@ -167,7 +167,10 @@ def test_wrap_keeps_working_when_the_daemon_is_away(daemon_env: dict[str, str], 
     terminal.type(b"still typing\r")
     terminal.type(b"\x04")
     assert proc.wait(30) == 0
-    assert bytes(terminal.screen).count(b"still typing") >= 2  # echoed by the pty and written back by cat
+    time.sleep(0.2)
+    screen = bytes(terminal.screen)
+    assert screen.count(b"still typing") >= 2  # echoed by the pty and written back by cat
+    assert b"key timings were not recorded (the daemon was not reachable)" in screen
 
 
 # --- the typing component, fed directly --------------------------------------------------------------

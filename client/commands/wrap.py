@@ -40,7 +40,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_record:
         sender = wrapper.Sender(wrapper.blocking_connect(paths.socket_path(getattr(args, "socket", None))))
     try:
-        return wrapper.run(argv, sender)
+        status = wrapper.run(argv, sender)
     except OSError as exc:
         print(f"llmojid-ctl wrap: could not set up the terminal: {exc.strerror}", file=sys.stderr)
         return EXIT_CANNOT_RUN
+    if sender is not None and sender.dropped:
+        # Said once, after the program has finished, so it never mixes into the program's screen.
+        print(
+            f"llmojid-ctl wrap: {sender.dropped} key timings were not recorded (the daemon was not reachable)",
+            file=sys.stderr,
+        )
+    return status
