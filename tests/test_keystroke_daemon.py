@@ -272,3 +272,17 @@ def test_the_daemon_loads_torch_only_when_it_first_encodes(daemon: DaemonProcess
     status = wait_for(daemon, settled(1))
     assert status["encoder"]["loaded"]
     assert b"libtorch" in maps.read_bytes()
+
+
+def test_typing_data_passes_the_audit_and_survives_key_rotation(daemon: DaemonProcess) -> None:
+    with Client(daemon.socket_path) as client:
+        for i in range(6):
+            send(client, "wrap/r", window(300 + i, flight=130.0))
+    before = wait_for(daemon, settled(6))
+    assert before["enrollment"]["state"] == "enrolled"
+    audit = daemon.ctl("audit", "--only", "store.sealed", "--only", "store.plaintext", check=False)
+    assert audit.returncode == 0, audit.stdout.decode() + audit.stderr.decode()
+    daemon.ctl("keys", "rotate")
+    after = typing_status(daemon)  # every summary, score and the baseline open under the new key
+    assert after["enrollment"] == before["enrollment"]
+    assert [w["deviation"] for w in after["recent"]] == [w["deviation"] for w in before["recent"]]
