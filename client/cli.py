@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     *("hooks", "importing", "stats"),  # issue 3: installers, backfill import, stats
     *("wrap", "typing"),  # issue 4: keystroke timing
     *("audit", "bundle", "keys", "forget"),  # issue 6: privacy
+    "report",  # issue 9: the HTML report
 )
 
 

@@ -31,4 +31,7 @@ def build_components(daemon: Daemon) -> list[Any]:
     from llmojid.daemon.privacy.component import PrivacyComponent
 
     components.append(PrivacyComponent(daemon))  # issue 6: audit, bundle, keys, forget, retention
+    from llmojid.daemon.report_data import ReportData
+
+    components.append(ReportData.for_daemon(daemon))  # issue 9: report.data
     return components

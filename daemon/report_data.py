@@ -1,0 +1,372 @@
+"""The report's numbers (``report.data``): aggregates only, for ``llmojid-ctl report`` to draw.
+
+Why a request of its own: the report needs sums that no other request gives in one consistent read (faces per
+model per day, circumplex cells weighted by use, deviation scores beside the faces that answered each prompt),
+and it must never receive journal text. So this component opens **no journal text column**: it counts from the
+journal's plaintext columns (time, model, harness, faces), opens only the synthesis cache's lexicon bags
+(``daemon/model/cache.py``, locked vocabulary) and the typing windows' scores (numbers), and returns sums.
+
+The reply (every list capped by a named constant, ``truncated`` says which were cut):
+
+* ``journal``: rows, distinct faces, first and last time; ``models`` and ``harnesses``: rows, faces, first, last;
+* ``faces``: per (model, canonical face): count, first and last time, and the written forms with their counts;
+* ``daily``: rows per (UTC day, model); ``daily_faces``: rows per (UTC day, face) for the most used faces;
+* ``synthesis``: the synthesizers the cache holds bags from, the one chosen (``synthesis_model`` argument, else
+  the one with most cells), its ``bags`` per (model, face), and per model the circumplex cells and stance words,
+  each face's weight being its row count spread evenly over its bag's words;
+* ``typing``: window counts by status, the scored windows' times and deviations (with threshold and flag), the
+  faces of the journal turns in that time span per minute, and per (model, face) the mean deviation of the
+  prompts its turns answered (linked as ``typing.link`` does: the latest window at most an hour before).
+
+Timestamps are compared as ISO-8601 UTC text where they share the store's format and parsed where they must be
+matched (journal rows may carry an offset).
+
+Resource handling: one ``Store.read`` (one WAL snapshot) per request, on the store's reader thread.
+Error handling: a bag or score that does not open (another key, damage) is skipped and counted in
+``unreadable``; arguments out of range are INVALID_ARGUMENT naming the argument.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
+import trio
+
+from llmojid.client import protocol as p
+from llmojid.common.lexicon import CELL_OF_WORD, CELLS, LEXICON_VERSION, STANCE_WORDS
+from llmojid.daemon.dispatch import CallContext, Dispatcher, DispatchError, args_as
+from llmojid.daemon.keys import KeyringUnavailableError
+from llmojid.daemon.keystrokes.baseline import MAX_LINK_SECONDS, link_turn, parse_ts
+from llmojid.daemon.model import cache
+from llmojid.daemon.seal import SealError
+from llmojid.daemon.store import Store
+
+if TYPE_CHECKING:
+    from llmojid.daemon.app import Daemon
+
+REQUEST_NAME: Final = "report.data"
+#: (model, face) cells returned at most, most used first: a frame stays far below the protocol's 4 MiB.
+MAX_CELLS: Final = 2000
+#: Written forms listed per cell at most (the most written first).
+MAX_FORMS: Final = 5
+#: (day, model) and (day, face) rows returned at most (the newest days first).
+MAX_DAILY_ROWS: Final = 20_000
+#: Faces whose daily use is returned (``top`` argument, at most this many).
+MAX_TOP: Final = 50
+#: Typing windows on the timeline at most (the newest).
+MAX_WINDOWS: Final = 5000
+#: (minute, model, face) rows on the timeline at most (the newest).
+MAX_EVENTS: Final = 20_000
+#: Windows that get a score (others are 'short', 'pending', 'unencoded', or 'enrolled' without a deviation).
+SCORED_STATUSES: Final = ("scored", "enrolled")
+
+
+class ReportArgs(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``top``: faces whose daily use is returned; ``synthesis_model``: whose bags to use ('' = the one with most
+    cells)."""
+
+    top: int = 12
+    synthesis_model: str = ""
+
+
+@dataclass
+class _Tally:
+    """Running sums for one (model, face) linked to typing windows."""
+
+    turns: int = 0
+    deviation_sum: float = 0.0
+    flagged: int = 0
+
+
+def _span(conn: sqlite3.Connection, column: str) -> list[dict[str, Any]]:
+    return [
+        {column: value, "rows": int(n), "faces": int(faces), "first_seen": first or "", "last_seen": last or ""}
+        for value, n, faces, first, last in conn.execute(
+            f"SELECT {column}, count(*) AS n, count(DISTINCT canonical), min(ts), max(ts) FROM journal"  # noqa: S608
+            f" GROUP BY {column} ORDER BY n DESC, {column}"
+        )
+    ]
+
+
+def _faces(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], bool]:
+    """Per (model, face): count, first and last time, written forms (most written first)."""
+    rows = conn.execute(
+        "SELECT model, canonical, count(*) AS n, min(ts), max(ts) FROM journal WHERE canonical != ''"
+        " GROUP BY model, canonical ORDER BY n DESC, model, canonical LIMIT ?",
+        (MAX_CELLS + 1,),
+    ).fetchall()
+    truncated = len(rows) > MAX_CELLS
+    forms: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
+    for model, canonical, kaomoji, n in conn.execute(
+        "SELECT model, canonical, kaomoji, count(*) FROM journal WHERE canonical != '' GROUP BY model, canonical,"
+        " kaomoji"
+    ):
+        forms[(model, canonical)].append((int(n), str(kaomoji)))
+    out = []
+    for model, canonical, n, first, last in rows[:MAX_CELLS]:
+        written = sorted(forms.get((model, canonical), []), key=lambda f: (-f[0], f[1]))[:MAX_FORMS]
+        out.append(
+            {
+                "model": model,
+                "canonical": canonical,
+                "count": int(n),
+                "first_seen": first,
+                "last_seen": last,
+                "forms": [{"kaomoji": k, "count": c} for c, k in written],
+            }
+        )
+    return out, truncated
+
+
+def _daily(conn: sqlite3.Connection, top: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
+    """Rows per (UTC day, model), and per (UTC day, face) for the ``top`` most used faces."""
+    by_model = conn.execute(
+        "SELECT substr(ts, 1, 10) AS day, model, count(*) FROM journal GROUP BY day, model"
+        " ORDER BY day DESC, model LIMIT ?",
+        (MAX_DAILY_ROWS + 1,),
+    ).fetchall()
+    tops = [
+        r[0]
+        for r in conn.execute(
+            "SELECT canonical, count(*) AS n FROM journal WHERE canonical != '' GROUP BY canonical"
+            " ORDER BY n DESC, canonical LIMIT ?",
+            (top,),
+        )
+    ]
+    by_face: list[tuple[str, str, int]] = []
+    if tops:
+        marks = ",".join("?" * len(tops))
+        by_face = conn.execute(
+            f"SELECT substr(ts, 1, 10) AS day, canonical, count(*) FROM journal WHERE canonical IN ({marks})"  # noqa: S608
+            " GROUP BY day, canonical ORDER BY day DESC, canonical LIMIT ?",
+            (*tops, MAX_DAILY_ROWS + 1),
+        ).fetchall()
+    truncated = len(by_model) > MAX_DAILY_ROWS or len(by_face) > MAX_DAILY_ROWS
+    daily = [{"day": d, "model": m, "count": int(n)} for d, m, n in reversed(by_model[:MAX_DAILY_ROWS])]
+    daily_faces = [{"day": d, "canonical": c, "count": int(n)} for d, c, n in reversed(by_face[:MAX_DAILY_ROWS])]
+    return daily, daily_faces, truncated
+
+
+def _synthesis(
+    store: Store, conn: sqlite3.Connection, wanted: str, counts: dict[tuple[str, str], int]
+) -> dict[str, Any]:
+    """The cached bags of one synthesizer and the per-model circumplex and stance weights they give."""
+    cells = list(cache.read_all(store, conn))
+    (stored,) = conn.execute(
+        "SELECT count(*) FROM synthesis_cache WHERE lexicon_version = ? AND synthesis IS NOT NULL", (LEXICON_VERSION,)
+    ).fetchone()
+    by_synth: Counter[tuple[str, str, str]] = Counter((c.synthesis_model, c.backend, c.method) for c in cells)
+    synthesizers = [
+        {"synthesis_model": s, "backend": b, "method": m, "cells": n}
+        for (s, b, m), n in sorted(by_synth.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    candidates = [s for s in synthesizers if not wanted or s["synthesis_model"] == wanted]
+    if wanted and not candidates:
+        raise DispatchError(p.ErrorCode.INVALID_ARGUMENT, "the cache holds no bags from that synthesis model")
+    chosen = candidates[0] if candidates else None
+    bags: list[dict[str, Any]] = []
+    primary: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(CELLS, 0.0))
+    stance: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(STANCE_WORDS, 0.0))
+    synthesized_rows: Counter[str] = Counter()
+    if chosen is not None:
+        key = (chosen["synthesis_model"], chosen["backend"], chosen["method"])
+        for c in cells:
+            if (c.synthesis_model, c.backend, c.method) != key:
+                continue
+            rows = counts.get((c.source_model, c.canonical), 0)
+            bags.append(
+                {
+                    "model": c.source_model,
+                    "canonical": c.canonical,
+                    "count": rows,
+                    "samples": c.sample_count,
+                    "primary_affect": list(c.bag.primary_affect),
+                    "stance_modality_function": list(c.bag.stance_modality_function),
+                }
+            )
+            if not rows:
+                continue  # a cell forgotten since it was synthesized: no weight
+            synthesized_rows[c.source_model] += rows
+            for word in c.bag.primary_affect:
+                primary[c.source_model][CELL_OF_WORD[word]] += rows / len(c.bag.primary_affect)
+            for word in c.bag.stance_modality_function:
+                stance[c.source_model][word] += rows / len(c.bag.stance_modality_function)
+    bags.sort(key=lambda b: (-b["count"], b["model"], b["canonical"]))
+    return {
+        "synthesizers": synthesizers,
+        "chosen": chosen,
+        "bags": bags,
+        "by_model": [
+            {
+                "model": model,
+                "synthesized_rows": synthesized_rows[model],
+                "cells": {k: round(v, 6) for k, v in primary[model].items()},
+                "stance": {k: round(v, 6) for k, v in stance[model].items()},
+            }
+            for model in sorted(synthesized_rows)
+        ],
+        "unreadable": int(stored) - len(cells),
+    }
+
+
+def _minute(posix: float) -> str:
+    return datetime.fromtimestamp(posix, UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _typing(store: Store, conn: sqlite3.Connection) -> dict[str, Any]:
+    """Windows by status, the scored timeline, and the faces of the turns in its span, linked to windows."""
+    by_status = {str(s): int(n) for s, n in conn.execute("SELECT status, count(*) FROM typing_window GROUP BY status")}
+    marks = ",".join("?" * len(SCORED_STATUSES))
+    rows = conn.execute(
+        f"SELECT id, closed_at, status, score FROM typing_window WHERE status IN ({marks}) AND score IS NOT NULL"  # noqa: S608
+        " ORDER BY closed_at DESC, id DESC LIMIT ?",
+        (*SCORED_STATUSES, MAX_WINDOWS + 1),
+    ).fetchall()
+    truncated = len(rows) > MAX_WINDOWS
+    windows: list[dict[str, Any]] = []
+    unreadable = 0
+    for row_id, closed_at, status, blob in reversed(rows[:MAX_WINDOWS]):
+        try:
+            score = json.loads(store.open_bytes(blob, table="typing_window", column="score", row_id=int(row_id)))
+            posix = parse_ts(closed_at)
+        except (SealError, KeyringUnavailableError, ValueError):
+            unreadable += 1
+            continue
+        deviation = score.get("deviation")
+        windows.append(
+            {
+                "closed_at": closed_at,
+                "t": posix,
+                "status": status,
+                "deviation": None if deviation is None else float(deviation),
+                "threshold": score.get("threshold"),
+                "flagged": bool(score.get("flagged")),
+            }
+        )
+    events, linked, events_truncated = _linked_faces(conn, windows)
+    for w in windows:
+        del w["t"]
+    return {
+        "by_status": by_status,
+        "windows": windows,
+        "first": windows[0]["closed_at"] if windows else "",
+        "last": windows[-1]["closed_at"] if windows else "",
+        "face_events": events,
+        "faces_by_deviation": linked,
+        "unreadable": unreadable,
+        "truncated": truncated or events_truncated,
+    }
+
+
+def _linked_faces(
+    conn: sqlite3.Connection, windows: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
+    """The journal's faces from the first window to an hour after the last, per minute, and per (model, face)
+    the deviations of the prompts its turns answered."""
+    if not windows:
+        return [], [], False
+    lo, hi = windows[0]["t"], windows[-1]["t"] + MAX_LINK_SECONDS
+    day_lo, day_hi = _minute(lo)[:10], _minute(hi)[:10]
+    times = [w["t"] for w in windows]  # sorted: windows come in closing order
+    per_minute: Counter[tuple[str, str, str]] = Counter()
+    tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
+    for ts, model, canonical in conn.execute(
+        "SELECT ts, model, canonical FROM journal WHERE canonical != '' AND substr(ts, 1, 10) BETWEEN ? AND ?",
+        (day_lo, day_hi),
+    ):
+        try:
+            turn = parse_ts(ts)
+        except ValueError:
+            continue
+        if not lo <= turn <= hi:
+            continue
+        per_minute[(_minute(turn), model, canonical)] += 1
+        i = link_turn(turn, times)
+        deviation = windows[i]["deviation"] if i is not None else None
+        if deviation is None:
+            continue
+        tally = tallies[(model, canonical)]
+        tally.turns += 1
+        tally.deviation_sum += deviation
+        tally.flagged += bool(windows[i]["flagged"])
+    keys = sorted(per_minute)
+    truncated = len(keys) > MAX_EVENTS
+    events = [{"minute": m, "model": mo, "canonical": c, "count": per_minute[(m, mo, c)]} for m, mo, c in keys]
+    linked = [
+        {
+            "model": model,
+            "canonical": canonical,
+            "turns": t.turns,
+            "mean_deviation": round(t.deviation_sum / t.turns, 6),
+            "flagged_turns": t.flagged,
+        }
+        for (model, canonical), t in sorted(tallies.items(), key=lambda kv: (-kv[1].turns, kv[0]))
+    ]
+    return events[-MAX_EVENTS:], linked, truncated
+
+
+def gather(store: Store, conn: sqlite3.Connection, *, top: int, synthesis_model: str) -> dict[str, Any]:
+    """Every number of the report, from one read transaction (runs on the store's reader thread)."""
+    total, distinct, first, last = conn.execute(
+        "SELECT count(*), count(DISTINCT canonical), min(ts), max(ts) FROM journal"
+    ).fetchone()
+    faces, faces_truncated = _faces(conn)
+    counts = {
+        (str(m), str(c)): int(n)
+        for m, c, n in conn.execute("SELECT model, canonical, count(*) FROM journal GROUP BY model, canonical")
+    }
+    daily, daily_faces, daily_truncated = _daily(conn, top)
+    return {
+        "lexicon_version": LEXICON_VERSION,
+        "journal": {
+            "rows": int(total),
+            "distinct_faces": int(distinct),
+            "first_seen": first or "",
+            "last_seen": last or "",
+        },
+        "models": _span(conn, "model"),
+        "harnesses": _span(conn, "harness"),
+        "faces": faces,
+        "daily": daily,
+        "daily_faces": daily_faces,
+        "synthesis": _synthesis(store, conn, synthesis_model, counts),
+        "typing": _typing(store, conn),
+        "truncated": {"faces": faces_truncated, "daily": daily_truncated},
+    }
+
+
+class ReportData:
+    """Serves ``report.data``. Build it with ``ReportData.for_daemon(daemon)`` (``llmojid.daemon.components``)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @classmethod
+    def for_daemon(cls, daemon: Daemon) -> ReportData:
+        return cls(daemon.store)
+
+    def register(self, dispatcher: Dispatcher) -> None:
+        dispatcher.add_named(REQUEST_NAME, self._on_data)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+
+    def close(self) -> None:
+        pass
+
+    async def _on_data(self, msg: p.Request, _ctx: CallContext) -> p.Result:
+        args: ReportArgs = args_as(ReportArgs, msg)
+        if not 1 <= args.top <= MAX_TOP:
+            raise DispatchError(p.ErrorCode.INVALID_ARGUMENT, f"top must be between 1 and {MAX_TOP}")
+        if len(args.synthesis_model) > 200:
+            raise DispatchError(p.ErrorCode.INVALID_ARGUMENT, "the synthesis model name is too long")
+        value = await self.store.read(partial(gather, self.store, top=args.top, synthesis_model=args.synthesis_model))
+        value["generated_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return p.Result(value=value)

@@ -1,0 +1,252 @@
+"""The report renderer without a daemon: SVG made CSP-clean, path data the auditor's detectors leave alone, the
+page's policy, faces and fallbacks, determinism, and the atomic write."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmojid.client import report
+from llmojid.common.lexicon import CELLS, STANCE_WORDS
+from llmojid.common.sanitizer import find_pii
+
+FACES = ("(◕‿◕)", "(｡˃‿˂)", "ʕ・ᴥ・ʔ", "(╯°□°)", "(^o^)", "(ˊᗜˋ*)", "(;´д`)", "(ツ)")
+#: A private-use character: no font draws it, so the charts must fall back and the footer must say so.
+NO_FONT = "\ue000"
+
+
+def sample(faces: tuple[str, ...] = FACES) -> dict[str, Any]:
+    """A small ``report.data`` reply: two models, a few days, bags, a typing timeline."""
+    models = ("claude-sonnet-4-5", "gpt-5-codex")
+    cells = [
+        {
+            "model": model,
+            "canonical": face,
+            "count": 10 - i + j,
+            "first_seen": "2026-11-01T09:00:00.000Z",
+            "last_seen": "2026-11-03T18:30:00.000Z",
+            "forms": [{"kaomoji": face, "count": 10 - i + j}],
+        }
+        for j, model in enumerate(models)
+        for i, face in enumerate(faces)
+    ]
+    bags = [
+        {
+            "model": c["model"],
+            "canonical": c["canonical"],
+            "count": c["count"],
+            "samples": 4,
+            "primary_affect": [list(CELLS.values())[i % 9][0]],
+            "stance_modality_function": list(STANCE_WORDS[i % 20 : i % 20 + 3]),
+        }
+        for i, c in enumerate(cells[:6])
+    ]
+    windows = [
+        {
+            "closed_at": f"2026-11-03T10:{i:02d}:00.000000Z",
+            "status": "enrolled" if i < 5 else "scored",
+            "deviation": None if i < 5 else 0.05 * (i - 4),
+            "threshold": None if i < 5 else 0.3,
+            "flagged": i >= 11,
+        }
+        for i in range(12)
+    ]
+    return {
+        "generated_at": "2026-11-04T00:00:00Z",
+        "lexicon_version": 2,
+        "journal": {
+            "rows": sum(c["count"] for c in cells),
+            "distinct_faces": len(faces),
+            "first_seen": "2026-11-01T09:00:00.000Z",
+            "last_seen": "2026-11-03T18:30:00.000Z",
+        },
+        "models": [
+            {"model": m, "rows": 50, "faces": len(faces), "first_seen": "2026-11-01", "last_seen": "2026-11-03"}
+            for m in models
+        ],
+        "harnesses": [{"harness": "claude-code", "rows": 100, "faces": len(faces), "first_seen": "", "last_seen": ""}],
+        "faces": cells,
+        "daily": [{"day": f"2026-11-0{d}", "model": m, "count": 5 * d} for d in (1, 2, 3) for m in models],
+        "daily_faces": [{"day": f"2026-11-0{d}", "canonical": f, "count": d} for d in (1, 2, 3) for f in faces],
+        "synthesis": {
+            "synthesizers": [{"synthesis_model": "tiny.gguf", "backend": "llama.cpp", "method": "scoring", "cells": 3}],
+            "chosen": {"synthesis_model": "tiny.gguf", "backend": "llama.cpp", "method": "scoring", "cells": 3},
+            "bags": bags,
+            "by_model": [
+                {
+                    "model": m,
+                    "synthesized_rows": 10,
+                    "cells": {c: float(i) for i, c in enumerate(CELLS)},
+                    "stance": {w: float(i % 3) for i, w in enumerate(STANCE_WORDS)},
+                }
+                for m in models
+            ],
+            "unreadable": 0,
+        },
+        "typing": {
+            "by_status": {"enrolled": 5, "scored": 7},
+            "windows": windows,
+            "first": windows[0]["closed_at"],
+            "last": windows[-1]["closed_at"],
+            "face_events": [
+                {
+                    "minute": f"2026-11-03T10:{i:02d}Z",
+                    "model": models[i % 2],
+                    "canonical": faces[i % len(faces)],
+                    "count": 1,
+                }
+                for i in range(5, 12 if faces else 5)
+            ],
+            "faces_by_deviation": [
+                {"model": models[0], "canonical": f, "turns": 2, "mean_deviation": 0.1, "flagged_turns": 0}
+                for f in faces[:3]
+            ],
+            "unreadable": 0,
+            "truncated": False,
+        },
+        "truncated": {"faces": False, "daily": False},
+    }
+
+
+def empty() -> dict[str, Any]:
+    data = sample(())
+    data["journal"] = {"rows": 0, "distinct_faces": 0, "first_seen": "", "last_seen": ""}
+    data.update(models=[], harnesses=[], daily=[], daily_faces=[])
+    data["synthesis"] = {"synthesizers": [], "chosen": None, "bags": [], "by_model": [], "unreadable": 0}
+    data["typing"].update(by_status={}, windows=[], first="", last="", face_events=[], faces_by_deviation=[])
+    return data
+
+
+#: Text from the data that would be markup if it were not escaped.
+HOSTILE_FACE, HOSTILE_MODEL = "(<b>)", "m<script>x</script>"
+
+
+def hostile_sample() -> dict[str, Any]:
+    data = sample((*FACES, f"({NO_FONT}_{NO_FONT})", HOSTILE_FACE))
+    for row in (*data["faces"], *data["synthesis"]["bags"], *data["models"]):
+        if row["model"] == "gpt-5-codex":
+            row["model"] = HOSTILE_MODEL
+    return data
+
+
+@pytest.fixture(scope="module")
+def page() -> report.Rendered:
+    return report.render(hostile_sample())
+
+
+# --- SVG -------------------------------------------------------------------------------------------------------------
+SVG = """<?xml version="1.0" encoding="utf-8" standalone="no"?>
+<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">
+<svg xmlns:xlink="http://www.w3.org/1999/xlink" width="100pt" height="50pt" viewBox="0 0 100 50"
+     xmlns="http://www.w3.org/2000/svg" version="1.1">
+ <metadata><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/></metadata>
+ <defs>
+  <style type="text/css">*{stroke-linejoin: round; stroke-linecap: butt}</style>
+  <path id="DejaVuSans-28" d="M 1984 4856 Q 1566 4138 1362 3434 z"/>
+ </defs>
+ <g id="figure_1">
+  <!-- (◕‿◕) -->
+  <path d="M 0 50 L 100.123456 50 L 100 0 z" clip-path="url(#p0123abcd)"
+        style="fill: #ffffff; stroke: #000; mix-blend-mode: x"/>
+  <use xlink:href="#DejaVuSans-28" transform="translate(39.015625 0) scale(0.015625)"/>
+ </g>
+ <defs><clipPath id="p0123abcd"><rect x="0" y="0" width="10" height="10"/></clipPath></defs>
+</svg>
+"""
+
+
+def test_inline_svg_is_csp_clean_and_its_ids_are_the_figures_own() -> None:
+    out = report.inline_svg(SVG, "c7-", "a chart of (◕‿◕)")
+    assert out.startswith('<svg viewBox="0 0 100 50" role="img" aria-label="a chart of (◕‿◕)"')
+    for gone in ("style=", "<style", "<metadata", "rdf", "xmlns", "http", "<!--", "xlink:", "mix-blend-mode"):
+        assert gone not in out, gone
+    assert 'fill="#ffffff" stroke="#000"' in out
+    assert 'stroke-linejoin="round" stroke-linecap="butt"' in out  # the style sheet's rules, on the root
+    ids = set(re.findall(r'id="([^"]+)"', out))
+    assert ids == {"c7-0", "c7-1"}  # only referenced ids are kept, renamed
+    refs = set(re.findall(r'(?:href="#|url\(#)([^")]+)', out))
+    assert refs == ids
+    assert 'transform="translate(39.015625,0) scale(0.015625)"' in out  # exact, comma-joined
+    assert 'd="M0,50\nL100.12,50\nL100,0\nz"' in out  # rounded to a hundredth, one command a line
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"><image href="data:image/png;base64,AA"/></svg>',
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"><x:y xmlns:x="urn:x"/></svg>',
+    ],
+    ids=["raster", "foreign"],
+)
+def test_inline_svg_refuses_rasters_and_foreign_elements(bad: str) -> None:
+    with pytest.raises(report.ChartError):
+        report.inline_svg(bad, "c1-", "x")
+
+
+def test_glyph_outlines_do_not_look_like_card_or_phone_numbers() -> None:
+    # matplotlib's glyph outlines, as written: the auditor's detectors see a card number and a phone number
+    raw = ["Q 2531 2678 2651 2914", "C 659 1562 218 1126 218 589"]
+    assert all(find_pii(line) for line in raw)
+    joined = report._path_data("\n".join(raw)).splitlines()
+    assert joined == ["Q2531,2678,2651,2914", "C659,1562,218,1126,218,589"]
+    assert [find_pii(line) for line in joined] == [[], []]
+
+
+# --- the page -------------------------------------------------------------------------------------------------------
+def test_the_page_shows_every_face_under_a_strict_policy(page: report.Rendered) -> None:
+    text = html.unescape(page.html)
+    assert [f for f in FACES if f not in text] == []
+    assert page.faces == len(FACES) + 2
+    policy = re.search(r'Content-Security-Policy" content="([^"]+)"', page.html)
+    assert policy is not None and policy.group(1).startswith("default-src 'none'; style-src 'sha256-")
+    for forbidden in ("<script", "style=", "<img", "http:", "https:", "<image", "base64,"):
+        assert forbidden not in page.html, forbidden
+    assert page.charts == page.html.count("<svg") >= 10
+    assert len(set(re.findall(r'\sid="([^"]+)"', page.html))) == len(re.findall(r'\sid="([^"]+)"', page.html))
+
+
+def test_characters_without_a_font_fall_back_and_are_named(page: report.Rendered) -> None:
+    assert NO_FONT in page.missing_glyphs
+    assert "U+E000" in page.html and "fonts-symbola" in page.html
+    assert report.uncovered(["(◕‿◕)", "ʕ・ᴥ・ʔ", "(ツ)"]) == []  # DejaVu Sans, DejaVu Serif, Noto Sans CJK here
+
+
+def test_no_line_of_the_page_holds_what_the_auditor_flags(page: report.Rendered) -> None:
+    flagged = [(n, f.type) for n, line in enumerate(page.html.splitlines(), 1) for f in find_pii(line)]
+    assert flagged == []
+
+
+def test_the_same_data_gives_the_same_bytes(page: report.Rendered) -> None:
+    assert report.render(hostile_sample()).html == page.html
+
+
+def test_an_empty_journal_still_makes_a_page() -> None:
+    out = report.render(empty())
+    assert out.faces == 0 and out.charts == 0
+    assert "No faces in the journal yet" in out.html and "No scored typing windows yet" in out.html
+    assert "run <code>llmojid-ctl analyze</code>" in out.html
+
+
+def test_data_text_is_escaped(page: report.Rendered) -> None:
+    assert "<script" not in page.html and HOSTILE_FACE not in page.html
+    assert html.escape(HOSTILE_FACE) in page.html and html.escape(HOSTILE_MODEL) in page.html
+
+
+# --- writing --------------------------------------------------------------------------------------------------------
+def test_the_report_is_written_atomically_and_privately(tmp_path: Path) -> None:
+    folder = tmp_path / "a" / "report"
+    path = report.write_report(folder, "<p>one</p>")
+    assert path == folder / "index.html" and path.read_text() == "<p>one</p>"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600 and stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    report.write_report(folder, "<p>two</p>")
+    assert path.read_text() == "<p>two</p>" and os.listdir(folder) == ["index.html"]
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OSError):
+        report.write_report(blocker, "<p>three</p>")
