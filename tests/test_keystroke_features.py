@@ -17,6 +17,8 @@ from llmojid.daemon.keystrokes import baseline as bl
 from llmojid.daemon.keystrokes import features as f
 from llmojid.daemon.keystrokes.data import aalto_split, cmu_events, load_cmu, parse_aalto_text
 from llmojid.daemon.keystrokes.evaluate import (
+    aalto_eer,
+    aalto_eer_interval,
     aalto_scores,
     cmu_splits,
     eer,
@@ -287,6 +289,17 @@ def test_aalto_scores_count_genuine_and_impostor_trials() -> None:
     users = [u / np.linalg.norm(u, axis=1, keepdims=True) for u in users]
     genuine, impostor = aalto_scores(users, enroll=5)
     assert genuine.size == 3 * 2 and impostor.size == 3 * 2 * 2
+
+
+def test_aalto_bootstrap_interval_brackets_the_eer() -> None:
+    rng = np.random.default_rng(3)
+    users = []
+    for _ in range(30):
+        centre = rng.normal(size=8)
+        u = centre + rng.normal(scale=0.9, size=(8, 8))
+        users.append(u / np.linalg.norm(u, axis=1, keepdims=True))
+    low, high = aalto_eer_interval(users, enroll=5, reps=50)
+    assert 0.0 < low <= aalto_eer(users, 5) <= high < 0.5
 
 
 def test_timing_statistics_work_without_releases() -> None:
