@@ -168,3 +168,37 @@ def test_an_unreachable_endpoint_is_a_clear_error() -> None:
         port = s.getsockname()[1]
     with pytest.raises(ob.BackendError, match="unreachable"):
         client(f"http://127.0.0.1:{port}/v1").call_sync("P", deadline_s=5, max_tokens=64)
+
+
+# --- through the daemon ---------------------------------------------------------------------------------------------
+def test_analyze_through_a_loopback_backend(serve: Callable[..., tuple[str, StandIn]], daemon: Any) -> None:
+    """`analyze --backend-url` sends sanitized samples to the endpoint, with the keyring's API key, and caches."""
+    import keyring
+
+    from llmojid.client import protocol as p
+    from llmojid.client.connection import Client
+
+    key = "sk-CANARYKEYDAEMON0123456789"
+    keyring.set_password(daemon.env["LLMOJID_KEYRING_SERVICE"], ob.API_KEY_ENTRY, key)
+    row = p.JournalRow(
+        ts="2026-11-01T10:00:00Z", model="m", harness="claude-code", session="s", message_id="1",
+        kaomoji="(╥﹏╥)", user_text="mail me at jane.doe@example.com", assistant_text="Sorry, I broke it.",
+    )  # fmt: skip
+    with Client(daemon.socket_path) as client:
+        client.request(p.SubmitRows(rows=[row]))
+    url, stand_in = serve(lambda body: (200, json.dumps(GOOD)))
+    args = ("analyze", "--json", "--backend-url", url, "--backend-model", "stand-in-model")
+    lines = daemon.ctl_json_lines(*args)
+    assert lines[0]["synthesis"] == GOOD and lines[-1]["backend"] == "openai-compatible"
+    assert lines[-1]["method"] == "generation" and lines[-1]["model"] == "stand-in-model"
+    headers, body = stand_in.requests[0]
+    assert headers["authorization"] == f"Bearer {key}"
+    sent = body["messages"][-1]["content"]
+    assert "[FACE] Sorry, I broke it." in sent and "jane.doe@example.com" not in sent
+    assert daemon.ctl_json_lines(*args)[-1]["cached"] == 1 and len(stand_in.requests) == 1
+    assert key not in daemon.log()
+
+    refused = daemon.ctl("analyze", "--backend-url", "http://example.com/v1", "--backend-model", "x", check=False)
+    assert refused.returncode == 1 and b"--allow-remote" in refused.stderr
+    scoring = daemon.ctl("analyze", "--method", "scoring", "--backend-url", url, "--backend-model", "x", check=False)
+    assert scoring.returncode == 1 and b"generation" in scoring.stderr

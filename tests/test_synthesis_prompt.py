@@ -62,7 +62,7 @@ def test_face_inside_the_text_is_masked() -> None:
 
 def test_content_free_keeps_the_shape() -> None:
     samples = [pr.PromptSample(user="a", assistant="b"), pr.PromptSample(user=None, assistant="c")]
-    assert pr.content_free(samples) == [
+    assert pr.content_free(samples, "N/A") == [
         pr.PromptSample(user="N/A", assistant="N/A"),
         pr.PromptSample(user=None, assistant="N/A"),
     ]

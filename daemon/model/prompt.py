@@ -41,7 +41,8 @@ MAX_ASSISTANT_CHARS: Final = 800
 RAW_SCAN_FACTOR: Final = 4
 FACE_TOKEN: Final = "[FACE]"  # noqa: S105 - the spec's mask token, not a secret
 ELLIPSIS: Final = "…"
-CONTENT_FREE_TEXT: Final = "N/A"
+#: Content-free stand-ins for sample text (scoring's calibration baselines; see scoring.py).
+CONTENT_FREE_TEXTS: Final = ("",)
 
 PROMPT_HEADER: Final = (
     "The following are samples of chats where a specific kaomoji has been replaced with the literal token "
@@ -147,11 +148,9 @@ def prepare_sample(row: JournalSample, canonical: str) -> PromptSample:
     return PromptSample(user=user or None, assistant=assistant)
 
 
-def content_free(samples: Sequence[PromptSample]) -> list[PromptSample]:
-    """The same prompt shape with every text replaced by `N/A`: the calibration baseline for scoring."""
-    return [
-        PromptSample(user=None if s.user is None else CONTENT_FREE_TEXT, assistant=CONTENT_FREE_TEXT) for s in samples
-    ]
+def content_free(samples: Sequence[PromptSample], filler: str) -> list[PromptSample]:
+    """The same prompt shape with every text replaced by `filler`: a calibration baseline for scoring."""
+    return [PromptSample(user=None if s.user is None else filler, assistant=filler) for s in samples]
 
 
 def render_samples(samples: Sequence[PromptSample]) -> str:

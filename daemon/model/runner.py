@@ -10,9 +10,10 @@ Bounds and cancellation:
     llama-cpp-python has no native cancel, so a job never hands the model a long sequence at once: `Session.eval`
     decodes `eval_chunk` tokens at a time and `Session.check()` runs between chunks (and between generated
     tokens). It raises `CallCancelled` once the call's stop event is set and `DeadlineExceeded` once the
-    wall-clock deadline passes. With the default chunk (32 tokens) on the embedded 135M model a chunk takes a
-    few tens of milliseconds, so a cancelled call stops well within a second. A context overflow is refused
-    before any decode (`ContextOverflow`); generation is capped by `max_tokens`.
+    wall-clock deadline passes. The embedded 135M model decodes about 50-90 prompt tokens a second per core of a
+    plain x86-64 machine, so the default chunk (16 tokens) takes about 0.2-0.3 s and a cancelled call stops well
+    within a second; smaller chunks cost measurably more per token, larger ones delay cancellation. A context
+    overflow is refused before any decode (`ContextOverflow`); generation is capped by `max_tokens`.
 
     Under trio, `call` runs the job with `abandon_on_cancel=True` so the caller's cancel scope fires at once; it
     then sets the stop event and waits (shielded, bounded by `CANCEL_GRACE_S`) for the thread to stop while
@@ -55,7 +56,7 @@ GGUF_MAX_KV: Final = 1 << 16
 
 DEFAULT_N_CTX: Final = 4096
 DEFAULT_N_THREADS: Final = 2
-DEFAULT_EVAL_CHUNK: Final = 32
+DEFAULT_EVAL_CHUNK: Final = 16
 DEFAULT_IDLE_UNLOAD_S: Final = 300.0
 DEFAULT_DEADLINE_S: Final = 60.0
 DEFAULT_MAX_TOKENS: Final = 96

@@ -1,4 +1,4 @@
-"""The default synthesis method: rank every lexicon word by calibrated likelihood, keep the top ones.
+"""The default synthesis method: rank every lexicon word by calibrated likelihood, read the bag off the ranking.
 
 Why: a 135M model asked to *generate* a bag repeats one word for almost every face (near-chance agreement on the
 labeled set), but it *ranks* continuations well. So each word is scored as the continuation of the prompt plus an
@@ -13,15 +13,23 @@ candidate then evaluates only its own tokens from that saved point (the KV cache
 `n_past` back, see `Session.rewind`). The first token of every word is scored from the logits already there,
 so single-token words cost nothing and a cell costs about one prompt evaluation.
 
-Calibration (contextual calibration, Zhao et al. 2021): the same prompt with every sample text replaced by `N/A`
-gives each word's prior under this prompt shape; the calibrated score is `score - prior`. Priors depend only on
-the shape (number of samples, which have a user line), so they are memoized per loaded model.
+Calibration (contextual calibration, Zhao et al. 2021): the same prompt with every sample text replaced by a
+content-free filler gives each word's prior under this prompt shape; the calibrated score is `score - prior`
+(with several fillers in `prompt.CONTENT_FREE_TEXTS`, the prior is their mean; one empty filler did as well as
+four on the labeled set, at a quarter of the cost). Priors depend only on the shape (number of samples, which
+have a user line), so they are memoized per loaded model: a run pays for them once per shape.
 
-Margin rule (in nats of calibrated mean log-likelihood):
-- primary: the best word, plus the 2nd and 3rd best while within `PRIMARY_MARGIN` of the best;
+Choosing (in nats of calibrated mean log-likelihood):
+- primary: each circumplex cell of the lexicon is scored by the mean calibrated score of its words (its 2-3
+  near-synonyms vote together, which is steadier than any single word); the best cell's best word comes first,
+  then that cell's other words while within `PRIMARY_MARGIN` of it;
 - stance: the best 3 words, plus the 4th and 5th while within `STANCE_MARGIN` of the 3rd.
 Counts therefore always land in 1-3 and 3-5, words are distinct by construction, and the result still passes
 `validate_bag` before it is returned.
+
+On the labeled set (bench/synthesis.py) the cell rule put 29 of 36 cells in the intended circumplex cell, where
+ranking single words (same calibration) put 24 first words there and the uncalibrated ranking 12. The variants
+were compared on that same set, so read the number as indicative, not as a held-out score.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from llmojid.common.lexicon import (
+    CELLS,
     PRIMARY_COUNT,
     PRIMARY_KEY,
     PRIMARY_WORDS,
@@ -41,7 +50,7 @@ from llmojid.common.lexicon import (
     validate_bag,
 )
 from llmojid.daemon.model.chat import chat_tokens
-from llmojid.daemon.model.prompt import PromptSample, content_free, render_prompt
+from llmojid.daemon.model.prompt import CONTENT_FREE_TEXTS, PromptSample, content_free, render_prompt
 from llmojid.daemon.model.runner import Session
 
 PRIMARY_PREFIX: Final = "The kaomoji [FACE] conveys a feeling that is"
@@ -105,14 +114,28 @@ def _shape(samples: Sequence[PromptSample]) -> tuple[bool, ...]:
     return tuple(sample.user is not None for sample in samples)
 
 
+def _prior_key(model_id: str, samples: Sequence[PromptSample]) -> tuple[object, ...]:
+    return ("scoring-prior", model_id, _shape(samples), PRIMARY_PREFIX, STANCE_PREFIX, CONTENT_FREE_TEXTS)
+
+
+def has_priors(model_id: str, samples: Sequence[PromptSample], memo: dict[object, object]) -> bool:
+    """Whether `memo` already holds the calibration priors for this prompt shape."""
+    return _prior_key(model_id, samples) in memo
+
+
 def calibration_scores(
     session: Session, samples: Sequence[PromptSample], memo: dict[object, object]
 ) -> dict[str, dict[str, float]]:
-    """Content-free priors for this prompt shape, memoized in `memo` (the runner's per-model memo)."""
-    key = ("scoring-prior", session.model_id, _shape(samples), PRIMARY_PREFIX, STANCE_PREFIX)
+    """Content-free priors for this prompt shape (the mean over the fillers), memoized in `memo` (the runner's
+    per-model memo)."""
+    key = _prior_key(session.model_id, samples)
     cached = memo.get(key)
     if cached is None:
-        cached = raw_scores(session, content_free(samples))
+        runs = [raw_scores(session, content_free(samples, filler)) for filler in CONTENT_FREE_TEXTS]
+        cached = {
+            category: {word: sum(run[category][word] for run in runs) / len(runs) for word in runs[0][category]}
+            for category in runs[0]
+        }
         memo[key] = cached
     return cached  # type: ignore[return-value]
 
@@ -138,6 +161,19 @@ def pick(ranking: Ranking, bounds: tuple[int, int], margin: float, anchor: int) 
     return chosen
 
 
+def pick_primary(ranking: Ranking, margin: float = PRIMARY_MARGIN) -> list[str]:
+    """The cell rule (module docstring): the circumplex cell whose words score best on average, then its words."""
+    score = dict(zip(ranking.words, ranking.scores, strict=True))
+    order = {word: index for index, word in enumerate(PRIMARY_WORDS)}
+    best_cell = max(
+        CELLS, key=lambda cell: (sum(score[w] for w in CELLS[cell]) / len(CELLS[cell]), -order[CELLS[cell][0]])
+    )
+    words = sorted(CELLS[best_cell], key=lambda w: (-score[w], order[w]))
+    chosen = [words[0]]
+    chosen += [w for w in words[1 : PRIMARY_COUNT[1]] if score[w] >= score[words[0]] - margin]
+    return chosen
+
+
 def score_cell(
     session: Session, samples: Sequence[PromptSample], memo: dict[object, object]
 ) -> tuple[Bag, dict[str, Ranking]]:
@@ -147,7 +183,7 @@ def score_cell(
     rankings = {key: rank(scores[key], prior[key]) for key in (PRIMARY_KEY, STANCE_KEY)}
     bag = validate_bag(
         {
-            PRIMARY_KEY: pick(rankings[PRIMARY_KEY], PRIMARY_COUNT, PRIMARY_MARGIN, anchor=0),
+            PRIMARY_KEY: pick_primary(rankings[PRIMARY_KEY]),
             STANCE_KEY: pick(rankings[STANCE_KEY], STANCE_COUNT, STANCE_MARGIN, anchor=STANCE_COUNT[0] - 1),
         }
     )

@@ -34,12 +34,16 @@ from llmojid.daemon.model.runner import (
     ModelRunner,
     Session,
 )
-from llmojid.daemon.model.scoring import score_cell
+from llmojid.daemon.model.scoring import calibration_scores, has_priors, score_cell
 
 # Tokens kept free after the prompt: the answer prefix plus the longest candidate, or the generated answer.
 ANSWER_RESERVE: Final = 128
 # How often a prompt that does not fit is shrunk before the cell fails with ContextOverflow.
 FIT_ATTEMPTS: Final = 4
+# Per-sample token caps. The character caps of prompt.py assume English (about 4 characters a token); CJK text or
+# emoji take 1-3 tokens a character, and tokens are what a cell costs. These bound a cell to about 1,300 tokens.
+MAX_USER_TOKENS: Final = 96
+MAX_ASSISTANT_TOKENS: Final = 192
 
 
 class Method(enum.StrEnum):
@@ -62,20 +66,44 @@ def cell_samples(rows: Sequence[JournalSample], source_model: str, canonical: st
     return [prepare_sample(row, canonical) for row in select_samples(rows, source_model, canonical)]
 
 
-def _shrink(samples: Sequence[PromptSample], factor: float) -> list[PromptSample]:
-    def cut(text: str) -> str:
-        limit = max(16, int(len(text) * factor))
-        return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
+def _cut(text: str, factor: float) -> str:
+    limit = max(16, int(len(text) * factor))
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
 
-    return [PromptSample(user=None if s.user is None else cut(s.user), assistant=cut(s.assistant)) for s in samples]
+
+def _shrink(samples: Sequence[PromptSample], factor: float) -> list[PromptSample]:
+    return [
+        PromptSample(user=None if s.user is None else _cut(s.user, factor), assistant=_cut(s.assistant, factor))
+        for s in samples
+    ]
+
+
+def _cap_tokens(session: Session, text: str, cap: int) -> str:
+    """Cut `text` (at a character boundary, with an ellipsis) until it holds at most about `cap` tokens."""
+    for _ in range(FIT_ATTEMPTS):
+        used = len(session.tokenize(text))
+        if used <= cap:
+            break
+        text = _cut(text, 0.95 * cap / used)
+    return text
 
 
 def fit_to_context(session: Session, samples: Sequence[PromptSample], method: Method) -> list[PromptSample]:
-    """Shrink sample texts until the prompt leaves `ANSWER_RESERVE` tokens free (scripts such as CJK or emoji
-    take far more tokens per character than the character caps assume)."""
+    """Cap each sample's tokens (`MAX_USER_TOKENS`, `MAX_ASSISTANT_TOKENS`), then shrink the texts until the
+    prompt leaves `ANSWER_RESERVE` tokens free in the context.
+
+    Raises:
+        ContextOverflow: the prompt still does not fit (a context set far below the default).
+    """
     suffix = INSTRUCTION if method is Method.GENERATION else ""
     budget = session.n_ctx - ANSWER_RESERVE
-    current = list(samples)
+    current = [
+        PromptSample(
+            user=None if s.user is None else _cap_tokens(session, s.user, MAX_USER_TOKENS),
+            assistant=_cap_tokens(session, s.assistant, MAX_ASSISTANT_TOKENS),
+        )
+        for s in samples
+    ]
     for _ in range(FIT_ATTEMPTS):
         used = len(chat_tokens(session, render_prompt(current) + suffix))
         if used <= budget:
@@ -100,6 +128,16 @@ def cell_job(method: Method, samples: Sequence[PromptSample], memo: dict[object,
     return run
 
 
+def prior_job(samples: Sequence[PromptSample], memo: dict[object, object]) -> Callable[[Session], None]:
+    """Scoring's calibration priors for this prompt shape, as a call of its own (a new shape's first cell does
+    not pay for them out of its deadline)."""
+
+    def run(session: Session) -> None:
+        calibration_scores(session, samples, memo)
+
+    return run
+
+
 def synthesize_cell(
     runner: ModelRunner,
     method: Method | str,
@@ -111,6 +149,8 @@ def synthesize_cell(
 ) -> Bag:
     """Synthesize one cell, blocking the calling thread (bench, tests, worker code)."""
     method = Method(method)
+    if method is Method.SCORING and not has_priors(runner.model_id, samples, runner.memo):
+        runner.call_sync(prior_job(samples, runner.memo), deadline_s=deadline_s, stop=stop)
     job = cell_job(method, samples, runner.memo)
     return runner.call_sync(job, deadline_s=deadline_s, max_tokens=max_tokens, stop=stop)
 
@@ -125,5 +165,7 @@ async def synthesize_cell_async(
 ) -> Bag:
     """Synthesize one cell from trio without blocking the loop; cancelling the caller stops the model call."""
     method = Method(method)
+    if method is Method.SCORING and not has_priors(runner.model_id, samples, runner.memo):
+        await runner.call(prior_job(samples, runner.memo), deadline_s=deadline_s)
     job = cell_job(method, samples, runner.memo)
     return await runner.call(job, deadline_s=deadline_s, max_tokens=max_tokens)
