@@ -52,8 +52,8 @@ from tests.support import DaemonProcess, make_env, remove_tree, short_tempdir
 LABELED = Path(__file__).resolve().parents[1] / "tests" / "data" / "synthesis" / "labeled.jsonl"
 
 
-def load_labeled(limit: int) -> list[dict[str, Any]]:
-    cells = [json.loads(line) for line in LABELED.read_text().splitlines() if line.strip()]
+def load_labeled(limit: int, path: Path = LABELED) -> list[dict[str, Any]]:
+    cells = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return cells[:limit] if limit else cells
 
 
@@ -185,12 +185,19 @@ def direct(llm: Any, model_id: str, cells: list[dict[str, Any]], method: str) ->
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cells", type=int, default=0, help="only the first N labeled cells (default: all)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=LABELED,
+        help="a labeled set (default: tests/data/synthesis/labeled.jsonl; heldout.jsonl was not used to choose "
+        "the method's rules)",
+    )
     parser.add_argument("--methods", default="scoring,generation")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--context", type=int, default=4096)
     parser.add_argument("--model", default="", help="a GGUF file (default: the embedded SmolLM2-135M-Instruct)")
     args = parser.parse_args()
-    cells = load_labeled(args.cells)
+    cells = load_labeled(args.cells, args.data)
     labels = {cell["id"]: cell["cell"] for cell in cells}
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     model_path = Path(args.model).resolve() if args.model else default_model_path()
@@ -242,7 +249,7 @@ def main() -> int:
         remove_tree(root)
 
     n = len(cells)
-    print(f"labeled cells: {n}   threads: {args.threads}   model: {model_path.name}")
+    print(f"labeled cells: {n} ({args.data.name})   threads: {args.threads}   model: {model_path.name}")
     print(f"cpus: {os.cpu_count()}   load average at the end: {os.getloadavg()[0]:.1f} (other work on the machine "
           "inflates wall times; CPU times are per process)")  # fmt: skip
     print()

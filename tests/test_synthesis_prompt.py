@@ -121,11 +121,15 @@ def test_the_hostile_corpus_is_big_enough() -> None:
     assert any(len(str(c["assistant"])) * int(c.get("repeat", 1)) >= 1 << 20 for c in cases)  # type: ignore[call-overload]
 
 
-def test_the_labeled_set_is_big_enough() -> None:
-    cells = [json.loads(line) for line in (DATA / "labeled.jsonl").read_text().splitlines() if line.strip()]
-    assert len(cells) >= 30
-    assert all(len(c["samples"]) == 4 for c in cells)
-    assert {c["cell"] for c in cells} == {"HP-D", "HP-S", "LP", "NP", "HN-D", "HN-S", "LN", "NB", "HB"}
+def test_the_labeled_sets_are_well_formed() -> None:
+    circumplex = {"HP-D", "HP-S", "LP", "NP", "HN-D", "HN-S", "LN", "NB", "HB"}
+    labeled = [json.loads(line) for line in (DATA / "labeled.jsonl").read_text().splitlines() if line.strip()]
+    heldout = [json.loads(line) for line in (DATA / "heldout.jsonl").read_text().splitlines() if line.strip()]
+    assert len(labeled) >= 30
+    for cells in (labeled, heldout):
+        assert all(len(c["samples"]) == 4 for c in cells)
+        assert {c["cell"] for c in cells} == circumplex
+    assert not {c["face"] for c in labeled} & {c["face"] for c in heldout}
 
 
 # --- the generation grammar -----------------------------------------------------------------------------------------

@@ -153,6 +153,10 @@ class Progress:
             self._bar_shown = False
 
 
+def _count(value: object, noun: str) -> str:
+    return f"{value} {noun}" if value == 1 else f"{value} {noun}s"
+
+
 def _int(value: object) -> int:
     return value if isinstance(value, int) else 0
 
@@ -199,7 +203,7 @@ def _print_plan(value: dict[str, Any], *, as_json: bool) -> int:
         state = "cached" if cell.get("cached") else "to do"
         print(
             f"  {state:<6} {cell.get('source_model')}  {cell.get('kaomoji')}  "
-            f"{cell.get('rows')} rows, {cell.get('samples')} samples"
+            f"{_count(cell.get('rows'), 'row')}, {_count(cell.get('samples'), 'sample')}"
         )
     print(
         f"{summary.get('total', 0)} cells: {summary.get('to_synthesize', 0)} to synthesize, "

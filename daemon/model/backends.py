@@ -11,7 +11,6 @@ Errors that stop the job: `ModelError` (the model file), `BackendError` (the end
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -25,7 +24,7 @@ from llmojid.daemon.model.openai_backend import (
     OpenAICompatClient,
 )
 from llmojid.daemon.model.prompt import PromptSample, render_prompt
-from llmojid.daemon.model.runner import CallCancelled, DeadlineExceeded, ModelRunner, check_gguf
+from llmojid.daemon.model.runner import DeadlineExceeded, ModelRunner, check_gguf
 from llmojid.daemon.model.synthesis import Method, SynthesisError, synthesize_cell_async
 
 LOCAL_BACKEND = "llama.cpp"
@@ -108,13 +107,9 @@ class RemoteSynthesizer:
         if method not in self.methods:
             raise SynthesisError("this backend supports only the generation method")
         prompt = render_prompt(samples) + INSTRUCTION
-        done = threading.Event()
 
         def work() -> Bag:
-            try:
-                return self.client.call_sync(prompt, deadline_s=deadline_s, max_tokens=max_tokens)
-            finally:
-                done.set()
+            return self.client.call_sync(prompt, deadline_s=deadline_s, max_tokens=max_tokens)
 
         try:
             return await trio.to_thread.run_sync(work, abandon_on_cancel=True)
@@ -131,6 +126,3 @@ class RemoteSynthesizer:
 
     def close(self) -> None:
         self.client.cancel()
-
-
-__all__ = ["CallCancelled", "LocalSynthesizer", "RemoteSynthesizer", "Synthesizer"]

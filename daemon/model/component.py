@@ -40,7 +40,13 @@ from llmojid.daemon.keys import KeyManager
 from llmojid.daemon.model import cache
 from llmojid.daemon.model.backends import LocalSynthesizer, RemoteSynthesizer, Synthesizer
 from llmojid.daemon.model.cells import Cell, cell_rows, list_cells
-from llmojid.daemon.model.openai_backend import API_KEY_ENTRY, BackendError, OpenAICompatClient, parse_endpoint
+from llmojid.daemon.model.openai_backend import (
+    API_KEY_ENTRY,
+    BackendError,
+    OpenAICompatClient,
+    RemoteRefused,
+    parse_endpoint,
+)
 from llmojid.daemon.model.prompt import PromptSample, prepare_sample
 from llmojid.daemon.model.runner import (
     CallCancelled,
@@ -377,6 +383,8 @@ def _checked(args: AnalyzeArgs) -> AnalyzeArgs:
 
 def _translated(exc: Exception) -> Exception:
     """A job's failure as the error the client should see (messages name the problem, never journal data)."""
+    if isinstance(exc, RemoteRefused):
+        return DispatchError(p.ErrorCode.INVALID_ARGUMENT, str(exc))
     if isinstance(exc, ModelError | BackendError):
         return DispatchError(p.ErrorCode.MODEL, str(exc))
     if isinstance(exc, SettingsError):

@@ -108,7 +108,7 @@ def parse_endpoint(url: str, *, allow_remote: bool) -> Endpoint:
     if not allow_remote and not _is_loopback_name(host):
         raise RemoteRefused(
             f"the backend host {host} is not this machine; journal samples go only to a loopback address or a "
-            "Unix socket unless you pass --allow-remote (or allow_remote = true in [model])"
+            "Unix socket unless you pass --allow-remote"
         )
     display = f"{parts.scheme}://{parts.netloc}{parts.path}"
     return Endpoint(parts.scheme, host, port, "", parts.path.rstrip("/"), display)
