@@ -99,6 +99,8 @@ HEATMAP_FACES: Final = 12
 TIMELINE_FACES: Final = 8
 #: Lexicon dials drawn (the most used synthesized faces); the bag table lists all.
 MAX_DIALS: Final = 48
+#: Faces up to this long are shown large on their card (longer ones would not fit beside the dial).
+BIG_FACE_CHARS: Final = 9
 #: Decimal places kept in SVG path data (a hundredth of a point).
 PATH_DECIMALS: Final = 2
 
@@ -142,8 +144,9 @@ nav a {{ margin-right: 14px; color: #2a5db0; }}
 .big {{ font-size: 22px; }}
 .grid {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr)); gap: 14px; }}
 .cards {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(250px, 1fr)); gap: 10px; }}
-.card {{ background: #fff; border: 1px solid #e3e3de; border-radius: 8px; padding: 10px 12px; }}
-.card svg {{ width: 96px; float: right; margin-left: 6px; }}
+.card {{ background: #fff; border: 1px solid #e3e3de; border-radius: 8px; padding: 10px 12px; display: grid;
+  grid-template-columns: minmax(0, 1fr) 88px; gap: 8px; align-items: start; }}
+.card svg {{ width: 88px; }}
 .card p {{ margin: 2px 0; font-size: 13px; }}
 .muted {{ color: #666; font-size: 13px; }}
 .chart {{ background: #fff; border: 1px solid #e3e3de; border-radius: 8px; padding: 6px; }}
@@ -476,7 +479,7 @@ def _face_days_chart(charts: _Charts, daily_faces: list[dict[str, Any]]) -> str:
     ax.set_yticks([i + 0.5 for i in range(len(faces))], faces, fontsize=12)
     ax.invert_yaxis()
     _date_axis(ax)
-    bar = fig.colorbar(mesh, ax=ax, label="messages", pad=0.01)
+    bar = fig.colorbar(mesh, ax=ax, pad=0.01, fraction=0.04)
     if bar.solids is not None:
         bar.solids.set_rasterized(False)  # matplotlib rasterizes long colour ramps; the page takes no raster
     fig.tight_layout()
@@ -562,7 +565,8 @@ def _dial_key(charts: _Charts) -> str:
 
 
 def _model_legend(ax: Any, colors: dict[str, str], models: Iterable[str]) -> None:
-    shown = [m for m in colors if m in set(models)]
+    present = set(models)
+    shown = [m for m in colors if m in present]
     if len(shown) > 1:
         for model in shown:
             ax.scatter([], [], color=colors[model], label=_short(model, 30))
@@ -610,7 +614,7 @@ def _typing_chart(charts: _Charts, typing: dict[str, Any], colors: dict[str, str
     for e in events:
         if e["canonical"] not in row_of:
             continue
-        when = datetime.strptime(e["minute"], "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
+        when = _parse(e["t"])
         bottom.scatter(
             [when],
             [row_of[e["canonical"]]],
@@ -628,24 +632,40 @@ def _typing_chart(charts: _Charts, typing: dict[str, Any], colors: dict[str, str
     return charts.svg(fig, "Typing-rhythm deviation per prompt, with the assistant's faces on the same time axis")
 
 
-def _deviation_chart(
-    charts: _Charts, linked: list[dict[str, Any]], threshold: float | None, colors: dict[str, str]
-) -> str:
-    shown = linked[:TOP_FACES]
-    fig = Figure(figsize=(6.4, 0.42 * len(shown) + 1.0))
+def per_face(linked: list[dict[str, Any]]) -> list[tuple[str, int, float, int]]:
+    """``faces_by_deviation`` pooled over models: (face, answers, mean deviation, answers to flagged prompts),
+    the most answering faces first (at most TOP_FACES + 2), then ordered by mean deviation, highest first."""
+    pooled: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0])
+    for r in linked:
+        acc = pooled[r["canonical"]]
+        acc[0] += r["turns"]
+        acc[1] += r["mean_deviation"] * r["turns"]
+        acc[2] += r["flagged_turns"]
+    busiest = sorted(pooled.items(), key=lambda kv: (-kv[1][0], kv[0]))[: TOP_FACES + 2]
+    rows = [(face, int(n), total / n, int(flagged)) for face, (n, total, flagged) in busiest if n]
+    return sorted(rows, key=lambda r: (-r[2], r[0]))
+
+
+def _deviation_chart(charts: _Charts, linked: list[dict[str, Any]], threshold: float | None) -> str:
+    shown = per_face(linked)
+    fig = Figure(figsize=(9.6, 0.34 * len(shown) + 1.0))
     ax = fig.subplots()
     y = list(range(len(shown)))
-    ax.barh(y, [r["mean_deviation"] for r in shown], color=[colors.get(r["model"], "#666") for r in shown])
-    ax.set_yticks(y, [r["canonical"] for r in shown], fontsize=12)
+    above = [threshold is not None and mean > threshold for _f, _n, mean, _x in shown]
+    ax.barh(y, [mean for _f, _n, mean, _x in shown], color=["#c44e52" if a else "#4c72b0" for a in above])
+    ax.set_yticks(y, [face for face, *_ in shown], fontsize=12)
     ax.invert_yaxis()
-    for i, r in enumerate(shown):
-        ax.text(r["mean_deviation"], i, f" n={r['turns']}", va="center", fontsize=8)
+    for i, (_face, n, mean, _flagged) in enumerate(shown):
+        ax.text(mean, i, f" {n} answer{'s' if n != 1 else ''}", va="center", fontsize=8)
     if threshold is not None:
-        ax.axvline(threshold, color="#c44e52", ls="--", lw=0.9)
-    ax.set_xlabel("mean deviation of the prompts the face answered")
-    _model_legend(ax, colors, (r["model"] for r in shown))
+        ax.axvline(threshold, color="#c44e52", ls="--", lw=0.9, label="flag threshold")
+        ax.legend(fontsize=8, frameon=False, loc="lower right")
+    ax.set_xlabel("mean deviation of the prompts the face answered (all models)")
     fig.tight_layout()
-    return charts.svg(fig, "Mean typing deviation of the prompts each face answered")
+    label = "Mean typing deviation of the prompts each face answered: " + ", ".join(
+        f"{face} {mean:.2f}" for face, _n, mean, _x in shown
+    )
+    return charts.svg(fig, label)
 
 
 # --- HTML ------------------------------------------------------------------------------------------------------------
@@ -685,10 +705,16 @@ class Rendered:
 def render(data: dict[str, Any]) -> Rendered:
     """The whole page from a ``report.data`` reply."""
     charts = _Charts()
+    font_log = logging.getLogger("matplotlib.font_manager")
+    level = font_log.level
+    # A missing glyph is expected (the footer names it); matplotlib would warn once per character and chart.
     with matplotlib.rc_context(_rc()), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"Glyph .* missing from font")
-        logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
-        body, missing = _body(charts, data)
+        font_log.setLevel(logging.ERROR)
+        try:
+            body, missing = _body(charts, data)
+        finally:
+            font_log.setLevel(level)
     style = _CSS.strip()
     digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
     csp = f"default-src 'none'; style-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
@@ -888,12 +914,13 @@ def _lexicon_section(charts: _Charts, data: dict[str, Any], synthesis: dict[str,
     out.append('<div class="cards">')
     for bag in synthesis["bags"][:MAX_DIALS]:
         out.append(
-            '<div class="card">'
-            + _bag_dial(charts, bag)
-            + f"<p>{_face(bag['canonical'], big=True)}</p>"
+            '<div class="card"><div>'
+            + f"<p>{_face(bag['canonical'], big=len(bag['canonical']) <= BIG_FACE_CHARS)}</p>"
             + f'<p class="muted">{_e(_short(bag["model"], 40))} · {bag["count"]} messages</p>'
             + f"<p>{_words(bag['primary_affect'])}</p>"
             + f'<p class="muted">{_words(bag["stance_modality_function"])}</p>'
+            + "</div>"
+            + _bag_dial(charts, bag)
             + "</div>"
         )
     out.append("</div>")
@@ -940,7 +967,7 @@ def _typing_section(charts: _Charts, typing: dict[str, Any], colors: dict[str, s
         thresholds = [w["threshold"] for w in typing["windows"] if w["threshold"] is not None]
         threshold = sorted(thresholds)[len(thresholds) // 2] if thresholds else None
         out.append("<h3>Mean deviation of the prompts each face answered</h3>")
-        out.append(f'<div class="chart">{_deviation_chart(charts, linked, threshold, colors)}</div>')
+        out.append(f'<div class="chart">{_deviation_chart(charts, linked, threshold)}</div>')
         rows = [
             (
                 _face(r["canonical"]),
@@ -951,9 +978,11 @@ def _typing_section(charts: _Charts, typing: dict[str, Any], colors: dict[str, s
             )
             for r in linked
         ]
+        out.append(f"<details><summary>Per model and face ({len(rows)} rows)</summary>")
         out.append(
             _table(("face", "model", "answers", "mean deviation", "to flagged prompts"), rows, numeric=(2, 3, 4))
         )
+        out.append("</details>")
     out.append("</section>")
     return "\n".join(out)
 

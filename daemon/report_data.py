@@ -15,8 +15,9 @@ The reply (every list capped by a named constant, ``truncated`` says which were 
   the one with most cells), its ``bags`` per (model, face), and per model the circumplex cells and stance words,
   each face's weight being its row count spread evenly over its bag's words;
 * ``typing``: window counts by status, the scored windows' times and deviations (with threshold and flag), the
-  faces of the journal turns in that time span per minute, and per (model, face) the mean deviation of the
-  prompts its turns answered (linked as ``typing.link`` does: the latest window at most an hour before).
+  faces of the journal turns in that time span counted per time bucket (``bucket_seconds``: seconds for a few
+  minutes of prompts, hours for months), and per (model, face) the mean deviation of the prompts its turns
+  answered (linked as ``typing.link`` does: the latest window at most an hour before).
 
 Timestamps are compared as ISO-8601 UTC text where they share the store's format and parsed where they must be
 matched (journal rows may carry an offset).
@@ -64,6 +65,10 @@ MAX_TOP: Final = 50
 MAX_WINDOWS: Final = 5000
 #: (minute, model, face) rows on the timeline at most (the newest).
 MAX_EVENTS: Final = 20_000
+#: Widths (seconds) the timeline's faces are counted in: the narrowest that gives at most MAX_BUCKETS buckets
+#: over the typing span (a few minutes of prompts get seconds, months get hours).
+BUCKET_SECONDS: Final = (1, 5, 10, 30, 60, 300, 900, 3600, 21_600, 86_400)
+MAX_BUCKETS: Final = 600
 #: Windows that get a score (others are 'short', 'pending', 'unencoded', or 'enrolled' without a deviation).
 SCORED_STATUSES: Final = ("scored", "enrolled")
 
@@ -216,8 +221,13 @@ def _synthesis(
     }
 
 
-def _minute(posix: float) -> str:
-    return datetime.fromtimestamp(posix, UTC).strftime("%Y-%m-%dT%H:%MZ")
+def _iso(posix: float) -> str:
+    return datetime.fromtimestamp(posix, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def bucket_for(span_seconds: float) -> int:
+    """The narrowest of BUCKET_SECONDS that cuts ``span_seconds`` into at most MAX_BUCKETS pieces. Pure."""
+    return next((b for b in BUCKET_SECONDS if span_seconds / b <= MAX_BUCKETS), BUCKET_SECONDS[-1])
 
 
 def _typing(store: Store, conn: sqlite3.Connection) -> dict[str, Any]:
@@ -250,7 +260,7 @@ def _typing(store: Store, conn: sqlite3.Connection) -> dict[str, Any]:
                 "flagged": bool(score.get("flagged")),
             }
         )
-    events, linked, events_truncated = _linked_faces(conn, windows)
+    events, linked, bucket, events_truncated = _linked_faces(conn, windows)
     for w in windows:
         del w["t"]
     return {
@@ -259,6 +269,7 @@ def _typing(store: Store, conn: sqlite3.Connection) -> dict[str, Any]:
         "first": windows[0]["closed_at"] if windows else "",
         "last": windows[-1]["closed_at"] if windows else "",
         "face_events": events,
+        "bucket_seconds": bucket,
         "faces_by_deviation": linked,
         "unreadable": unreadable,
         "truncated": truncated or events_truncated,
@@ -267,16 +278,15 @@ def _typing(store: Store, conn: sqlite3.Connection) -> dict[str, Any]:
 
 def _linked_faces(
     conn: sqlite3.Connection, windows: list[dict[str, Any]]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
-    """The journal's faces from the first window to an hour after the last, per minute, and per (model, face)
-    the deviations of the prompts its turns answered."""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int, bool]:
+    """The journal's faces from the first window to an hour after the last, counted per time bucket (its width
+    returned too), and per (model, face) the deviations of the prompts its turns answered."""
     if not windows:
-        return [], [], False
+        return [], [], BUCKET_SECONDS[0], False
     lo, hi = windows[0]["t"], windows[-1]["t"] + MAX_LINK_SECONDS
-    day_lo, day_hi = _minute(lo)[:10], _minute(hi)[:10]
+    day_lo, day_hi = _iso(lo)[:10], _iso(hi)[:10]
     times = [w["t"] for w in windows]  # sorted: windows come in closing order
-    per_minute: Counter[tuple[str, str, str]] = Counter()
-    tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
+    turns: list[tuple[float, str, str]] = []
     for ts, model, canonical in conn.execute(
         "SELECT ts, model, canonical FROM journal WHERE canonical != '' AND substr(ts, 1, 10) BETWEEN ? AND ?",
         (day_lo, day_hi),
@@ -285,9 +295,14 @@ def _linked_faces(
             turn = parse_ts(ts)
         except ValueError:
             continue
-        if not lo <= turn <= hi:
-            continue
-        per_minute[(_minute(turn), model, canonical)] += 1
+        if lo <= turn <= hi:
+            turns.append((turn, model, canonical))
+    last = max((t for t, _m, _c in turns), default=windows[-1]["t"])
+    bucket = bucket_for(max(last, windows[-1]["t"]) - lo)
+    per_bucket: Counter[tuple[str, str, str]] = Counter()
+    tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
+    for turn, model, canonical in turns:
+        per_bucket[(_iso(turn - turn % bucket), model, canonical)] += 1
         i = link_turn(turn, times)
         deviation = windows[i]["deviation"] if i is not None else None
         if deviation is None:
@@ -296,9 +311,9 @@ def _linked_faces(
         tally.turns += 1
         tally.deviation_sum += deviation
         tally.flagged += bool(windows[i]["flagged"])
-    keys = sorted(per_minute)
+    keys = sorted(per_bucket)
     truncated = len(keys) > MAX_EVENTS
-    events = [{"minute": m, "model": mo, "canonical": c, "count": per_minute[(m, mo, c)]} for m, mo, c in keys]
+    events = [{"t": t, "model": mo, "canonical": c, "count": per_bucket[(t, mo, c)]} for t, mo, c in keys]
     linked = [
         {
             "model": model,
@@ -309,7 +324,7 @@ def _linked_faces(
         }
         for (model, canonical), t in sorted(tallies.items(), key=lambda kv: (-kv[1].turns, kv[0]))
     ]
-    return events[-MAX_EVENTS:], linked, truncated
+    return events[-MAX_EVENTS:], linked, bucket, truncated
 
 
 def gather(store: Store, conn: sqlite3.Connection, *, top: int, synthesis_model: str) -> dict[str, Any]:

@@ -32,6 +32,7 @@ import pytest
 from llmojid.client import protocol as p
 from llmojid.client.connection import Client, DaemonError
 from llmojid.common.taxonomy import canonicalize
+from llmojid.daemon.report_data import bucket_for
 from tests.harness_transcripts import ClaudeSession, CodexSession, HermesSession, jsonl
 from tests.hook_support import journal_rows, run_hook, start
 from tests.support import LLMOJID_CTL, DaemonProcess, make_env, remove_tree, scan_for, short_tempdir
@@ -296,6 +297,7 @@ def test_report_data_sums_match_the_journal_and_hold_no_text(built: Built) -> No
     # typing: ten windows, five scored (two flagged: the slow typist); every turn came after them and is linked
     typing = data["typing"]
     assert typing["by_status"] == {"enrolled": 5, "scored": 5}
+    assert typing["bucket_seconds"] == 1  # turns over a few minutes: counted per second
     scored = [w for w in typing["windows"] if w["deviation"] is not None]
     assert len(scored) == 5 and sum(w["flagged"] for w in scored) == 2
     assert sum(e["count"] for e in typing["face_events"]) == len(built.rows)
@@ -303,6 +305,13 @@ def test_report_data_sums_match_the_journal_and_hold_no_text(built: Built) -> No
     assert all(f["flagged_turns"] == f["turns"] for f in typing["faces_by_deviation"])  # the last window was flagged
     encoded = json.dumps(data, ensure_ascii=False)
     assert [s for s in built.secrets if s in encoded] == []
+
+
+@pytest.mark.parametrize(
+    ("span", "bucket"), [(0.0, 1), (600.0, 1), (601.0, 5), (3 * 3600.0, 30), (30 * 86_400.0, 21_600), (1e9, 86_400)]
+)
+def test_timeline_buckets_are_the_narrowest_that_fit(span: float, bucket: int) -> None:
+    assert bucket_for(span) == bucket
 
 
 def test_report_data_refuses_bad_arguments(built: Built) -> None:
@@ -313,11 +322,13 @@ def test_report_data_refuses_bad_arguments(built: Built) -> None:
             assert info.value.code == p.ErrorCode.INVALID_ARGUMENT
 
 
-def test_a_file_in_the_way_is_a_usage_error(built: Built) -> None:
+def test_bad_arguments_are_usage_errors(built: Built) -> None:
     blocker = built.folder.parent / "not-a-folder"
     blocker.write_text("x")
     result = built.daemon.ctl("report", "--out", str(blocker), check=False)
     assert result.returncode == 2 and b"is not a folder" in result.stderr
+    result = built.daemon.ctl("report", "--top", "0", "--out", str(built.folder), check=False)
+    assert result.returncode == 2 and b"--top must be between 1 and 50" in result.stderr
 
 
 # --- in a browser --------------------------------------------------------------------------------------------------

@@ -96,7 +96,7 @@ def sample(faces: tuple[str, ...] = FACES) -> dict[str, Any]:
             "last": windows[-1]["closed_at"],
             "face_events": [
                 {
-                    "minute": f"2026-11-03T10:{i:02d}Z",
+                    "t": f"2026-11-03T10:{i:02d}:00Z",
                     "model": models[i % 2],
                     "canonical": faces[i % len(faces)],
                     "count": 1,
@@ -107,6 +107,7 @@ def sample(faces: tuple[str, ...] = FACES) -> dict[str, Any]:
                 {"model": models[0], "canonical": f, "turns": 2, "mean_deviation": 0.1, "flagged_turns": 0}
                 for f in faces[:3]
             ],
+            "bucket_seconds": 60,
             "unreadable": 0,
             "truncated": False,
         },

@@ -20,6 +20,8 @@ from llmojid.client.cli import EXIT_OK
 
 #: A big journal's aggregates take a while to sum; the request streams no progress.
 TIMEOUT_SECONDS: Final = 300.0
+#: The daemon's bound on ``--top`` (``llmojid.daemon.report_data.MAX_TOP``; the client does not import the daemon).
+MAX_TOP: Final = 50
 
 
 def register(subparsers: Any) -> None:
@@ -41,6 +43,8 @@ def default_folder() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not 1 <= args.top <= MAX_TOP:
+        raise cli.UsageError(f"--top must be between 1 and {MAX_TOP}")
     folder = Path(args.out).expanduser().absolute() if args.out else default_folder()
     if folder.exists() and not folder.is_dir():
         raise cli.UsageError(f"{folder} is not a folder")
