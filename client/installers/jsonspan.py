@@ -122,7 +122,7 @@ class _Parser:
             self.pos = exc.pos
             raise self.fail("bad string") from None
         self.pos = end
-        return decoded
+        return str(decoded)
 
     def container(self, kind: Kind) -> Node:
         self.depth += 1

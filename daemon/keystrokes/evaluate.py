@@ -155,7 +155,8 @@ def _cross_fitted_z(
     can be added with equal weight. Only the user's own enrolment data is used (as the protocol demands)."""
     a, b = enroll[0::2], enroll[1::2]
     ref = np.concatenate([detector(a, b), detector(b, a)])
-    return (detector(enroll, test) - ref.mean()) / max(float(ref.std()), 1e-12)
+    z: FloatArray = (detector(enroll, test) - ref.mean()) / max(float(ref.std()), 1e-12)
+    return z
 
 
 def cmu_detectors(data: CmuData, embeddings: FloatArray | None) -> dict[str, list[float]]:

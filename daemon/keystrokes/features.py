@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from llmojid.client.protocol import KeyClass
+from llmojid.client.protocol import KeyClass as KeyClass  # re-exported: the key classes features see
 
 # --- caps and thresholds (ms), gathered here so every clamp is visible -------------------------------
 #: A press-to-press gap longer than this is "the user stopped"; longer gaps (lunch, suspend, clock jump

@@ -87,7 +87,8 @@ class TemporalBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.drop(F.relu(self.norm1(self.conv1(x))))
         y = self.drop(F.relu(self.norm2(self.conv2(y))))
-        return x + y
+        out: torch.Tensor = x + y
+        return out
 
 
 class KeystrokeTcn(nn.Module):
