@@ -304,13 +304,13 @@ def _linked_faces(
     for turn, model, canonical in turns:
         per_bucket[(_iso(turn - turn % bucket), model, canonical)] += 1
         i = link_turn(turn, times)
-        deviation = windows[i]["deviation"] if i is not None else None
-        if deviation is None:
-            continue
+        window = windows[i] if i is not None else None
+        if window is None or window["deviation"] is None:
+            continue  # answers no prompt, or one still enrolling
         tally = tallies[(model, canonical)]
         tally.turns += 1
-        tally.deviation_sum += deviation
-        tally.flagged += bool(windows[i]["flagged"])
+        tally.deviation_sum += window["deviation"]
+        tally.flagged += bool(window["flagged"])
     keys = sorted(per_bucket)
     truncated = len(keys) > MAX_EVENTS
     events = [{"t": t, "model": mo, "canonical": c, "count": per_bucket[(t, mo, c)]} for t, mo, c in keys]
