@@ -146,7 +146,7 @@ def hostile_rows() -> list[p.JournalRow]:
 @pytest.mark.slow
 def test_hostile_samples_never_leave_the_lexicon(daemon: DaemonProcess) -> None:
     """Prompt injection: 34 hostile samples (9 cells) never yield anything outside the lexicon, and no canary
-    appears in any output, cache entry (the store's files), or log."""
+    appears in any output, cache entry (the store's files), bundle, or log."""
     cases = [json.loads(line) for line in (DATA / "hostile.jsonl").read_text().splitlines() if line.strip()]
     canaries = [case["canary"] for case in cases]
     for batch in (hostile_rows()[i : i + 4] for i in range(0, len(cases), 4)):
@@ -165,9 +165,13 @@ def test_hostile_samples_never_leave_the_lexicon(daemon: DaemonProcess) -> None:
     for event in (json.loads(line) for line in generated.stdout.splitlines()):
         if event["event"] == "cell" and event["synthesis"] is not None:
             validate_bag(event["synthesis"])
+    # The bundle is built from the cache: it holds lexicon words, counts and faces only.
+    bundle = daemon.ctl("bundle", "build", "--json", timeout=120)
+    text += bundle.stdout.decode() + bundle.stderr.decode()
+    assert any((daemon.home / ".local" / "share" / "llmojid" / "bundle").glob("hostile-*.jsonl"))
     needles = [c.encode() for c in canaries]
     assert [c for c in canaries if c in text] == []
-    assert scan_for(daemon.state_dir, needles) == []
+    assert scan_for(daemon.home, needles) == []  # store, WAL, cache, bundle, config: the whole temporary HOME
     assert [c for c in canaries if c in daemon.log()] == []
 
 

@@ -66,10 +66,11 @@ T = TypeVar("T")
 
 #: How often a running job proves its client is still there (and the CLI's bar gets a tick).
 HEARTBEAT_SECONDS: Final = 0.5
-#: Per-cell seconds assumed by `--dry-run` before this daemon has timed a cell with that model and method:
-#: the embedded SmolLM2-135M on 2 threads (bench/synthesis.py). Bigger models take longer; the estimate then
-#: improves after the first cells of a run.
-DEFAULT_CELL_SECONDS: Final = {Method.SCORING: 0.5, Method.GENERATION: 1.0}
+#: Per-cell seconds assumed by `--dry-run` before this daemon has timed a cell with that model and method: the
+#: embedded SmolLM2-135M with English samples on a plain 2-core x86-64 machine (bench/synthesis.py measured 5.3 s
+#: and 8.7 s of CPU per cell on one thread of a slow one). Bigger models take longer; the estimate then follows the
+#: cells this daemon has timed.
+DEFAULT_CELL_SECONDS: Final = {Method.SCORING: 4.0, Method.GENERATION: 8.0}
 DEFAULT_LOAD_SECONDS: Final = 1.0
 #: Weight of the newest cell in the running per-cell time (an exponential moving average).
 EWMA_WEIGHT: Final = 0.2
