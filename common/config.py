@@ -33,7 +33,7 @@ ENV_PREFIX: Final = "LLMOJID_"
 
 SourceKind = Literal["default", "file", "environment", "flag"]
 LogLevel = Literal["debug", "info", "warning", "error"]
-SynthesisMethod = Literal["scoring", "grammar"]
+SynthesisMethod = Literal["scoring", "generation", "grammar"]  # "grammar" = "generation" (older name)
 
 
 class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
@@ -62,7 +62,7 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=Tr
     model_idle_unload_seconds: Annotated[
         float, msgspec.Meta(ge=0, description="unload the model after this long unused; 0 = never")
     ] = 300.0
-    synthesis_method: Annotated[SynthesisMethod, msgspec.Meta(description="scoring or grammar")] = "scoring"
+    synthesis_method: Annotated[SynthesisMethod, msgspec.Meta(description="scoring, or generation")] = "scoring"
     retain_text_days: Annotated[
         int, msgspec.Meta(ge=0, description="drop raw journal text after this many days (counts stay); 0 = keep")
     ] = 0

@@ -81,7 +81,7 @@ def test_an_integer_is_accepted_for_a_float_key() -> None:
         ("hook_timeout_ms = 2.5\n", "hook_timeout_ms", "an integer"),
         ("model_threads = true\n", "model_threads", "an integer"),
         ('log_level = "loud"\n', "log_level", "one of 'debug', 'info', 'warning', 'error'"),
-        ('synthesis_method = "magic"\n', "synthesis_method", "one of 'scoring', 'grammar'"),
+        ('synthesis_method = "magic"\n', "synthesis_method", "one of 'scoring', 'generation', 'grammar'"),
         ("idle_exit_seconds = -1\n", "idle_exit_seconds", "a number of at least 0"),
         ("socket = 5\n", "socket", "a string"),
         ("retain_text_days = [1]\n", "retain_text_days", "an integer"),
