@@ -52,7 +52,7 @@ class LocalSynthesizer:
     """The daemon's llama.cpp model (`ModelRunner`): both methods."""
 
     backend = LOCAL_BACKEND
-    methods = (Method.SCORING, Method.GENERATION)
+    methods: tuple[Method, ...] = (Method.SCORING, Method.GENERATION)
 
     def __init__(self, runner: ModelRunner) -> None:
         self.runner = runner
@@ -87,7 +87,7 @@ class RemoteSynthesizer:
     """An OpenAI-compatible endpoint: generation only (a JSON answer constrained by a schema, then validated)."""
 
     backend = OPENAI_BACKEND
-    methods = (Method.GENERATION,)
+    methods: tuple[Method, ...] = (Method.GENERATION,)
 
     def __init__(self, client: OpenAICompatClient) -> None:
         self.client = client

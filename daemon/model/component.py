@@ -23,7 +23,9 @@ background task unloads an idle model; `close` stops calls in flight and unloads
 
 from __future__ import annotations
 
+import functools
 import logging
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ import trio
 
 from llmojid.client import paths
 from llmojid.client import protocol as p
+from llmojid.common.lexicon import Bag
 from llmojid.daemon.dispatch import CallContext, Dispatcher, DispatchError, args_as
 from llmojid.daemon.keys import KeyManager
 from llmojid.daemon.model import cache
@@ -217,9 +220,7 @@ class SynthesisComponent:
             )
             wanted = cache.samples_key(self.store, key, samples)
             cell_started = time.monotonic()
-            bag = await self.store.read(
-                lambda conn, key=key, wanted=wanted: cache.lookup(self.store, conn, key, wanted)
-            )
+            bag = await self.store.read(self._lookup(key, wanted))
             cached, error = bag is not None, None
             if bag is None:
                 await watch.send({"event": "cell-start", "index": index, "total": len(cells)})
@@ -235,9 +236,7 @@ class SynthesisComponent:
                 else:
                     made, count = bag, len(samples)
                     await self.store.write(
-                        lambda conn, key=key, wanted=wanted, count=count, made=made: cache.store_bag(
-                            self.store, conn, key, wanted, count, made
-                        )
+                        functools.partial(self._store_bag, key=key, wanted=wanted, count=count, made=made)
                     )
                     self._timed(synth, method, time.monotonic() - cell_started)
             counts["cached" if cached else "failed" if error else "synthesized"] += 1
@@ -276,9 +275,7 @@ class SynthesisComponent:
                 synth.model_id, synth.backend, method.value, cell.source_model, cell.canonical, fingerprint
             )
             wanted = cache.samples_key(self.store, key, samples)
-            hit = samples and await self.store.read(
-                lambda conn, key=key, wanted=wanted: cache.lookup(self.store, conn, key, wanted)
-            )
+            hit = bool(samples) and await self.store.read(self._lookup(key, wanted)) is not None
             misses += 0 if hit else 1
             rows.append(
                 {
@@ -350,6 +347,17 @@ class SynthesisComponent:
             await self._replace(LocalSynthesizer(ModelRunner(config)), key)
         assert self._synth is not None
         return self._synth, Method(args.method or settings.method), settings
+
+    def _lookup(self, key: cache.CellKey, wanted: bytes) -> Callable[[sqlite3.Connection], Bag | None]:
+        """The cache read for one cell, as a function of the reader connection (typed, unlike a lambda)."""
+
+        def read(conn: sqlite3.Connection) -> Bag | None:
+            return cache.lookup(self.store, conn, key, wanted)
+
+        return read
+
+    def _store_bag(self, conn: sqlite3.Connection, *, key: cache.CellKey, wanted: bytes, count: int, made: Bag) -> None:
+        cache.store_bag(self.store, conn, key, wanted, count, made)
 
     async def _replace(self, synth: Synthesizer, key: tuple[object, ...]) -> None:
         old, self._synth, self._synth_key = self._synth, synth, key
