@@ -59,8 +59,56 @@ def hook_frames(data: bytes) -> None:
     assert minipack.encode(msgspec.msgpack.decode(encoded)) == encoded
 
 
+def transcripts(data: bytes) -> None:
+    """Claude Code and Codex transcript lines (one fuzz input = a whole JSONL slice) and Hermes/generic payloads."""
+    from llmojid.daemon.adapters import ADAPTERS, claude_code, codex
+
+    lines: list[bytes | None] = [line for line in data.split(b"\n")]
+    for adapter in (claude_code, codex):
+        rows, _state = adapter.parse_transcript_lines(lines, adapter.initial_state("fuzz", {}))
+        for row in rows:
+            assert row.kaomoji and len(row.kaomoji) <= 32
+    for name in ("hermes", "generic"):
+        ADAPTERS[name].rows_from_payload(data, "2026-01-01T00:00:00Z")  # type: ignore[union-attr]
+
+
+def taxonomy(data: bytes) -> None:
+    """Face detection and canonical form on arbitrary text: never raises, stays idempotent and bounded."""
+    from llmojid.common.taxonomy import canonicalize, extract_candidate, leading_face
+
+    text = data.decode("utf-8", "replace")
+    assert len(extract_candidate(text)) <= 32
+    found = leading_face(text)
+    if found is not None:
+        once = canonicalize(found[0])
+        assert canonicalize(once) == once
+
+
+def sanitizer(data: bytes) -> None:
+    """The PII sanitizer on arbitrary text: never raises, and never returns a found type it did not place."""
+    from llmojid.common.sanitizer import sanitize
+
+    result = sanitize(data.decode("utf-8", "replace"))
+    for kind in result.found:
+        assert f"[{kind}]" in result.text
+
+
+def config(data: bytes) -> None:
+    """config.toml text: a config or a ConfigError naming the key, nothing else."""
+    from pathlib import Path
+
+    from llmojid.common.config import ConfigError, resolve
+
+    with contextlib.suppress(ConfigError):
+        resolve(data.decode("utf-8", "replace"), Path("/fuzz/config.toml"), env={}, flags={})
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "frames": frames,
     "message_body": message_body,
     "hook_frames": hook_frames,
+    "transcripts": transcripts,
+    "taxonomy": taxonomy,
+    "sanitizer": sanitizer,
+    "config": config,
 }
