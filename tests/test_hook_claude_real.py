@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
@@ -135,7 +136,11 @@ def test_claude_code_fires_our_stop_hook_and_the_row_lands(live_daemon: DaemonPr
         result = subprocess.run([claude, *args], env=env, cwd=project, capture_output=True, timeout=300)
         assert result.returncode == 0, result.stderr.decode(errors="replace")[-2000:]
         assert REPLY in result.stdout.decode()
-    rows = journal_rows(live_daemon, "claude-code")
+    # Claude Code may fire Stop before it has flushed the message to the transcript; the daemon then looks
+    # again (its payload's last_assistant_message announces a face), so the row can land a moment later.
+    deadline = time.monotonic() + 20
+    while len(rows := journal_rows(live_daemon, "claude-code")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert [(r.kaomoji, r.assistant_text, r.user_text) for r in rows] == [
         ("(◕‿◕)", REPLY_BODY, "first prompt"),
         ("(◕‿◕)", REPLY_BODY, "second prompt"),

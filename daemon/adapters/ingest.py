@@ -23,6 +23,7 @@ Error handling: log lines name what happened and the harness, never a path, a pa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -37,6 +38,7 @@ import trio
 
 from llmojid.client import paths
 from llmojid.client import protocol as p
+from llmojid.common.taxonomy import leading_face
 from llmojid.daemon import spool
 from llmojid.daemon.adapters import ADAPTERS, PayloadAdapter, TranscriptAdapter
 from llmojid.daemon.adapters.base import decode_json
@@ -64,6 +66,9 @@ CURSOR_CACHE_SIZE: Final = 1024
 #: Payloads up to this size are decoded and parsed on the trio thread (a thread hop would cost more); larger ones
 #: (long Hermes histories) in a worker thread.
 INLINE_DECODE_BYTES: Final = 256 * 1024
+#: When a Stop event announces a face-led message the transcript does not hold yet, look again after these waits.
+FOLLOW_UP_DELAYS: Final = (0.2, 0.5, 1.0, 2.0, 4.0)
+FOLLOW_UP_QUEUE: Final = 256
 
 RowFilter = Callable[[p.JournalRow], bool]
 
@@ -81,6 +86,9 @@ class HookIngest:
         self._locks: dict[bytes, trio.Lock] = {}
         self._cursors: OrderedDict[bytes, Cursor] = OrderedDict()
         self._drain_lock = trio.Lock()
+        self._follow_send, self._follow_receive = trio.open_memory_channel[
+            tuple[TranscriptAdapter, str, dict[str, Any]]
+        ](FOLLOW_UP_QUEUE)
 
     @classmethod
     def for_daemon(cls, daemon: Daemon) -> HookIngest:
@@ -109,9 +117,29 @@ class HookIngest:
             log.error("the spool is unavailable: %s", exc if isinstance(exc, SecurityError) else exc.strerror)
             spool_ok = False
         task_status.started()
-        while spool_ok:
-            await self.drain_spool()
-            await trio.sleep(SPOOL_POLL_SECONDS)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._follow_ups)
+            while spool_ok:
+                await self.drain_spool()
+                await trio.sleep(SPOOL_POLL_SECONDS)
+            await trio.sleep_forever()
+
+    async def _follow_ups(self) -> None:
+        """Re-read transcripts whose Stop event came before the harness had written the message it announced.
+
+        Claude Code and Codex may fire Stop while the last assistant line is still being flushed; the payload's
+        ``last_assistant_message`` tells us a face-led message exists, so we look again a few times (reads are
+        incremental and rows deduplicated, so a re-read costs little and never doubles a row).
+        """
+        async for adapter, path, payload in self._follow_receive:
+            for delay in FOLLOW_UP_DELAYS:
+                await trio.sleep(delay)
+                try:
+                    if await self.ingest_transcript(adapter, path, payload, received_at=utc_now()):
+                        break
+                except StorageError as exc:  # e.g. a full disk: the next hook event reads the transcript again
+                    log.warning("a follow-up read of a transcript failed: %s", exc)
+                    break
 
     def close(self) -> None:
         pass
@@ -138,7 +166,11 @@ class HookIngest:
         )
         path = adapter.transcript_of(payload) if isinstance(payload, dict) else None
         if isinstance(payload, dict) and path is not None and _acceptable_path(path):
-            return await self.ingest_transcript(adapter, path, payload, received_at=received_at, spooled=spooled)
+            added = await self.ingest_transcript(adapter, path, payload, received_at=received_at, spooled=spooled)
+            if not added and not spooled and _announces_a_face(payload):
+                with contextlib.suppress(trio.WouldBlock):  # a full queue only loses the extra look, never a row
+                    self._follow_send.send_nowait((adapter, path, payload))
+            return added
         # Not JSON, or a path we refuse, is bad input; an event that names nothing to journal (SubagentStop) is not.
         bad = int(not isinstance(payload, dict) or path is not None)
         commit = partial(self._commit, harness=harness, rows=[], event_at=received_at, spooled=spooled)
@@ -310,6 +342,12 @@ def _read_and_parse(
     piece = read_slice(path, cursor, hints)
     rows, state = adapter.parse_transcript_lines(piece.lines, piece.cursor.state)
     return piece, rows, state
+
+
+def _announces_a_face(payload: dict[str, Any]) -> bool:
+    """Whether the Stop payload says its last assistant message is face-led (newer Claude Code and Codex)."""
+    last = payload.get("last_assistant_message")
+    return isinstance(last, str) and leading_face(last) is not None
 
 
 def _acceptable_path(path: str) -> bool:
