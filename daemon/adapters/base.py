@@ -11,7 +11,7 @@ importer and the hook handler hand it around without knowing which harness it be
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
 import msgspec
@@ -57,6 +57,23 @@ def decode_json(raw: bytes) -> Any:
         return msgspec.json.decode(raw)
     except (msgspec.DecodeError, RecursionError, ValueError):
         return None
+
+
+def json_events(lines: Iterable[Line], state: ParseState) -> Iterator[dict[str, Any]]:
+    """The JSON objects among transcript lines, counting every line and the bad ones (over-long, not an object)
+    in ``state``: the line loop both transcript adapters share."""
+    for raw in lines:
+        state.line_no += 1
+        if raw is None:
+            state.bad_lines += 1
+            continue
+        if not raw.strip():
+            continue
+        event = decode_json(raw)
+        if not isinstance(event, dict):
+            state.bad_lines += 1
+            continue
+        yield event
 
 
 def get_str(obj: object, key: str) -> str:

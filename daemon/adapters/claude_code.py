@@ -21,7 +21,7 @@ from typing import Any, Final
 import msgspec
 
 from llmojid.client.protocol import JournalRow
-from llmojid.daemon.adapters.base import Line, ParseState, decode_json, get_dict, get_str, make_row, text_parts
+from llmojid.daemon.adapters.base import Line, ParseState, get_dict, get_str, json_events, make_row, text_parts
 
 HARNESS: Final = "claude-code"
 #: Injected user content that is not a prompt (the spec's list; the existing corpus skips exactly these).
@@ -46,17 +46,7 @@ def parse_transcript_lines(lines: Iterable[Line], state: ParseState) -> tuple[li
     """Rows for the kaomoji-led assistant messages in ``lines``, and the state after them. Pure, never raises."""
     st = msgspec.structs.replace(state, turn_seen=list(state.turn_seen))
     rows: list[JournalRow] = []
-    for raw in lines:
-        st.line_no += 1
-        if raw is None:
-            st.bad_lines += 1
-            continue
-        if not raw.strip():
-            continue
-        event = decode_json(raw)
-        if not isinstance(event, dict):
-            st.bad_lines += 1
-            continue
+    for event in json_events(lines, st):
         kind = event.get("type")
         if kind == "user":
             _take_prompt(event, st)

@@ -29,11 +29,11 @@ from llmojid.daemon.adapters.base import (
     MAX_TURN_SEEN,
     Line,
     ParseState,
-    decode_json,
     digest,
     get_dict,
     get_str,
     is_injected,
+    json_events,
     make_row,
     text_parts,
 )
@@ -57,17 +57,7 @@ def parse_transcript_lines(lines: Iterable[Line], state: ParseState) -> tuple[li
     """Rows for the kaomoji-led assistant messages in ``lines``, and the state after them. Pure, never raises."""
     st = msgspec.structs.replace(state, turn_seen=list(state.turn_seen))
     rows: list[JournalRow] = []
-    for raw in lines:
-        st.line_no += 1
-        if raw is None:
-            st.bad_lines += 1
-            continue
-        if not raw.strip():
-            continue
-        event = decode_json(raw)
-        if not isinstance(event, dict):
-            st.bad_lines += 1
-            continue
+    for event in json_events(lines, st):
         kind = event.get("type")
         payload = get_dict(event, "payload")
         if kind == "session_meta":
