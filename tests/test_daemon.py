@@ -84,6 +84,14 @@ def test_status_json_and_modes(daemon: DaemonProcess) -> None:
     assert "is running" in text and str(daemon.socket_path) in text
 
 
+def test_daemon_process_cannot_dump_core(daemon: DaemonProcess) -> None:
+    """harden_process sets RLIMIT_CORE to 0, so a crash never writes keys or journal text into a core file."""
+    assert daemon.proc is not None
+    limits = Path(f"/proc/{daemon.proc.pid}/limits").read_text().splitlines()
+    core = next(line for line in limits if line.startswith("Max core file size"))
+    assert core.split()[4:6] == ["0", "0"], core
+
+
 def _socket_inodes(pid: int) -> set[str]:
     inodes = set()
     for fd in os.listdir(f"/proc/{pid}/fd"):
