@@ -16,15 +16,13 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
 
-from tests.hook_support import HOOKS, journal_rows, live_daemon, spool_files
+from tests.hook_support import HOOKS, StandInHandler, journal_rows, live_daemon, serve_stand_in, spool_files
 from tests.support import LLMOJID_CTL, DaemonProcess
 
 __all__ = ["live_daemon"]
@@ -37,23 +35,15 @@ def _claude_binary() -> str | None:
     return os.environ.get("LLMOJID_TEST_CLAUDE") or shutil.which("claude")
 
 
-class _StandInAPI(BaseHTTPRequestHandler):
+class _StandInAPI(StandInHandler):
     """Answers POST /v1/messages (streamed or not) with REPLY, count_tokens with a count, anything else with {}."""
 
-    protocol_version = "HTTP/1.1"
     models: ClassVar[list[str]] = []
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
     def do_POST(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        try:
-            body = json.loads(self.rfile.read(length) or b"{}")
-        except ValueError:
-            body = {}
+        body = self.read_json()
         if "count_tokens" in self.path:
-            self._send("application/json", json.dumps({"input_tokens": 10}).encode())
+            self.send("application/json", json.dumps({"input_tokens": 10}).encode())
             return
         model = str(body.get("model") or "stand-in")
         self.models.append(model)
@@ -69,7 +59,7 @@ class _StandInAPI(BaseHTTPRequestHandler):
         }
         if not body.get("stream"):
             done = message | {"content": [{"type": "text", "text": REPLY}], "stop_reason": "end_turn"}
-            self._send("application/json", json.dumps(done).encode())
+            self.send("application/json", json.dumps(done).encode())
             return
         events = [
             {"type": "message_start", "message": message},
@@ -83,28 +73,16 @@ class _StandInAPI(BaseHTTPRequestHandler):
             },
             {"type": "message_stop"},
         ]
-        stream = b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
-        self._send("text/event-stream", stream)
+        self.send_sse(events)
 
     def do_GET(self) -> None:
-        self._send("application/json", b"{}")
-
-    def _send(self, content_type: str, data: bytes) -> None:
-        self.send_response(200)
-        self.send_header("content-type", content_type)
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send("application/json", b"{}")
 
 
 @pytest.fixture
 def stand_in_api() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _StandInAPI)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with serve_stand_in(_StandInAPI) as url:
+        yield url
 
 
 @pytest.mark.slow

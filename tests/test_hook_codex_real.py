@@ -19,17 +19,15 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 import tomllib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
 from llmojid.daemon.adapters import codex as codex_adapter
-from tests.hook_support import journal_rows, spool_files
+from tests.hook_support import StandInHandler, journal_rows, serve_stand_in, spool_files
 from tests.support import LLMOJID_CTL, DaemonProcess
 
 REPLY_BODY = "Hello from the stand-in API, CANARY-REAL."
@@ -54,23 +52,15 @@ def _codex_binary() -> str | None:
     return shutil.which("codex")
 
 
-class _StandInAPI(BaseHTTPRequestHandler):
+class _StandInAPI(StandInHandler):
     """Answers POST .../responses with REPLY as an SSE stream, anything else with {} (and records the requests)."""
 
-    protocol_version = "HTTP/1.1"
     requests: ClassVar[list[dict[str, Any]]] = []
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
     def do_POST(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        try:
-            body = json.loads(self.rfile.read(length) or b"{}")
-        except ValueError:
-            body = {}
+        body = self.read_json()
         if not self.path.endswith("/responses"):
-            self._send("application/json", b"{}")
+            self.send("application/json", b"{}")
             return
         self.requests.append(body)
         n = len(self.requests)
@@ -90,29 +80,17 @@ class _StandInAPI(BaseHTTPRequestHandler):
             {"type": "response.output_item.done", "output_index": 0, "item": done},
             {"type": "response.completed", "response": {"id": f"resp_standin_{n}", "usage": usage}},
         ]
-        stream = b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
-        self._send("text/event-stream", stream)
+        self.send_sse(events)
 
     def do_GET(self) -> None:
-        self._send("application/json", b'{"models": []}')
-
-    def _send(self, content_type: str, data: bytes) -> None:
-        self.send_response(200)
-        self.send_header("content-type", content_type)
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send("application/json", b'{"models": []}')
 
 
 @pytest.fixture
 def stand_in_api() -> Iterator[str]:
     _StandInAPI.requests.clear()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _StandInAPI)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/v1"
-    server.shutdown()
-    server.server_close()
+    with serve_stand_in(_StandInAPI) as url:
+        yield url + "/v1"
 
 
 def _config_toml(base_url: str) -> str:
