@@ -30,7 +30,7 @@ from llmojid.client import minipack
 from llmojid.client import protocol as p
 from llmojid.client.connection import Client
 from llmojid.client.hook import hook_frames
-from tests.support import DaemonProcess, make_env, remove_tree, short_tempdir
+from tests.support import DaemonProcess, inet_inodes, make_env, remove_tree, short_tempdir, socket_inodes
 
 
 class Recorder:
@@ -157,22 +157,6 @@ def fd_kinds(pid: int) -> dict[str, int]:
     return dict(kinds)
 
 
-def inet_sockets(pid: int) -> int:
-    mine = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            mine.add(target[8:-1])
-    inet = set()
-    for table in ("tcp", "tcp6", "udp", "udp6"):
-        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
-            inet.add(line.split()[9])
-    return len(mine & inet)
-
-
 def stored_markers(path: Path) -> set[str]:
     found: set[str] = set()
     before = 0
@@ -242,7 +226,7 @@ def main() -> int:
         inet_seen = 0
         while time.monotonic() < stop:
             samples.append((time.monotonic() - start, rss_mib(pid)))
-            inet_seen += inet_sockets(pid)
+            inet_seen += len(socket_inodes(pid) & inet_inodes(pid))
             time.sleep(min(5.0, max(0.5, args.seconds / 20)))
         for t in threads:
             t.join(timeout=700)

@@ -154,3 +154,27 @@ def scan_for(root: Path, needles: list[bytes]) -> list[str]:
             data = path.read_bytes()
             hits += [f"{path}: {needle!r}" for needle in needles if needle in data]
     return hits
+
+
+def socket_inodes(pid: int) -> set[str]:
+    """The inodes of every socket the process holds (from /proc/PID/fd)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+def inet_inodes(pid: int) -> set[str]:
+    """The inodes of every TCP, UDP and raw socket in the process's network namespace."""
+    found = set()
+    for table in ("tcp", "tcp6", "udp", "udp6", "raw", "raw6", "udplite", "udplite6"):
+        path = Path(f"/proc/{pid}/net/{table}")
+        if path.exists():
+            for line in path.read_text().splitlines()[1:]:
+                found.add(line.split()[9])
+    return found

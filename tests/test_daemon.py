@@ -17,7 +17,7 @@ import pytest
 
 from llmojid.client import protocol as p
 from llmojid.client.connection import Client
-from tests.support import LLMOJID, DaemonProcess, scan_for
+from tests.support import LLMOJID, DaemonProcess, inet_inodes, scan_for, socket_inodes
 
 
 def rows_with(canary: str, n: int = 1, start: int = 0) -> list[p.JournalRow]:
@@ -92,37 +92,15 @@ def test_daemon_process_cannot_dump_core(daemon: DaemonProcess) -> None:
     assert core.split()[4:6] == ["0", "0"], core
 
 
-def _socket_inodes(pid: int) -> set[str]:
-    inodes = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except FileNotFoundError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    return inodes
-
-
-def _inet_inodes(pid: int) -> set[str]:
-    found = set()
-    for table in ("tcp", "tcp6", "udp", "udp6", "raw", "raw6", "udplite", "udplite6"):
-        path = Path(f"/proc/{pid}/net/{table}")
-        if path.exists():
-            for line in path.read_text().splitlines()[1:]:
-                found.add(line.split()[9])
-    return found
-
-
 def test_daemon_holds_no_inet_socket(daemon: DaemonProcess) -> None:
     assert daemon.proc is not None
     submit(daemon, rows_with("x"))  # after real work, not just at start
-    mine = _socket_inodes(daemon.proc.pid)
+    mine = socket_inodes(daemon.proc.pid)
     assert mine, "the daemon should hold at least its listening Unix socket"
-    assert not mine & _inet_inodes(daemon.proc.pid)
+    assert not mine & inet_inodes(daemon.proc.pid)
     unix = {line.split()[6] for line in Path("/proc/net/unix").read_text().splitlines()[1:] if len(line.split()) > 6}
     netlink = {line.split()[-1] for line in Path("/proc/net/netlink").read_text().splitlines()[1:]}
-    still_open = mine & _socket_inodes(daemon.proc.pid)  # a client's socket may close while we read the tables
+    still_open = mine & socket_inodes(daemon.proc.pid)  # a client's socket may close while we read the tables
     assert still_open <= unix | netlink, "every socket the daemon holds is a Unix (or kernel netlink) socket"
 
 
