@@ -41,3 +41,14 @@ def daemon(workdir: Path, daemon_env: dict[str, str]) -> Iterator[DaemonProcess]
     yield proc
     code = proc.stop()
     assert code == 0, f"daemon exited {code}:\n{proc.log()}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the kill -9 tally (tests/kill_tally.py) when any such trial ran."""
+    from tests.kill_tally import KILL_TRIALS
+
+    lines = KILL_TRIALS.table()
+    if lines:
+        terminalreporter.write_sep("=", "kill -9 trials: acked before the kill vs stored after the restart")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -17,6 +17,7 @@ import pytest
 
 from llmojid.client import protocol as p
 from llmojid.client.connection import Client
+from tests.kill_tally import KILL_TRIALS
 from tests.support import LLMOJID, DaemonProcess, inet_inodes, scan_for, socket_inodes
 
 
@@ -238,6 +239,7 @@ except Exception:
         reply = client.request(p.QueryJournal(limit=p.MAX_ROWS_PER_REQUEST))
     assert isinstance(reply, p.Rows)
     stored = {int(r.assistant_text[1:]) for r in reply.rows}
+    KILL_TRIALS.record("ingest (SubmitRows)", acked=len(acked), stored=len(acked & stored))
     assert acked <= stored, f"acked but lost: {sorted(acked - stored)[:5]}"
     assert len(stored) == len(reply.rows), "no duplicates"
 

@@ -18,6 +18,7 @@ import pytest
 from llmojid.client import protocol as p
 from llmojid.client.connection import Client
 from tests.hook_support import journal_rows, start
+from tests.kill_tally import KILL_TRIALS
 from tests.support import DaemonProcess
 from tests.test_audit_helpers import audit, db, failures, keyring_entry, request, rows, seed_cache, submit
 
@@ -43,11 +44,12 @@ def _key_ids_in_store(proc: DaemonProcess) -> set[str]:
         conn.close()
 
 
-def _all_open(proc: DaemonProcess, n: int) -> None:
-    """Every journal value opens for its owner (the daemon reads them all back)."""
+def _all_open(proc: DaemonProcess, n: int) -> int:
+    """Every journal value opens for its owner (the daemon reads them all back); returns the rows read."""
     got = journal_rows(proc)
     assert len(got) == n
     assert all(CANARY in r.user_text and CANARY in r.assistant_text and CANARY in r.cwd for r in got)
+    return len(got)
 
 
 def _fill(proc: DaemonProcess, n: int = 40) -> int:
@@ -125,7 +127,7 @@ def test_rotation_killed_with_kill9_at_random_points_always_resumes(daemon: Daem
         start(daemon)
         status = _settled(daemon)
         # Whatever the point, every value opens and is under the active key; the audit passes.
-        _all_open(daemon, n)
+        KILL_TRIALS.record("key rotation", acked=n, stored=_all_open(daemon, n))
         report = request(daemon, "audit", only=["store.sealed", "store.plaintext", "spool"])
         assert isinstance(report, dict) and report["ok"], (trial, report["failures"])
         if daemon.log().count("resuming an unfinished key rotation") > resumed_before:
