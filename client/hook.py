@@ -332,6 +332,21 @@ def spool_name(now_ns: int) -> str:
     return f"{now_ns:020d}-{os.getpid():07d}-{os.urandom(4).hex()}{SPOOL_SUFFIX}"
 
 
+def next_spool_ns(now_ns: int, names: list[str]) -> int:
+    """The sort key for a new spool file: the wall clock, but never before a file already waiting.
+
+    The daemon drains in name order. A wall clock stepped backwards (an NTP step, a manual fix) would otherwise
+    give a later event an earlier name, and Hermes and generic events, which carry their message, would be
+    journaled out of order.
+    """
+    latest = -1
+    for name in names:
+        head = name.removeprefix(SPOOL_TMP_PREFIX).partition("-")[0]
+        if name.endswith(SPOOL_SUFFIX) and head.isdigit():
+            latest = max(latest, int(head))
+    return max(now_ns, latest + 1)
+
+
 def utc_iso(now_ns: int) -> str:
     seconds, rest = divmod(now_ns, 1_000_000_000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1000:06d}Z"
@@ -351,7 +366,11 @@ def spool(harness: str, payload: bytes, *, spool_dir: Path, public_key_path: Pat
     except ValueError:
         raise SpoolUnavailable("the spool key is not a valid X25519 key") from None
     _ensure_private_dir(spool_dir)
-    name = spool_name(now_ns)
+    try:
+        waiting = os.listdir(spool_dir)
+    except OSError as exc:
+        raise SpoolUnavailable(f"the spool directory cannot be read ({exc.strerror})") from None
+    name = spool_name(next_spool_ns(now_ns, waiting))
     tmp = spool_dir / f"{SPOOL_TMP_PREFIX}{name}"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
