@@ -11,6 +11,8 @@ Requests (``Request.name`` -> ``Result.value``):
 * ``keys.status`` ``{}`` -> the active key, the keys values name, any unfinished rotation.
 * ``forget`` ``{before? | harness? | all?}`` -> rows deleted per table; ``all`` also shreds the keys and stops the
   daemon (it starts afresh, with new keys, on the next request or start).
+* ``retention.run`` ``{}`` -> one retention pass now (``days``, ``dropped``, ``skipped``): what the hourly pass does.
+  It is skipped, with the reason, while the wall clock disagrees with the boot clock (``daemon/clock.py``).
 
 Resource handling: one rotation or forget at a time (``_lock``); blocking work (keyring, files, VACUUM) runs in
 worker threads; the store is the daemon's.
@@ -34,6 +36,7 @@ from llmojid.client import paths
 from llmojid.client import protocol as p
 from llmojid.common.sanitizer import sanitize
 from llmojid.common.version import VERSION
+from llmojid.daemon.clock import WallClockWatch
 from llmojid.daemon.dispatch import CallContext, Dispatcher, DispatchError, args_as
 from llmojid.daemon.keys import KeyringUnavailableError
 from llmojid.daemon.privacy import auditor, forget, retention, rotation
@@ -113,6 +116,7 @@ class PrivacyComponent:
         self.store = daemon.store
         self.keys = daemon.keys
         self._lock = trio.Lock()
+        self._clock = WallClockWatch()
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
     def register(self, dispatcher: Dispatcher) -> None:
@@ -122,6 +126,7 @@ class PrivacyComponent:
         dispatcher.add_named("keys.rotate", self._keys_rotate)
         dispatcher.add_named("keys.status", self._keys_status)
         dispatcher.add_named("forget", self._forget)
+        dispatcher.add_named("retention.run", self._retention_run)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Finish an interrupted rotation, then apply retention now and every ``retention.INTERVAL_SECONDS``."""
@@ -139,21 +144,33 @@ class PrivacyComponent:
     def close(self) -> None:
         return None
 
-    async def _retention_pass(self) -> None:
+    async def _retention_pass(self) -> dict[str, Any]:
+        """Drop the text of rows older than ``retain_text_days``; returns what it did (or why it did nothing)."""
         from llmojid.common import config
 
         try:
             days = config.load(config.config_file(paths.config_dir())).config.retain_text_days
         except config.ConfigError as exc:
             log.warning("retention skipped: %s", exc)
-            return
+            return {"days": None, "dropped": 0, "skipped": "the config file is invalid; see the daemon log"}
         before = retention.cutoff(days, datetime.now(UTC))
         if before is None:
-            return
+            return {"days": days, "dropped": 0, "skipped": "retention is off (retain_text_days = 0)"}
+        if self._clock.stepped():
+            # A clock a year ahead would drop every text; wait until it agrees again (or a restart trusts it).
+            step = self._clock.step_seconds()
+            log.warning("retention skipped: the wall clock moved %+.0f s against the boot clock since start", step)
+            return {"days": days, "dropped": 0, "skipped": f"the wall clock was stepped by {step:+.0f} s since start"}
         changed = await self.store.write(lambda conn: retention.drop_text(conn, before))
         if changed:
             await trio.to_thread.run_sync(forget.vacuum, self.store.path)
             log.info("retention: dropped the text of %d journal row(s) older than %d days", changed, days)
+        return {"days": days, "dropped": changed, "skipped": None}
+
+    async def _retention_run(self, msg: p.Request, _ctx: CallContext) -> p.Result:
+        args_as(NoArgs, msg)
+        async with self._lock:
+            return p.Result(value=await self._retention_pass())
 
     # --- audit -------------------------------------------------------------------------------------------------
     async def _audit(self, msg: p.Request, _ctx: CallContext) -> p.Result:
