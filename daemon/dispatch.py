@@ -85,6 +85,10 @@ class Dispatcher:
             code, text = error_reply_for(exc)
             if code is p.ErrorCode.INTERNAL:
                 log.exception("handler for %s failed", type(message).__name__)
+            elif code is p.ErrorCode.KEYRING:
+                # The reply sends the user to this log: say here what failed and how to fix it. A keyring error's
+                # text holds no secret (keys.py), and it names no journal data.
+                log.error("handler for %s failed: %s", type(message).__name__, exc)
             return p.Error(id=message.id, code=int(code), message=text)
         reply.id = message.id
         return reply
