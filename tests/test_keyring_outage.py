@@ -460,12 +460,6 @@ def test_forget_all_while_the_keyring_is_down_stops_and_can_be_run_again(
     assert leaks(needles, {"forget": failed.stdout + failed.stderr, "daemon log": proc.log_path.read_bytes()}) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (issue 8): PrivacyComponent._resolve_keys swallows KeyringUnavailableError from keyring_holds, so "
-    "an audit during an outage reports every value as sealed under a deleted key and advises forgetting them. "
-    "Remove this marker once audit answers KEYRING instead.",
-)
 def test_audit_while_the_keyring_is_down_says_so(outage_daemon: DaemonProcess, private_keyring: PrivateKeyring) -> None:
     """An unreachable keyring is not a lost key: the audit must not tell the user to forget readable data."""
     proc, kr = outage_daemon, private_keyring

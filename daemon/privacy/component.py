@@ -221,15 +221,19 @@ class PrivacyComponent:
         return report
 
     async def _resolve_keys(self) -> dict[str, bytes]:
-        """Every key a sealed value names that the keyring holds (asked here, not on the store's threads)."""
+        """Every key a sealed value names that the keyring holds (asked here, not on the store's threads).
+
+        An unreachable keyring raises (the reply says KEYRING): it is not a deleted key, and reporting it as one
+        would tell the user to forget data that is still readable.
+        """
         found: dict[str, bytes] = {}
         for key_id in sorted(await self.store.read(key_counts)):
+            if not await trio.to_thread.run_sync(rotation.keyring_holds, self.keys, key_id):
+                continue
             try:
-                if not await trio.to_thread.run_sync(rotation.keyring_holds, self.keys, key_id):
-                    continue
                 found[key_id] = await trio.to_thread.run_sync(self.keys.data_key, key_id)
             except KeyringUnavailableError:
-                continue
+                continue  # deleted between the two lookups
         return found
 
     # --- bundle ------------------------------------------------------------------------------------------------
