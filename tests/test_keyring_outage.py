@@ -19,6 +19,11 @@ The defined outcome of "keyring unavailable mid-run":
 * a daemon (re)started while the keyring is down refuses to start (exit 1, says how to fix it), writes nothing and
   creates no key;
 * no key material reaches the daemon log or any error message.
+
+A keyring that is *locked* mid-run (the screen locker, ``secret-tool lock``; the process stays up) has the same
+outcome. keyring's SecretService backend answers a locked collection by asking the Secret Service to unlock it,
+which starts a prompt; with no prompter to activate gnome-keyring dismisses it at once, and the call fails with
+``KeyringLocked`` rather than waiting for a user.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ from pathlib import Path
 import pytest
 import secretstorage
 from jeepney.io.blocking import DBusConnection, open_dbus_connection
+from secretstorage.defines import SS_PATH
+from secretstorage.util import DBusAddressWrapper, format_secret, open_session
 
 from llmojid.client import protocol as p
 from llmojid.client.connection import Client, DaemonError
@@ -53,6 +60,8 @@ PASSWORD = b"outage-test-password"
 REPLY_BOUND_SECONDS = 30.0
 #: How long the private bus and keyring may take to come up or go away.
 KEYRING_WAIT_SECONDS = 15.0
+#: gnome-keyring's own D-Bus interface (what Seahorse uses) to unlock a collection with its password, no prompt.
+GNOME_KEYRING_INTERNAL = "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface"
 #: A bus that activates nothing: only what the test starts is on it.
 BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -137,6 +146,25 @@ class PrivateKeyring:
         self.keyring.send_signal(signal.SIGKILL)
         self.keyring.wait()
         self._wait_until(lambda: not self.available(), "the killed keyring's name stayed on the bus")
+
+    def lock(self) -> None:
+        """Lock the login collection through the Secret Service, as a screen locker does; the keyring stays up."""
+        with closing(self.connect()) as conn:
+            secretstorage.get_default_collection(conn).lock()
+        assert not self.unlocked(), "the login collection did not lock"
+
+    def unlock(self) -> None:
+        """Unlock the login collection in the running keyring with its password.
+
+        The Secret Service's own Unlock needs a prompt, and there is none here; restarting the keyring would test
+        the outage again, not a lock. gnome-keyring's internal interface takes the password over a session.
+        """
+        with closing(self.connect()) as conn:
+            collection = secretstorage.get_default_collection(conn)
+            secret = format_secret(open_session(conn), PASSWORD, "text/plain")
+            internal = DBusAddressWrapper(SS_PATH, GNOME_KEYRING_INTERNAL, conn)
+            internal.call("UnlockWithMasterPassword", "o(oayays)", collection.collection_path, secret)
+        assert self.unlocked(), "the login collection did not unlock"
 
     def close(self) -> None:
         for proc in (self.keyring, self.bus):
@@ -470,3 +498,51 @@ def test_audit_while_the_keyring_is_down_says_so(outage_daemon: DaemonProcess, p
     finally:
         kr.start()
         assert proc.stop() == 0, proc.log()
+
+
+def test_keyring_locked_mid_run_refuses_what_needs_it_and_recovers_when_unlocked(
+    outage_daemon: DaemonProcess, private_keyring: PrivateKeyring
+) -> None:
+    """A locked keyring is still there, and answers: each call that needs it must fail (KEYRING) instead of
+    waiting on an unlock prompt no one can answer, while the keys in memory keep the journal working."""
+    proc, kr = outage_daemon, private_keyring
+    assert submit(proc, rows("LOCKED-BEFORE", 4)) == 4
+    old = status(proc).key_id
+    before = kr.entries(service(proc))
+    needles = key_material(before)
+    assert kr.keyring is not None
+    keyring_pid = kr.keyring.pid
+
+    kr.lock()
+
+    # The keys in memory keep it serving.
+    assert status(proc).key_id == old
+    assert submit(proc, rows("LOCKED-DURING", 3, model="other-model")) == 3
+    stored = journal_rows(proc)
+    assert len(stored) == 7 and sum("LOCKED-DURING" in r.assistant_text for r in stored) == 3
+    # What must reach the keyring is refused, within REPLY_BOUND_SECONDS (a hang fails in keyring_refusal).
+    refusals = {name: keyring_refusal(proc, name) for name in ("keys.rotate", "audit", "keys.status")}
+    assert rotation_record(proc) is None, "a rotation refused by a locked keyring left a rotation record"
+    assert status(proc).key_id == old
+    assert not kr.unlocked(), "something unlocked the keyring without its password"
+    assert kr.keyring.poll() is None and kr.keyring.pid == keyring_pid
+
+    kr.unlock()
+
+    # The same daemon (and the same keyring process) rotates, and the audit passes.
+    assert kr.entries(service(proc)) == before, "the refused requests changed the keyring's entries"
+    summary = request(proc, "keys.rotate")
+    assert isinstance(summary, dict)
+    assert summary["to"] != old and summary["deleted"] == [old] and not summary["resumed"]
+    assert status(proc).key_id == summary["to"]
+    after = kr.entries(service(proc))
+    assert after["active-key"] == summary["to"] and f"data-key:{old}" not in after
+    needles |= key_material(after)
+    code, report, err = audit(proc)
+    assert code == 0, failures(report) or err
+    assert len(journal_rows(proc)) == 7
+    assert kr.keyring.poll() is None and kr.keyring.pid == keyring_pid
+
+    assert proc.stop() == 0, proc.log()
+    replies = {name: str(exc).encode() for name, exc in refusals.items()}
+    assert leaks(needles, replies | {"daemon log": proc.log_path.read_bytes()}) == []
