@@ -157,6 +157,17 @@ class KeyManager:
         except ValueError as exc:
             raise KeyringUnavailableError(f"keyring entry '{entry}' is malformed") from exc
 
+    def lookup(self, entry: str) -> str | None:
+        """An entry as the keyring holds it now, never from memory.
+
+        For "is this key still there?" and for secrets read on use (an API key). Raises KeyringUnavailableError
+        when the keyring does not answer.
+        """
+        return self._get(entry)
+
+    def holds_data_key(self, key_id: str) -> bool:
+        return self.lookup(f"data-key:{key_id}") is not None
+
     # --- data keys ---
     def load_active(self, *, create: bool) -> str:
         """Load (or, on first start, create) the active data key; returns its id."""

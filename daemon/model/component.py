@@ -365,8 +365,7 @@ class SynthesisComponent:
             await trio.to_thread.run_sync(old.close)
 
     def _api_key(self) -> str | None:
-        # The key manager has no public accessor for extra entries yet; this reads the one entry we own.
-        return self.keys._get(API_KEY_ENTRY)
+        return self.keys.lookup(API_KEY_ENTRY)
 
     def _timed(self, synth: Synthesizer, method: Method, seconds: float) -> None:
         slot = (synth.backend, synth.model_id, method.value)

@@ -192,7 +192,7 @@ def keyring_holds(keys: KeyManager, key_id: str) -> bool:
 
     Not ``keys.data_key``: the manager keeps the keys it has loaded in memory, so a key deleted from the keyring
     behind its back would still look present, and the auditor and ``keys status`` must report the keyring as it
-    is. (The manager has no public uncached lookup; this reads the entry the way it does.)
+    is; ``KeyManager.holds_data_key`` asks the keyring itself.
 
     A lookup that races a delete of the same entry (the Secret Service finds the item, then it is gone before
     its secret is read) fails with an error rather than "absent"; it is asked again, and only a keyring that
@@ -200,7 +200,7 @@ def keyring_holds(keys: KeyManager, key_id: str) -> bool:
     """
     for attempt in range(_LOOKUP_TRIES):
         try:
-            return keys._get(f"data-key:{key_id}") is not None
+            return keys.holds_data_key(key_id)
         except KeyringUnavailableError:
             if attempt == _LOOKUP_TRIES - 1:
                 raise
