@@ -327,6 +327,18 @@ def seed_synthesis_cache(proc: DaemonProcess, kr: PrivateKeyring, monkeypatch: p
         return seed_cache(proc)
 
 
+def rotate_fresh(proc: DaemonProcess, kr: PrivateKeyring, old: str) -> dict[str, str]:
+    """Rotate on the same daemon once the keyring answers again: a new rotation, not a resumed one, and the old key
+    gone from the keyring. Returns the keyring's entries after it."""
+    summary = request(proc, "keys.rotate")
+    assert isinstance(summary, dict)
+    assert summary["to"] != old and summary["deleted"] == [old] and not summary["resumed"]
+    assert status(proc).key_id == summary["to"]
+    after = kr.entries(service(proc))
+    assert after["active-key"] == summary["to"] and f"data-key:{old}" not in after
+    return after
+
+
 # --- the tests -----------------------------------------------------------------------------------------------------
 def test_daemon_serves_through_a_keyring_outage_and_recovers(
     outage_daemon: DaemonProcess, private_keyring: PrivateKeyring, monkeypatch: pytest.MonkeyPatch
@@ -400,13 +412,7 @@ def test_daemon_serves_through_a_keyring_outage_and_recovers(
     assert isinstance(keys, dict)
     assert keys["active"] == old and keys["rotation"] is None
     assert all(k["in_keyring"] for k in keys["keys"]), keys
-    summary = request(proc, "keys.rotate")
-    assert isinstance(summary, dict)
-    assert summary["to"] != old and summary["deleted"] == [old] and not summary["resumed"]
-    assert status(proc).key_id == summary["to"]
-    after = kr.entries(service(proc))
-    assert after["active-key"] == summary["to"] and f"data-key:{old}" not in after
-    needles |= key_material(after)
+    needles |= key_material(rotate_fresh(proc, kr, old))
     bundle_after = request(proc, "bundle.build")
     assert isinstance(bundle_after, dict)
     assert bundle_after["files"] == bundle_before["files"], "the bundle (its submitter id) changed across the outage"
@@ -531,13 +537,7 @@ def test_keyring_locked_mid_run_refuses_what_needs_it_and_recovers_when_unlocked
 
     # The same daemon (and the same keyring process) rotates, and the audit passes.
     assert kr.entries(service(proc)) == before, "the refused requests changed the keyring's entries"
-    summary = request(proc, "keys.rotate")
-    assert isinstance(summary, dict)
-    assert summary["to"] != old and summary["deleted"] == [old] and not summary["resumed"]
-    assert status(proc).key_id == summary["to"]
-    after = kr.entries(service(proc))
-    assert after["active-key"] == summary["to"] and f"data-key:{old}" not in after
-    needles |= key_material(after)
+    needles |= key_material(rotate_fresh(proc, kr, old))
     code, report, err = audit(proc)
     assert code == 0, failures(report) or err
     assert len(journal_rows(proc)) == 7
