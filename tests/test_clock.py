@@ -40,7 +40,10 @@ RETAIN_DAYS = 30
 def shim(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The clockshift shim, compiled for this run (scripts/setup installs gcc)."""
     out = tmp_path_factory.mktemp("clockshift") / "clockshift.so"
-    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", str(out), str(SHIM_SOURCE), "-ldl"], check=True)
+    try:
+        subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", str(out), str(SHIM_SOURCE), "-ldl"], check=True)
+    except FileNotFoundError:
+        pytest.fail("these tests need a C compiler (cc) for tests/clockshift.c: scripts/setup installs gcc")
     return out
 
 
