@@ -7,6 +7,7 @@ through SubmitRows. Model time is kept small: a handful of cells per daemon.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -233,3 +234,34 @@ def test_ctrl_c_cancels_the_job_in_the_daemon(daemon: DaemonProcess) -> None:
     assert plan["to_synthesize"] >= 5
     time.sleep(1.0)
     assert named(daemon, "model.status")["calls"] == calls
+
+
+def _open_files(pid: int) -> int:
+    """Descriptors of the process that are not sockets (sockets come and go with clients)."""
+    fds = Path(f"/proc/{pid}/fd")
+    return sum(1 for fd in fds.iterdir() if not os.readlink(fd).startswith("socket:"))
+
+
+def test_model_load_and_unload_cycles_leak_no_descriptors(workdir: Path, daemon_env: dict[str, str]) -> None:
+    """A long-running daemon loads and unloads the model many times: each cycle must give back what it took.
+
+    (The first load leaves two /dev/null handles that llama-cpp-python keeps; they do not grow after it.)
+    """
+    daemon = DaemonProcess(workdir, {**daemon_env, "LLMOJID_MODEL_IDLE_UNLOAD_SECONDS": "0.5"}).start()
+    assert daemon.proc is not None
+    try:
+        after_unload = []
+        for cycle in range(3):
+            submit(daemon, [row(f"cycle-{cycle}", "(◕‿◕)", cycle, "hi", "All good.")])  # a new cell each time
+            _, done = analyze(daemon)
+            assert done["synthesized"] == 1
+            deadline = time.monotonic() + 30
+            # The status flips before the unload has finished and logged: wait for both.
+            while named(daemon, "model.status")["loaded"] or daemon.log().count("unloaded the idle model") <= cycle:
+                assert time.monotonic() < deadline, "the idle model was not unloaded"
+                time.sleep(0.1)
+            after_unload.append(_open_files(daemon.proc.pid))
+        assert named(daemon, "model.status")["load_count"] == 3
+        assert after_unload == [after_unload[0]] * 3, after_unload
+    finally:
+        assert daemon.stop() == 0, daemon.log()
