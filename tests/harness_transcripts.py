@@ -164,46 +164,17 @@ class CodexSession:
         self.seq += 1
         return {"timestamp": _ts(self.seq), "type": kind, "payload": payload}
 
+    def _message(self, role: str, text: str) -> dict[str, Any]:
+        """A ``response_item`` message line (assistant text is ``output_text``, everyone else's ``input_text``)."""
+        part = "output_text" if role == "assistant" else "input_text"
+        return self._line("response_item", {"type": "message", "role": role, "content": [{"type": part, "text": text}]})
+
     def header(self) -> list[dict[str, Any]]:
         lines = [self._line("session_meta", {"id": self.session, "cwd": self.cwd, "cli_version": "0.169.0"})]
         if self.new_shape:
-            lines.append(
-                self._line(
-                    "response_item",
-                    {
-                        "type": "message",
-                        "role": "developer",
-                        "content": [{"type": "input_text", "text": "(◕‿◕) developer instructions"}],
-                    },
-                )
-            )
-        lines.append(
-            self._line(
-                "response_item",
-                {
-                    "type": "message",
-                    "role": "user",
-                    "content": [
-                        {
-                            "type": "input_text",
-                            "text": "# AGENTS.md instructions for /x\n\n<INSTRUCTIONS>be nice</INSTRUCTIONS>",
-                        }
-                    ],
-                },
-            )
-        )
-        lines.append(
-            self._line(
-                "response_item",
-                {
-                    "type": "message",
-                    "role": "user",
-                    "content": [
-                        {"type": "input_text", "text": "<environment_context>\n  <cwd>/x</cwd>\n</environment_context>"}
-                    ],
-                },
-            )
-        )
+            lines.append(self._message("developer", "(◕‿◕) developer instructions"))
+        lines.append(self._message("user", "# AGENTS.md instructions for /x\n\n<INSTRUCTIONS>be nice</INSTRUCTIONS>"))
+        lines.append(self._message("user", "<environment_context>\n  <cwd>/x</cwd>\n</environment_context>"))
         return lines
 
     def turn(self, n: int) -> tuple[list[dict[str, Any]], list[Expected]]:
@@ -213,27 +184,8 @@ class CodexSession:
             context["turn_id"] = f"turn-{n}"
         lines = [self._line("turn_context", context)]
         if self.new_shape and n % 2 == 0:
-            lines.append(
-                self._line(
-                    "response_item",
-                    {
-                        "type": "message",
-                        "role": "user",
-                        "content": [
-                            {
-                                "type": "input_text",
-                                "text": "<environment_context>\n  <cwd>/y</cwd>\n</environment_context>",
-                            }
-                        ],
-                    },
-                )
-            )
-        lines.append(
-            self._line(
-                "response_item",
-                {"type": "message", "role": "user", "content": [{"type": "input_text", "text": prompt}]},
-            )
-        )
+            lines.append(self._message("user", "<environment_context>\n  <cwd>/y</cwd>\n</environment_context>"))
+        lines.append(self._message("user", prompt))
         lines.append(self._line("event_msg", {"type": "user_message", "message": prompt}))
         expected: list[Expected] = []
         messages = [
@@ -257,15 +209,14 @@ class CodexSession:
 
     def _assistant(self, text: str) -> tuple[list[dict[str, Any]], str]:
         """One assistant message as the shape writes it (twice: the message and its mirror), and its first time."""
-        message = {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text}]}
         if self.new_shape:
-            first = self._line("response_item", message)
+            first = self._message("assistant", text)
             item = {"type": "AgentMessage", "id": "m", "content": [{"type": "Text", "text": text}]}
-            return [first, self._line("event_msg", {"type": "item_completed", "turn_id": "t", "item": item})], first[
-                "timestamp"
-            ]
-        first = self._line("event_msg", {"type": "agent_message", "message": text})
-        return [first, self._line("response_item", message)], first["timestamp"]
+            mirror = self._line("event_msg", {"type": "item_completed", "turn_id": "t", "item": item})
+        else:
+            first = self._line("event_msg", {"type": "agent_message", "message": text})
+            mirror = self._message("assistant", text)
+        return [first, mirror], first["timestamp"]
 
     def stop_payload(self, transcript_path: str) -> bytes:
         if self.new_shape:
