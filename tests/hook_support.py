@@ -6,15 +6,10 @@ The daemon is ``tests.support.DaemonProcess``; readiness is judged with a ``Stat
 
 from __future__ import annotations
 
-import contextlib
-import json
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -93,44 +88,3 @@ def live_daemon(workdir: Path, daemon_env: dict[str, str]) -> Iterator[DaemonPro
     yield proc
     code = proc.stop()
     assert code == 0, f"daemon exited {code}:\n{proc.log()}"
-
-
-class StandInHandler(BaseHTTPRequestHandler):
-    """Base of the loopback stand-ins for a harness's model API (the real API cannot be reached from here)."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def read_json(self) -> dict[str, Any]:
-        length = int(self.headers.get("content-length") or 0)
-        try:
-            body = json.loads(self.rfile.read(length) or b"{}")
-        except ValueError:
-            return {}
-        return body if isinstance(body, dict) else {}
-
-    def send_sse(self, events: list[dict[str, Any]]) -> None:
-        stream = b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
-        self.send("text/event-stream", stream)
-
-    def send(self, content_type: str, data: bytes) -> None:
-        self.send_response(200)
-        self.send_header("content-type", content_type)
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
-@contextlib.contextmanager
-def serve_stand_in(handler: type[StandInHandler]) -> Iterator[str]:
-    """Serve ``handler`` on an ephemeral loopback port; yields its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -17,8 +17,6 @@ import contextlib
 import json
 import os
 import secrets
-import socket
-import socketserver
 import sqlite3
 import subprocess
 import termios
@@ -26,13 +24,13 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.hook_support import run_hook, spool_files, start, wait_spool_drained
+from tests.stand_ins import StandInHandler, serve_stand_in
 from tests.support import LLMOJID_CTL, DaemonProcess, remove_tree, scan_for, short_tempdir
 from tests.test_audit_helpers import audit, failures
 
@@ -40,38 +38,19 @@ BAG = {"primary_affect": ["cheery"], "stance_modality_function": ["helpful", "ea
 MODEL = "claude-canary-test"
 
 
-class _StandInModel(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+class _Handler(StandInHandler):
     """A local OpenAI-compatible chat endpoint that always answers with one valid lexicon bag."""
 
-    daemon_threads = True
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        request, _ = super().get_request()
-        return request, ("local", 0)
-
-
-class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
-        payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": json.dumps(BAG)}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.read_body()
+        self.send_chat_completion(json.dumps(BAG))
 
 
 @pytest.fixture
 def stand_in_model() -> Iterator[str]:
     folder = short_tempdir("lj-model-")
-    server = _StandInModel(str(folder / "chat.sock"), _Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    yield f"unix:{folder / 'chat.sock'}"
-    server.shutdown()
-    server.server_close()
+    with serve_stand_in(_Handler, folder / "chat.sock") as address:
+        yield address
     remove_tree(folder)
 
 

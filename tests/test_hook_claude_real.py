@@ -22,7 +22,8 @@ from typing import ClassVar
 
 import pytest
 
-from tests.hook_support import HOOKS, StandInHandler, journal_rows, live_daemon, serve_stand_in, spool_files
+from tests.hook_support import HOOKS, journal_rows, live_daemon, spool_files
+from tests.stand_ins import StandInHandler, serve_stand_in
 from tests.support import LLMOJID_CTL, DaemonProcess
 
 __all__ = ["live_daemon"]

@@ -27,7 +27,8 @@ from typing import Any, ClassVar
 import pytest
 
 from llmojid.daemon.adapters import codex as codex_adapter
-from tests.hook_support import StandInHandler, journal_rows, serve_stand_in, spool_files
+from tests.hook_support import journal_rows, spool_files
+from tests.stand_ins import StandInHandler, serve_stand_in
 from tests.support import LLMOJID_CTL, DaemonProcess
 
 REPLY_BODY = "Hello from the stand-in API, CANARY-REAL."

@@ -16,13 +16,11 @@ import json
 import re
 import shutil
 import subprocess
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +32,7 @@ from llmojid.client.connection import Client, DaemonError
 from llmojid.common.taxonomy import canonicalize
 from tests.harness_transcripts import ClaudeSession, CodexSession, HermesSession, jsonl
 from tests.hook_support import journal_rows, run_hook, start
+from tests.stand_ins import StandInHandler, serve_stand_in
 from tests.support import LLMOJID_CTL, DaemonProcess, make_env, remove_tree, scan_for, short_tempdir
 
 pytestmark = pytest.mark.slow  # one daemon for the module: typing (torch), hooks, analyze, report, Chromium
@@ -66,21 +65,12 @@ BAGS = (
 )
 
 
-class _StandIn(BaseHTTPRequestHandler):
+class _StandIn(StandInHandler):
     """A chat-completions endpoint that answers every request with one of BAGS."""
 
     def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        bag = BAGS[hashlib.sha256(body).digest()[0] % len(BAGS)]
-        payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": json.dumps(bag)}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        bag = BAGS[hashlib.sha256(self.read_body()).digest()[0] % len(BAGS)]
+        self.send_chat_completion(json.dumps(bag))
 
 
 # --- building the journal --------------------------------------------------------------------------------------------
@@ -176,14 +166,9 @@ def built() -> Iterator[Built]:
         secrets = hook_turns(daemon)
         rows = journal_rows(daemon)
         assert {r.harness for r in rows} == {"claude-code", "codex", "hermes"}
-        server = HTTPServer(("127.0.0.1", 0), _StandIn)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        try:
-            url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        with serve_stand_in(_StandIn) as address:
+            url = f"{address}/v1"
             lines = daemon.ctl_json_lines("analyze", "--json", "--backend-url", url, "--backend-model", "stand-in")
-        finally:
-            server.shutdown()
-            server.server_close()
         cells = len({(r.model, canonicalize(r.kaomoji)) for r in rows})
         assert lines[-1]["event"] == "done" and lines[-1]["synthesized"] == cells, lines[-1]
         folder = daemon.home / "shared-report"

@@ -6,19 +6,18 @@ socket, answering what each test tells it to): no real Ollama/vLLM can run here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
-import socketserver
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from llmojid.daemon.model import openai_backend as ob
+from tests.stand_ins import StandInHandler, serve_stand_in
 
 GOOD = {"primary_affect": ["sad", "weary"], "stance_modality_function": ["apologetic", "serious", "cautious"]}
 
@@ -31,54 +30,29 @@ class StandIn:
         self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
 
 
-def _handler(stand_in: StandIn) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _handler(stand_in: StandIn) -> type[StandInHandler]:
+    class Handler(StandInHandler):
         def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            body = json.loads(self.read_body())
             stand_in.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
             status, content = stand_in.reply(body)
-            payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: object) -> None:
-            pass
+            self.send_chat_completion(content, status)
 
     return Handler
 
 
 @pytest.fixture
 def serve() -> Iterator[Callable[..., tuple[str, StandIn]]]:
-    servers: list[socketserver.BaseServer] = []
+    with contextlib.ExitStack() as servers:
 
-    def start(reply: Callable[[dict[str, Any]], tuple[int, str]], *, unix: bool = False) -> tuple[str, StandIn]:
-        stand_in = StandIn(reply)
-        if unix:
-            path = Path(tempfile.mkdtemp(prefix="lj-oa-", dir="/tmp")) / "s.sock"
+        def start(reply: Callable[[dict[str, Any]], tuple[int, str]], *, unix: bool = False) -> tuple[str, StandIn]:
+            stand_in = StandIn(reply)
+            if unix:
+                path = Path(tempfile.mkdtemp(prefix="lj-oa-", dir="/tmp")) / "s.sock"
+                return servers.enter_context(serve_stand_in(_handler(stand_in), path)), stand_in
+            return servers.enter_context(serve_stand_in(_handler(stand_in))) + "/v1", stand_in
 
-            class UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-                daemon_threads = True
-
-                def get_request(self) -> tuple[socket.socket, Any]:
-                    request, _ = super().get_request()
-                    return request, ("local", 0)
-
-            server: socketserver.BaseServer = UnixHTTPServer(str(path), _handler(stand_in))
-            url = f"unix:{path}"
-        else:
-            server = HTTPServer(("127.0.0.1", 0), _handler(stand_in))
-            url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        servers.append(server)
-        return url, stand_in
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+        yield start
 
 
 def client(url: str, key: str | None = None) -> ob.OpenAICompatClient:
