@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from llmojid.client.protocol import JournalRow
 from llmojid.daemon.adapters import ADAPTERS, HARNESSES, PayloadAdapter, TranscriptAdapter, claude_code, codex
-from llmojid.daemon.adapters.base import ParseState
+from llmojid.daemon.adapters.base import ParseState, stop_transcript
 from tests.harness_transcripts import ClaudeSession, CodexSession, Expected, HermesSession, jsonl
 
 
@@ -94,8 +94,8 @@ def test_claude_code_prompt_skips_tool_results_injected_and_sidechain_text() -> 
 
 
 def test_claude_code_subagent_stop_is_not_journaled() -> None:
-    assert claude_code.transcript_of({"hook_event_name": "SubagentStop", "transcript_path": "/t.jsonl"}) is None
-    assert claude_code.transcript_of({"hook_event_name": "Stop", "transcript_path": "/t.jsonl"}) == "/t.jsonl"
+    assert stop_transcript({"hook_event_name": "SubagentStop", "transcript_path": "/t.jsonl"}) is None
+    assert stop_transcript({"hook_event_name": "Stop", "transcript_path": "/t.jsonl"}) == "/t.jsonl"
 
 
 def test_codex_older_shape_gives_each_message_once() -> None:

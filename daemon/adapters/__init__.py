@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from llmojid.client.protocol import JournalRow
 from llmojid.daemon.adapters import claude_code, codex, generic, hermes
-from llmojid.daemon.adapters.base import Line, ParseState, decode_json
+from llmojid.daemon.adapters.base import Line, ParseState, decode_json, stop_transcript
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,9 @@ def _generic_rows(raw: bytes, received_at: str) -> list[JournalRow] | None:
 
 ADAPTERS: Final[dict[str, TranscriptAdapter | PayloadAdapter]] = {
     claude_code.HARNESS: TranscriptAdapter(
-        claude_code.HARNESS, claude_code.transcript_of, claude_code.initial_state, claude_code.parse_transcript_lines
+        claude_code.HARNESS, stop_transcript, claude_code.initial_state, claude_code.parse_transcript_lines
     ),
-    codex.HARNESS: TranscriptAdapter(
-        codex.HARNESS, codex.transcript_of, codex.initial_state, codex.parse_transcript_lines
-    ),
+    codex.HARNESS: TranscriptAdapter(codex.HARNESS, stop_transcript, codex.initial_state, codex.parse_transcript_lines),
     hermes.HARNESS: PayloadAdapter(hermes.HARNESS, _hermes_rows),
     generic.HARNESS: PayloadAdapter(generic.HARNESS, _generic_rows),
 }

@@ -85,6 +85,18 @@ def get_str(obj: object, key: str) -> str:
     return ""
 
 
+#: Hook events whose transcript Claude Code and Codex journal ("" when a payload names no event). SubagentStop is
+#: subagent traffic, which is not journaled.
+STOP_EVENTS: Final = frozenset({"Stop", ""})
+
+
+def stop_transcript(payload: dict[str, Any]) -> str | None:
+    """The transcript path a Stop hook payload names, or None when the event is not one to journal."""
+    if get_str(payload, "hook_event_name") not in STOP_EVENTS:
+        return None
+    return get_str(payload, "transcript_path") or None
+
+
 def get_dict(obj: object, key: str) -> dict[str, Any]:
     if isinstance(obj, dict):
         value = obj.get(key)

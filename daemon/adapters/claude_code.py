@@ -26,15 +26,6 @@ from llmojid.daemon.adapters.base import Line, ParseState, get_dict, get_str, js
 HARNESS: Final = "claude-code"
 #: Injected user content that is not a prompt (the spec's list; the existing corpus skips exactly these).
 INJECTED_PREFIXES: Final = ("Base directory for this skill:",)
-#: Hook events this adapter journals. SubagentStop is subagent traffic, which is not journaled.
-JOURNALED_EVENTS: Final = frozenset({"Stop", ""})
-
-
-def transcript_of(payload: dict[str, Any]) -> str | None:
-    """The transcript path a hook payload names, or None when the event is not one to journal."""
-    if get_str(payload, "hook_event_name") not in JOURNALED_EVENTS:
-        return None
-    return get_str(payload, "transcript_path") or None
 
 
 def initial_state(file_stem: str, payload: dict[str, Any]) -> ParseState:

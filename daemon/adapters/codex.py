@@ -40,13 +40,6 @@ from llmojid.daemon.adapters.base import (
 
 HARNESS: Final = "codex"
 INJECTED_PREFIXES: Final = ("# AGENTS.md", "<environment_context>", "<INSTRUCTIONS>")
-JOURNALED_EVENTS: Final = frozenset({"Stop", ""})
-
-
-def transcript_of(payload: dict[str, Any]) -> str | None:
-    if get_str(payload, "hook_event_name") not in JOURNALED_EVENTS:
-        return None
-    return get_str(payload, "transcript_path") or None
 
 
 def initial_state(file_stem: str, payload: dict[str, Any]) -> ParseState:
