@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,21 @@ def test_peer_credentials_of_our_own_connection(workdir: Path) -> None:
     with a, b:
         creds = security.peer_allowed(a)
         assert creds is not None and creds.uid == os.getuid() and creds.pid == os.getpid()
+
+
+def test_harden_process_makes_the_process_non_dumpable() -> None:
+    """PR_SET_DUMPABLE 0: no core file, no same-uid ptrace or /proc/PID/mem reads of the process holding the key.
+
+    Run in a child (it would harden the test runner itself); the daemon calls the same function at start, which
+    ``tests/test_daemon.py::test_daemon_process_cannot_dump_core`` sees through its RLIMIT_CORE.
+    """
+    script = (
+        "import ctypes, ctypes.util, resource\n"
+        "from llmojid.daemon.security import harden_process\n"
+        "libc = ctypes.CDLL(ctypes.util.find_library('c'))\n"
+        "before = libc.prctl(3, 0, 0, 0, 0)\n"  # PR_GET_DUMPABLE
+        "harden_process()\n"
+        "print(before, libc.prctl(3, 0, 0, 0, 0), resource.getrlimit(resource.RLIMIT_CORE))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.strip().split(maxsplit=2) == ["1", "0", "(0, 0)"], out
