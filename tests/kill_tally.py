@@ -31,17 +31,12 @@ class KillTrials:
     def table(self) -> list[str]:
         if not self.kinds:
             return []
-        lines = [f"{'work killed':<24}{'trials':>7}{'acked':>9}{'stored':>9}{'lost':>6}"]
-        total = Tally()
-        for kind, t in sorted(self.kinds.items()):
-            lines.append(f"{kind:<24}{t.trials:>7}{t.acked:>9}{t.stored:>9}{t.acked - t.stored:>6}")
-            total.trials, total.acked, total.stored = (
-                total.trials + t.trials,
-                total.acked + t.acked,
-                total.stored + t.stored,
-            )
-        lines.append(f"{'total':<24}{total.trials:>7}{total.acked:>9}{total.stored:>9}{total.acked - total.stored:>6}")
-        return lines
+        kinds = sorted(self.kinds.items())
+        total = Tally(*(sum(getattr(t, f) for _, t in kinds) for f in ("trials", "acked", "stored")))
+        return [f"{'work killed':<24}{'trials':>7}{'acked':>9}{'stored':>9}{'lost':>6}"] + [
+            f"{kind:<24}{t.trials:>7}{t.acked:>9}{t.stored:>9}{t.acked - t.stored:>6}"
+            for kind, t in [*kinds, ("total", total)]
+        ]
 
 
 #: The one tally of this pytest process.
