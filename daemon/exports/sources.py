@@ -57,8 +57,8 @@ COMPANIONS: Final = frozenset(
     }
 )
 EXPECTED_ANY: Final = (
-    "an export: a claude.ai or ChatGPT conversations.json, claude.ai conversation files, AI Studio prompt files,"
-    " a Takeout MyActivity.json of Gemini Apps, or OpenHands events folders (a folder or a zip of them)"
+    "expected an export: a claude.ai or ChatGPT conversations.json, claude.ai conversation files, AI Studio prompt"
+    " files, a Takeout MyActivity.json of Gemini Apps, or OpenHands events folders (a folder or a zip of them)"
 )
 
 
