@@ -62,7 +62,7 @@ class ArrayItems:
             self._pos -= keep
             self._item_start = 0 if self._state == "item" else self._item_start - keep
         if self._state == "item" and len(self._buf) > self.max_item_bytes:
-            raise JsonStreamError(f"an item larger than {self.max_item_bytes // (1024 * 1024)} MiB")
+            raise JsonStreamError(f"an item larger than {_size(self.max_item_bytes)}")
         return out
 
     def end(self) -> None:
@@ -172,20 +172,22 @@ class ArrayItems:
             elif byte in b"[{":
                 self._depth += 1
             else:
-                self._depth -= 1
-                if self._depth < 0:
-                    raise JsonStreamError(f"unbalanced brackets in item {self.items_seen + 1}")
+                self._depth -= 1  # brackets are counted, not matched: msgspec judges the item's syntax
                 if self._depth == 0:
                     return self._finish_item(out, pos)
 
     def _finish_item(self, out: list[bytes], end: int) -> bool:
         if end - self._item_start > self.max_item_bytes:
-            raise JsonStreamError(f"an item larger than {self.max_item_bytes // (1024 * 1024)} MiB")
+            raise JsonStreamError(f"an item larger than {_size(self.max_item_bytes)}")
         out.append(bytes(self._buf[self._item_start : end]))
         self.items_seen += 1
         self._pos = end
         self._state = "after-item"
         return True
+
+
+def _size(n: int) -> str:
+    return f"{n // (1024 * 1024)} MiB" if n >= 1024 * 1024 else f"{n} bytes"
 
 
 __all__ = ["DEFAULT_MAX_ITEM_BYTES", "ArrayItems", "JsonStreamError"]
