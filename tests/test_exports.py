@@ -87,21 +87,21 @@ CHATGPT: list[Row] = [
         "A state machine with three states. EXPCANARY-g3",
         "What is on this whiteboard? EXPCANARY-g1",
         "gpt-4o",
-        "2025-02-19T21:20:30.000000Z",
+        "2025-02-19T21:20:30Z",
     ),
     (
         "(╯°□°)╯",
         "Three transitions, counted twice to be sure. EXPCANARY-g5",
         "Count the transitions with python EXPCANARY-g4",
         "o3",
-        "2025-02-19T21:21:10.000000Z",
+        "2025-02-19T21:21:10Z",
     ),
     (
         "(>_<)",
         "Green tea, noted for good. EXPCANARY-h4",
         "Remember that I like green tea EXPCANARY-h3",
         "gpt-4o",
-        "2025-04-18T18:14:03.000000Z",
+        "2025-04-18T18:14:03Z",
     ),
 ]
 GEMINI: list[Row] = [
@@ -386,6 +386,13 @@ def test_a_zip_works_as_well_as_the_folder(daemon_up: DaemonProcess, exports: Pa
         archive.writestr("conversations.json", (FIXTURES / "claude_ai" / "conversations.json").read_bytes()[:-50])
     message = refused(daemon_up, spoiled)
     assert f"conversations.json (in {spoiled})" in message and "truncated" in message
+
+
+def test_chatgpt_exports_split_over_numbered_files(daemon_up: DaemonProcess, exports: Path) -> None:
+    result = request_export(daemon_up, exports / "chatgpt_split", format="chatgpt")
+    assert result["formats"]["chatgpt"]["files"] == 2 and result["formats"]["chatgpt"]["rows_new"] == len(CHATGPT)
+    assert as_rows(journal_rows(daemon_up)) == sorted(CHATGPT)
+    assert request_export(daemon_up, exports / "chatgpt")["formats"]["chatgpt"]["rows_new"] == 0
 
 
 def test_dry_run_writes_nothing_and_predicts_the_import(daemon_up: DaemonProcess, exports: Path) -> None:

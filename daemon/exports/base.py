@@ -36,11 +36,12 @@ class Parsed:
 
 
 def iso_from_epoch(value: object) -> str:
-    """ISO-8601 UTC for a Unix time in seconds; "" for anything that is not a number."""
+    """ISO-8601 UTC for a Unix time in seconds, written as llmoji 3.0 writes it (``2025-02-19T21:20:30Z``, with
+    microseconds only when there are some); "" for anything that is not a number."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return ""
     try:
-        return datetime.fromtimestamp(float(value), UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return datetime.fromtimestamp(float(value), UTC).isoformat().replace("+00:00", "Z")
     except (OverflowError, OSError, ValueError):
         return ""
 

@@ -756,7 +756,7 @@ def openhands_v1() -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def main() -> None:
-    for sub in ("claude_ai", "claude_ai_files", "chatgpt", "gemini", "openhands"):
+    for sub in ("claude_ai", "claude_ai_files", "chatgpt", "chatgpt_split", "gemini", "openhands"):
         shutil.rmtree(HERE / sub, ignore_errors=True)
     write(HERE / "claude_ai" / "conversations.json", claude_conversations())
     write(
@@ -769,6 +769,9 @@ def main() -> None:
     write(HERE / "claude_ai_files" / "export_summary.json", {"conversations": 2, "exported_at": "2025-06-12T00:00Z"})
 
     write(HERE / "chatgpt" / "conversations.json", chatgpt_conversations())
+    # Large accounts get the same array split over numbered files (beside a conversations.json.index).
+    write(HERE / "chatgpt_split" / "conversations-000.json", chatgpt_conversations()[:2])
+    write(HERE / "chatgpt_split" / "conversations-001.json", chatgpt_conversations()[2:])
     write(HERE / "chatgpt" / "user.json", {"id": "user-x", "email": "someone@example.com", "chatgpt_plus_user": True})
     write(HERE / "chatgpt" / "message_feedback.json", [])
     (HERE / "chatgpt" / "chat.html").write_text("<html><body>your chats</body></html>\n", "utf-8")
