@@ -395,6 +395,14 @@ def test_chatgpt_exports_split_over_numbered_files(daemon_up: DaemonProcess, exp
     assert request_export(daemon_up, exports / "chatgpt")["formats"]["chatgpt"]["rows_new"] == 0
 
 
+def test_one_openhands_conversation_folder_given_directly(daemon_up: DaemonProcess, exports: Path) -> None:
+    folder = exports / "openhands" / "conversations" / "7f3e2a1000004000800000000000beef"
+    result = request_export(daemon_up, folder)
+    assert result["formats"]["openhands"]["rows_new"] == 2
+    assert as_rows(journal_rows(daemon_up)) == sorted(OPENHANDS[3:]), "its model read from base_state.json"
+    assert request_export(daemon_up, exports / "openhands")["formats"]["openhands"]["rows_new"] == 3
+
+
 def test_dry_run_writes_nothing_and_predicts_the_import(daemon_up: DaemonProcess, exports: Path) -> None:
     request_export(daemon_up, exports / "claude_ai_files")
     paths = [exports / "claude_ai", exports / "claude_ai_files", exports / "chatgpt"]

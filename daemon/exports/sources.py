@@ -137,10 +137,6 @@ class Unit:
     def size(self) -> int:
         return sum(e.size for e in self.entries)
 
-    @property
-    def label(self) -> str:
-        return self.entries[0].label if len(self.entries) == 1 else self.entries[0].label.rsplit("/", 1)[0]
-
 
 @dataclass
 class Found:
@@ -316,7 +312,8 @@ def recognise(entries: list[Entry], wanted: str, label: str) -> Found:
         if leaf == "events" and index is not None:
             events.setdefault(parent, []).append((index, entry))
             continue
-        if base in openhands.METADATA_FILES and any(n.startswith(f"{folder}/events/") for n in by_name):
+        events_dir = f"{folder}/events/" if folder else "events/"
+        if base in openhands.METADATA_FILES and any(n.startswith(events_dir) for n in by_name):
             metas[folder] = entry
             continue
         if base in COMPANIONS or base.startswith("."):
