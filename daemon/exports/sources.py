@@ -285,6 +285,8 @@ def _sniff(entry: Entry) -> str:
     """The format of a single-object file by its first bytes, or "" when it is no conversation file."""
     if entry.size > MAX_DOCUMENT_BYTES or entry.size < 2:
         return ""
+    if "." in entry.base and not entry.base.lower().endswith(".json"):
+        return ""  # photos, HTML, archives of a Takeout: never opened (AI Studio files have no extension)
     try:
         with entry.open() as handle:
             head = handle.read(SNIFF_BYTES)
