@@ -175,6 +175,10 @@ CASES: dict[str, tuple[tuple[str, ...], list[Row]]] = {
 }
 
 
+#: Conversations (Takeout: activity records) each format's fixtures hold, faceless ones included.
+CHATS = {"claude.ai": 5, "chatgpt": 3, "gemini": 7, "openhands": 3}
+
+
 @pytest.fixture
 def exports(workdir: Path) -> Path:
     """A copy of the fixtures (AI Studio files get a known modification time)."""
@@ -230,6 +234,7 @@ def test_each_format_end_to_end(fmt: str, daemon_up: DaemonProcess, exports: Pat
     counted = tally["formats"][fmt]
     assert counted["rows_found"] == counted["rows_new"] == len(expected), counted
     assert counted["bad_entries"] == 0 and not tally["dry_run"]
+    assert counted["conversations"] == CHATS[fmt], "conversations without a face are read and yield nothing"
 
     tail = [p.JournalRow(**row) for row in daemon_up.ctl_json_lines("journal", "tail", "-n", "100", "--json")]
     assert as_rows(tail) == sorted(expected)

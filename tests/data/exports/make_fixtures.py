@@ -800,6 +800,20 @@ def main() -> None:
     write(old / "metadata.json", meta)
     for event in events:
         write(old / "events" / f"{event['id']}.json", event)
+    quiet = HERE / "openhands" / "sessions" / "0f0e0d0c0b0a"  # a conversation with no face
+    write(quiet / "metadata.json", {**meta, "conversation_id": "0f0e0d0c0b0a", "llm_model": "openai/gpt-4.1"})
+    for n, (source, content) in enumerate([("user", f"list the files {C}-q1"), ("agent", f"Done: 3 files. {C}-q2")]):
+        write(
+            quiet / "events" / f"{n}.json",
+            {
+                "id": n,
+                "timestamp": f"2025-09-02T08:00:0{n}",
+                "source": source,
+                "message": content,
+                "action": "message",
+                "args": {"content": content},
+            },
+        )
     state, events = openhands_v1()
     new = HERE / "openhands" / "conversations" / state["id"].replace("-", "")
     write(new / "base_state.json", state)
