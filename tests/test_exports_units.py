@@ -54,6 +54,21 @@ def test_every_truncation_is_refused(values: list[Any], at: int) -> None:
         read_all(data[:cut], [])
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200), st.lists(st.integers(0, 300), max_size=5))
+def test_arbitrary_bytes_raise_nothing_but_a_stream_error(data: bytes, cuts: list[int]) -> None:
+    reader = ArrayItems(64)
+    start = 0
+    try:
+        for cut in [*sorted(c % (len(data) + 1) for c in cuts), len(data)]:
+            for item in reader.feed(data[start:cut]):
+                assert len(item) <= 64
+            start = max(start, cut)
+        reader.end()
+    except JsonStreamError:
+        pass
+
+
 @pytest.mark.parametrize(
     ("data", "said"),
     [
