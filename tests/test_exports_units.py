@@ -4,6 +4,7 @@ the memory an export of any size costs (peak RSS of a real read of a generated 4
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from llmojid.daemon.exports import chatgpt, claude_ai, gemini, openhands
 from llmojid.daemon.exports.base import Malformed, iso_utc
+from llmojid.daemon.exports.component import snapshot
 from llmojid.daemon.exports.jsonstream import ArrayItems, JsonStreamError
 from tests.export_samples import large_conversation, write_large_chatgpt_export
 
@@ -144,6 +146,19 @@ def test_openhands_names_and_times() -> None:
     assert openhands.event_index("metadata.json") is None and openhands.event_index("event-7-x.json") is None
     assert iso_utc("2025-01-01T00:00:00+02:00") == "2024-12-31T22:00:00.000000Z"
     assert iso_utc("not a time") == "not a time"
+
+
+def test_a_change_between_the_passes_is_seen(tmp_path: Path) -> None:
+    """The importer compares snapshots before writing: a rewritten file (same size) or a new file shows."""
+    export = tmp_path / "conversations.json"
+    export.write_text("[]")
+    before = snapshot([str(tmp_path)])
+    assert snapshot([str(tmp_path)]) == before
+    os.utime(export, ns=(1, 1))
+    assert snapshot([str(tmp_path)]) != before
+    before = snapshot([str(tmp_path)])
+    (tmp_path / "more.json").write_text("{}")
+    assert snapshot([str(tmp_path)]) != before
 
 
 # --- memory -------------------------------------------------------------------------------------------------------

@@ -77,6 +77,10 @@ class FormatTally:
         }
 
 
+class ChangedWhileWriting(Refused):
+    """A file that passed the check and failed in the writing pass: it was rewritten in between."""
+
+
 def snapshot(paths: list[str]) -> list[tuple[str, int, float]]:
     """What the files under ``paths`` look like (name, size, mtime): a change between the passes is refused."""
     return [(e.label, e.size, e.mtime) for path in paths for e in entries_of(path)]
@@ -117,6 +121,8 @@ class ExportImport:
         try:
             value = await self.run_import(args.paths, args.format, since, args.dry_run, ctx.send_progress)
         except Refused as exc:
+            if isinstance(exc, ChangedWhileWriting):
+                raise DispatchError(p.ErrorCode.INVALID_ARGUMENT, f"stopped: {exc}") from None
             raise DispatchError(p.ErrorCode.INVALID_ARGUMENT, f"refused, nothing was written: {exc}") from None
         return p.Result(value=value)
 
@@ -133,7 +139,7 @@ class ExportImport:
             try:
                 tallies = await self._pass(found, since, "write", send_progress)
             except Refused as exc:  # only a file rewritten in place between the passes gets here
-                raise Refused(
+                raise ChangedWhileWriting(
                     exc.label, f"{exc.expected} (it changed during the import: earlier rows were written)"
                 ) from None
             log.info("imported an export: %d row(s) new", sum(t.rows_new for t in tallies.values()))
