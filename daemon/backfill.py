@@ -303,7 +303,7 @@ class Backfill:
     ) -> dict[str, Any]:
         sources = await trio.to_thread.run_sync(discover, harnesses, self.home, self.environ, since)
         tallies = {h: Tally() for h in harnesses}
-        progress = _Progress(send_progress, files_total=len(sources), bytes_total=sum(s.size for s in sources))
+        progress = Progress(send_progress, files_total=len(sources), bytes_total=sum(s.size for s in sources))
         await progress.send(force=True)
         seen: set[bytes] = set()
         for source in sources:
@@ -312,7 +312,7 @@ class Backfill:
             try:
                 async for rows, bad, done in self._rows_of(source):
                     tally.bad_lines += bad
-                    rows, early = _keep_since(rows, since, source.mtime)
+                    rows, early = keep_since(rows, since, source.mtime)
                     tally.rows_before_since += early
                     tally.rows_found += len(rows)
                     new = await self._count_new(rows, seen) if dry_run else await self._insert(rows)
@@ -350,26 +350,36 @@ class Backfill:
             cursor = piece.cursor
 
     async def _insert(self, rows: list[p.JournalRow]) -> int:
-        added = 0
-        for start in range(0, len(rows), BATCH_ROWS):
-            batch = rows[start : start + BATCH_ROWS]
-            added += await self.store.write(partial(self.journal.insert, rows=batch))
-        return added
+        return await insert_rows(self.store, self.journal, rows)
 
     async def _count_new(self, rows: list[p.JournalRow], seen: set[bytes]) -> int:
-        """How many of ``rows`` the journal lacks (and this run has not counted yet). Writes nothing."""
-        keys = []
-        for row in rows:
-            key = self.store.dedup_key(row.harness, row.session, row.message_id)
-            if key not in seen:
-                seen.add(key)
-                keys.append(key)
-        new = 0
-        for start in range(0, len(keys), BATCH_ROWS):
-            batch = keys[start : start + BATCH_ROWS]
-            present = await self.store.read(partial(_present, keys=batch))
-            new += len(batch) - present
-        return new
+        return await count_new(self.store, rows, seen)
+
+
+async def insert_rows(store: Store, journal: Journal, rows: list[p.JournalRow]) -> int:
+    """Journal ``rows`` in transactions of BATCH_ROWS; returns how many were new."""
+    added = 0
+    for start in range(0, len(rows), BATCH_ROWS):
+        batch = rows[start : start + BATCH_ROWS]
+        added += await store.write(partial(journal.insert, rows=batch))
+    return added
+
+
+async def count_new(store: Store, rows: list[p.JournalRow], seen: set[bytes]) -> int:
+    """How many of ``rows`` the journal lacks (and this run, whose keys are ``seen``, has not counted yet).
+    Writes nothing: what a dry run reports as new."""
+    keys = []
+    for row in rows:
+        key = store.dedup_key(row.harness, row.session, row.message_id)
+        if key not in seen:
+            seen.add(key)
+            keys.append(key)
+    new = 0
+    for start in range(0, len(keys), BATCH_ROWS):
+        batch = keys[start : start + BATCH_ROWS]
+        present = await store.read(partial(_present, keys=batch))
+        new += len(batch) - present
+    return new
 
 
 def _present(conn: sqlite3.Connection, *, keys: list[bytes]) -> int:
@@ -378,7 +388,7 @@ def _present(conn: sqlite3.Connection, *, keys: list[bytes]) -> int:
     return int(count)
 
 
-def _keep_since(rows: list[p.JournalRow], since: datetime | None, mtime: float) -> tuple[list[p.JournalRow], int]:
+def keep_since(rows: list[p.JournalRow], since: datetime | None, mtime: float) -> tuple[list[p.JournalRow], int]:
     """Rows at or after ``since`` (a row whose time does not parse takes its file's modification time)."""
     if since is None:
         return rows, 0
@@ -387,7 +397,7 @@ def _keep_since(rows: list[p.JournalRow], since: datetime | None, mtime: float) 
     return kept, len(rows) - len(kept)
 
 
-class _Progress:
+class Progress:
     """Throttled progress frames: at most one per PROGRESS_INTERVAL, plus the first and the last."""
 
     def __init__(self, send: SendProgress, *, files_total: int, bytes_total: int) -> None:
@@ -426,4 +436,15 @@ class _Progress:
         )
 
 
-__all__ = ["REQUEST_NAME", "Backfill", "ImportArgs", "discover", "hermes_payloads", "parse_since"]
+__all__ = [
+    "REQUEST_NAME",
+    "Backfill",
+    "ImportArgs",
+    "Progress",
+    "count_new",
+    "discover",
+    "hermes_payloads",
+    "insert_rows",
+    "keep_since",
+    "parse_since",
+]

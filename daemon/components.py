@@ -28,6 +28,9 @@ def build_components(daemon: Daemon) -> list[Any]:
     from llmojid.daemon.stats import Stats
 
     components += [Backfill.for_daemon(daemon), Stats.for_daemon(daemon)]  # issue 3: import, stats
+    from llmojid.daemon.exports.component import ExportImport
+
+    components.append(ExportImport.for_daemon(daemon))  # issue 13: import --export
     from llmojid.daemon.privacy.component import PrivacyComponent
 
     components.append(PrivacyComponent(daemon))  # issue 6: audit, bundle, keys, forget, retention
