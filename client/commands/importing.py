@@ -15,7 +15,8 @@ from typing import Any, TextIO
 from llmojid.client import protocol as p
 from llmojid.client.cli import EXIT_OK, UsageError, connect, print_json
 
-HARNESSES = ("claude-code", "codex", "hermes")
+#: Antigravity is not here: its transcripts name no model, so they cannot be replayed (the daemon says the same).
+HARNESSES = ("claude-code", "codex", "hermes", "gemini")
 #: Seconds without any frame from the daemon before giving up (it sends progress at least every file).
 IMPORT_TIMEOUT_SECONDS = 600.0
 BAR_WIDTH = 28

@@ -58,6 +58,8 @@ ADAPTERS: Final[dict[str, TranscriptAdapter | PayloadAdapter]] = {
         claude_code.HARNESS, stop_transcript, claude_code.initial_state, claude_code.parse_transcript_lines
     ),
     codex.HARNESS: TranscriptAdapter(codex.HARNESS, stop_transcript, codex.initial_state, codex.parse_transcript_lines),
+    hermes.HARNESS: PayloadAdapter(hermes.HARNESS, _hermes_rows),
+    generic.HARNESS: PayloadAdapter(generic.HARNESS, _generic_rows),
     gemini.HARNESS: TranscriptAdapter(
         gemini.HARNESS, gemini.transcript_of, gemini.initial_state, gemini.parse_transcript_lines
     ),
@@ -68,8 +70,6 @@ ADAPTERS: Final[dict[str, TranscriptAdapter | PayloadAdapter]] = {
         antigravity.parse_transcript_lines,
         antigravity.event_state,
     ),
-    hermes.HARNESS: PayloadAdapter(hermes.HARNESS, _hermes_rows),
-    generic.HARNESS: PayloadAdapter(generic.HARNESS, _generic_rows),
 }
 
 #: The harness names, as hooks pass them and as the journal's ``harness`` column holds them.
