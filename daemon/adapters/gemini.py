@@ -14,9 +14,10 @@ Rules: each gemini record led by a kaomoji is a row whose id is the record's ``i
 rewrite of a message read before) yields nothing: the parse state remembers digests of the latest ids
 (``turn_seen``), and the journal's (harness, session, message id) key stores a message once even past that
 memory. The prompt is the latest user record that is not the ``<session_context>`` block (the hook payload's
-``prompt`` seeds it for a transcript whose user record is missing). The model is the record's ``model`` (a rewritten record has none: the
-latest model seen stands in). The reply is always read from the transcript: the payload's ``prompt_response`` is
-garbled when the reply streamed in several chunks (the whole text, then the later chunks again).
+``prompt`` seeds it for a transcript whose user record is missing). The model is the record's ``model`` (a
+rewritten record has none: the latest model seen stands in). The reply is always read from the transcript: the
+payload's ``prompt_response`` is garbled when the reply streamed in several chunks (the whole text, then the later
+chunks again).
 """
 
 from __future__ import annotations
