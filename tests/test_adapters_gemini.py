@@ -76,14 +76,22 @@ def test_gemini_resume_read_in_a_later_event_gives_nothing_new() -> None:
     assert again == []
 
 
-def test_gemini_rewrite_of_unseen_records_still_journals_them() -> None:
-    """A file holding only the rewrite (its records never appeared as lines) keeps its face-led messages."""
-    session, _, expected = _gemini(2)
-    rewrite = session.resume()
-    rows, _ = gemini.parse_transcript_lines(_lines(jsonl(rewrite)), _start(session))
-    assert [(r.kaomoji, r.assistant_text, r.user_text, r.session) for r in rows] == [
-        (x.kaomoji, x.assistant_text, x.user_text, x.session) for x in expected
-    ]
+def test_gemini_a_file_opening_with_a_rewrite_journals_only_its_new_records() -> None:
+    """A resume in a later minute starts a new file with the rewrite; the rewritten replies (re-stamped, without a
+    model) give no row there: their own record lines in the first file did. The new turn's prompt is right."""
+    session, _, _ = _gemini(2)
+    lines = session.resume()
+    more, expected = session.turn(3)
+    rows, _ = gemini.parse_transcript_lines(_lines(jsonl(lines + more)), _start(session))
+    assert _as_expected(rows) == expected
+
+
+def test_gemini_record_lines_written_again_give_no_second_row() -> None:
+    """Gemini CLI rewrites a file from memory (or converts a legacy .json session) as plain record lines."""
+    session, lines, expected = _gemini(2)
+    records = [line for line in lines if "id" in line]
+    rows, _ = gemini.parse_transcript_lines(_lines(jsonl(lines + records)), _start(session))
+    assert _as_expected(rows) == expected
 
 
 def test_gemini_session_context_is_not_a_prompt_and_the_payload_prompt_seeds_one() -> None:

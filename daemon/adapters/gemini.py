@@ -8,13 +8,18 @@ The chat file (``~/.gemini/tmp/<project>/chats/session-<date>-<id8>.jsonl``) hol
   list of ``{text}``, a gemini ``content`` a string;
 * update lines ``{"$set": {...}}``. A ``$set`` with ``messages`` rewrites the history: the CLI writes the synthetic
   ``<session_context>`` user record that way, and on ``--resume`` the whole history again (gemini ``content`` then
-  a list of ``{text}``, timestamps re-stamped with the resume time, no ``model``).
+  a list of ``{text}``, timestamps re-stamped with the resume time, no ``model``). A resume in a later minute
+  than the session's file name starts a new file (``session-<that minute>-<id8>.jsonl``, same ``sessionId``)
+  that opens with that rewrite; the earlier file stays.
 
-Rules: each gemini record led by a kaomoji is a row whose id is the record's ``id``. A record already seen (the
-rewrite of a message read before) yields nothing: the parse state remembers digests of the latest ids
-(``turn_seen``), and the journal's (harness, session, message id) key stores a message once even past that
-memory. The prompt is the latest user record that is not the ``<session_context>`` block (the hook payload's
-``prompt`` seeds it for a transcript whose user record is missing). The model is the record's ``model`` (a
+Rules: each gemini record line led by a kaomoji is a row whose id is the record's ``id``. The messages of a
+rewrite give no row: each of them was written as a record line when it happened (in this file or an earlier file
+of the session, which ``import`` reads too), with its real time and model, which the rewrite lacks; their user
+records still set the prompt. A record line whose id was already read (a file the CLI rewrote from memory)
+yields nothing: the parse state remembers digests of the latest ids (``turn_seen``), and the journal's (harness,
+session, message id) key stores a message once even past that memory. The prompt is the latest user record that
+is not the ``<session_context>`` block (the hook payload's ``prompt`` seeds it for a transcript whose user record
+is missing). The model is the record's ``model`` (a
 rewritten record has none: the latest model seen stands in). The reply is always read from the transcript: the
 payload's ``prompt_response`` is garbled when the reply streamed in several chunks (the whole text, then the later
 chunks again).
@@ -69,8 +74,8 @@ def parse_transcript_lines(lines: Iterable[Line], state: ParseState) -> tuple[li
             st.session = get_str(update, "sessionId") or st.session
             messages = update.get("messages")
             for record in messages if isinstance(messages, list) else ():
-                if isinstance(record, dict):
-                    _record(record, st, rows)
+                if isinstance(record, dict) and record.get("type") == "user":
+                    _record(record, st, rows)  # a rewrite: its prompts count, its replies were journaled already
         elif "sessionId" in event and "id" not in event:
             st.session = get_str(event, "sessionId") or st.session  # the header
         else:
