@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from llmojid.client.commands import doctor, stats
+from llmojid.client.commands import doctor, hooks, stats
 from llmojid.client.installers import gemini_trust
 from tests.support import LLMOJID_CTL, make_env
 from tests.test_installers_cli import ctl, snapshot
@@ -200,3 +200,17 @@ def test_stats_knows_both_installed_hooks(env: dict[str, str], monkeypatch: pyte
     assert stats.installed_harnesses() == ["gemini", "agy"]
     assert sorted(h for h, _, _ in doctor.hook_commands(home)) == ["agy", "gemini"]
     assert os.environ["HOME"] == str(home)
+
+
+def test_status_names_the_steps_left_for_codex_and_a_broken_agy_plugin(env: dict[str, str]) -> None:
+    home = Path(env["HOME"])
+    (home / ".codex").mkdir()
+    (home / ".gemini" / "config").mkdir(parents=True)
+    assert ctl(env, "hooks", "install", "codex", "agy").returncode == 0
+    status = _status(env)
+    assert status["codex"]["to_do"] == [hooks.CODEX_TRUST_STEP]
+    assert status["agy"]["to_do"] == []
+    (home / ".gemini" / "config" / "plugins" / "llmojid" / "plugin.json").unlink()
+    assert "marker" in _status(env)["agy"]["to_do"][0]  # type: ignore[index]
+    text = ctl(env, "hooks", "status").stdout
+    assert "to do: trust the hook once in Codex" in text and "to do: the plugin's marker" in text

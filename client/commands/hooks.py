@@ -263,6 +263,8 @@ def _to_do(harness: Harness, installed: bool, journal_hooks: list[str], states: 
         return []
     if harness.name == "codex":
         return [CODEX_TRUST_STEP]
+    if "manifest" in states and states["manifest"].text is None:  # Antigravity loads no plugin without it
+        return [f"the plugin's marker {states['manifest'].path} is missing: run `llmojid-ctl hooks install agy`"]
     if harness.name != "gemini":
         return []
     from llmojid.client.installers import files, gemini_trust
