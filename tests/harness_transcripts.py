@@ -313,7 +313,10 @@ class GeminiSession:
     def turn(self, n: int) -> tuple[list[dict[str, Any]], list[Expected]]:
         """One turn: the prompt, a face-led reply with a tool call, a reply without a face, a face-led answer."""
         prompt = f"gemini task {n} {self.canary}"
-        lines = [self._record("user", [{"text": prompt}]), {"$set": {"lastUpdated": _ts(self.seq)}}]
+        parts = [{"text": prompt}]
+        if n % 2 == 0:  # a BeforeAgent hook's context, which the CLI records as a part after the prompt
+            parts.append({"text": "<hook_context>(◕‿◕) Begin every message with a kaomoji.</hook_context>"})
+        lines = [self._record("user", parts), {"$set": {"lastUpdated": _ts(self.seq)}}]
         expected: list[Expected] = []
         replies = [
             (f"{FACES[n % len(FACES)]} looking into {n} {self.canary}", FACES[n % len(FACES)]),

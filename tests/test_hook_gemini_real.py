@@ -5,7 +5,8 @@ environment, ``security.auth.selectedType = "gemini-api-key"`` in the user's set
 ``:generateContent`` call (the model router's classifier, in JSON mode) and one ``:streamGenerateContent?alt=sse``
 call, which the stand-in answers with one kaomoji-led reply in three chunks (so the payload's ``prompt_response``
 is garbled, and the reply must come from the chat file). The hook is written by our own installer into a
-``settings.json`` that already holds the user's own settings and hook. Three turns of one session (``-p``, then
+``settings.json`` that already holds the user's own settings and hook, with the hard nudge (a ``BeforeAgent``
+``printf`` whose context must reach the model). Three turns of one session (``-p``, then
 ``--resume latest`` twice, which rewrites the whole history into the same chat file each time) check that each
 message is journaled once with its face, prompt, reply and model; that the user's settings survive (uninstall
 gives the file back byte for byte); and that the hook adds nothing the CLI shows (its stdout would appear as a
@@ -30,6 +31,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from llmojid.client.installers import nudge
 from llmojid.daemon.adapters import gemini as gemini_adapter
 from tests.hook_support import journal_rows, spool_files
 from tests.stand_ins import StandInHandler, serve_stand_in
@@ -73,12 +75,14 @@ class _StandInAPI(StandInHandler):
     """The Gemini API's two calls per turn; records (model, call, last user text) for each."""
 
     calls: ClassVar[list[tuple[str, str, str]]] = []
+    bodies: ClassVar[list[str]] = []
 
     def do_POST(self) -> None:
         body = self.read_json()
         found = re.search(r"/models/([^/:]+):(\w+)", self.path)
         model, call = found.groups() if found else ("", "")
         self.calls.append((model, call, _last_user_text(body)))
+        self.bodies.append(json.dumps(body, ensure_ascii=False))
         usage = {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15}
         if call == "generateContent":  # the router's classifier, in JSON mode: both of its schemas' fields
             verdict = {
@@ -124,6 +128,7 @@ def _last_user_text(body: dict[str, Any]) -> str:
 @pytest.fixture
 def stand_in_api() -> Iterator[str]:
     _StandInAPI.calls.clear()
+    _StandInAPI.bodies.clear()
     with serve_stand_in(_StandInAPI) as url:
         yield url
 
@@ -157,14 +162,19 @@ def test_gemini_cli_fires_our_after_agent_hook_and_three_turns_land_once(
     settings = gemini_dir / "settings.json"
     settings.write_text(USER_SETTINGS)
 
-    installed = daemon.ctl("hooks", "install", "gemini")
+    # With the hard nudge too: a BeforeAgent printf whose additionalContext Gemini CLI hands the model.
+    installed = daemon.ctl("hooks", "install", "gemini", "--nudge", "hard")
     said = installed.stdout.decode()
     assert "trusted folders" in said, said  # the folder-trust note
     ours = f"{LLMOJID_CTL} hook gemini"
     after = json.loads(settings.read_text())
     mine = json.loads(USER_SETTINGS)
+    nudge_hook = {"hooks": [{"type": "command", "command": nudge.hard_command("additional-context", nudge.SHORT)}]}
     assert after == mine | {
-        "hooks": mine["hooks"] | {"AfterAgent": [{"hooks": [{"type": "command", "command": ours}]}]}
+        "hooks": {
+            "BeforeAgent": [*mine["hooks"]["BeforeAgent"], nudge_hook],
+            "AfterAgent": [{"hooks": [{"type": "command", "command": ours}]}],
+        }
     }
     status = {h["harness"]: h for h in daemon.ctl_json("hooks", "status", "--json")["harnesses"]}["gemini"]
     assert status["installed"] and status["current"]
@@ -194,8 +204,11 @@ def test_gemini_cli_fires_our_after_agent_hook_and_three_turns_land_once(
     # Each turn reached the stand-in: the classifier, then the streamed reply, with that turn's prompt (the first
     # one behind the <session_context> block).
     streams = [(model, text) for model, call, text in _StandInAPI.calls if call == "streamGenerateContent"]
-    assert len(streams) == 3 and all(t.endswith(p) for (_, t), p in zip(streams, PROMPTS, strict=True)), streams
+    sent = [t.split("\n<hook_context>")[0] for _, t in streams]  # the nudge comes after the prompt
+    assert len(sent) == 3 and all(t.endswith(p) for t, p in zip(sent, PROMPTS, strict=True)), streams
     assert sum(1 for _, call, _ in _StandInAPI.calls if call == "generateContent") >= 3
+    streamed = [b for b, (_, call, _) in zip(_StandInAPI.bodies, _StandInAPI.calls, strict=True) if "stream" in call]
+    assert all(nudge.SHORT in body for body in streamed), "the hard nudge reached the model on every turn"
     models = {model for model, _ in streams}
     assert len(models) == 1 and "" not in models
     (model,) = models

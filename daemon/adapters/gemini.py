@@ -17,9 +17,11 @@ rewrite give no row: each of them was written as a record line when it happened 
 of the session, which ``import`` reads too), with its real time and model, which the rewrite lacks; their user
 records still set the prompt. A record line whose id was already read (a file the CLI rewrote from memory)
 yields nothing: the parse state remembers digests of the latest ids (``turn_seen``), and the journal's (harness,
-session, message id) key stores a message once even past that memory. The prompt is the latest user record that
-is not the ``<session_context>`` block (the hook payload's ``prompt`` seeds it for a transcript whose user record
-is missing). The model is the record's ``model`` (a
+session, message id) key stores a message once even past that memory.
+
+The prompt is the latest user record's text without the parts the CLI injects (the ``<session_context>`` block;
+the ``<hook_context>`` part a ``BeforeAgent`` hook adds after the prompt, ours included); the hook payload's
+``prompt`` seeds it for a transcript whose user record is missing. The model is the record's ``model`` (a
 rewritten record has none: the latest model seen stands in). The reply is always read from the transcript: the
 payload's ``prompt_response`` is garbled when the reply streamed in several chunks (the whole text, then the later
 chunks again).
@@ -48,8 +50,9 @@ from llmojid.daemon.adapters.base import (
 HARNESS: Final = "gemini"
 #: The hook event whose transcript we journal ("" when a payload names none, as a test or a replay may).
 JOURNALED_EVENTS: Final = frozenset({"AfterAgent", ""})
-#: User records the CLI writes itself: context, not a prompt.
-INJECTED_PREFIXES: Final = ("<session_context>",)
+#: Parts of user records the CLI writes itself: context, not a prompt (the CLI's own history replay skips the
+#: same): the session's opening block, and what a ``BeforeAgent`` hook added.
+INJECTED_PREFIXES: Final = ("<session_context>", "<hook_context>")
 
 
 def transcript_of(payload: dict[str, Any]) -> str | None:
@@ -83,20 +86,22 @@ def parse_transcript_lines(lines: Iterable[Line], state: ParseState) -> tuple[li
     return rows, st
 
 
-def _text(content: object) -> str:
-    """A record's text: a string, or the ``text`` of each ``{text}`` part (Gemini's parts carry no ``type``)."""
+def _text(content: object, *, skip: tuple[str, ...] = ()) -> str:
+    """A record's text: a string, or the ``text`` of each ``{text}`` part (Gemini's parts carry no ``type``) that
+    does not start with one of ``skip``."""
     if isinstance(content, str):
-        return content
+        return "" if is_injected(content, skip) else content
     if not isinstance(content, list):
         return ""
-    return "\n".join(t for part in content if isinstance(part, dict) and isinstance(t := part.get("text"), str) and t)
+    texts = (part.get("text") for part in content if isinstance(part, dict))
+    return "\n".join(t for t in texts if isinstance(t, str) and t and not is_injected(t, skip))
 
 
 def _record(record: dict[str, Any], st: ParseState, rows: list[JournalRow]) -> None:
     kind = record.get("type")
     if kind == "user":
-        text = _text(record.get("content"))
-        if text.strip() and not is_injected(text, INJECTED_PREFIXES):
+        text = _text(record.get("content"), skip=INJECTED_PREFIXES)
+        if text.strip():
             st.prompt = text
         return
     if kind != "gemini":
