@@ -111,7 +111,7 @@ def _record(record: dict[str, Any], st: ParseState, rows: list[JournalRow]) -> N
     if record_id:
         mark = digest(record_id)[:16]
         if mark in st.turn_seen:
-            return  # a rewrite (--resume) of a message already read
+            return  # a record line written again (a file the CLI rewrote from memory)
         st.turn_seen.append(mark)
         del st.turn_seen[:-MAX_TURN_SEEN]
     text = _text(record.get("content"))
