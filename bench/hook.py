@@ -12,7 +12,9 @@ existing transcript once (printed as "first read"): after that, every call reads
 the time must not grow with the transcript. The hook's default ack budget (300 ms) is kept: a call that missed it
 would have spooled, and the spooled count is printed.
 
-Also measured: the spool path (daemon stopped: the hook seals the payload to the daemon's key and writes it).
+Also measured: the spool path (daemon stopped: the hook seals the payload to the daemon's key and writes it), and
+Gemini CLI's ``AfterAgent`` hook (``sh hooks/gemini``) on chat files of 10 and 5,000 turns, each with a
+``--resume`` rewrite of the whole history halfway, interleaved with the others.
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.harness_transcripts import ClaudeSession, jsonl
+from tests.harness_transcripts import ClaudeSession, GeminiSession, jsonl
 from tests.hook_support import HOOKS, spool_files, start
 from tests.support import LLMOJID_CTL, DaemonProcess, make_env, remove_tree, short_tempdir
 
 SIZES = (10, 1_000, 5_000)
+#: Gemini CLI chat files measured (turns).
+GEMINI_SIZES = (10, 5_000)
 
 
 GNU_TIME = "/usr/bin/time"
@@ -52,6 +56,19 @@ def timed(command: list[str], payload: bytes, env: dict[str, str]) -> tuple[floa
         elapsed = (time.perf_counter_ns() - start_ns) / 1e6
         fields = (Path(out.name).read_text().strip().splitlines() or ["0 0 0"])[-1].split()
     return elapsed, int(fields[0]), (float(fields[1]) + float(fields[2])) * 1000
+
+
+def gemini_chat(root: Path, size: int) -> tuple[GeminiSession, Path]:
+    """A Gemini CLI chat file of ``size`` turns with a ``--resume`` rewrite of the history after half of them."""
+    session = GeminiSession(session=f"bench-gemini-{size}")
+    path = root / f"session-gemini-{size}.jsonl"
+    with path.open("wb") as f:
+        f.write(jsonl(session.header()))
+        for n in range(1, size + 1):
+            f.write(jsonl(session.turn(n)[0]))
+            if n == size // 2:
+                f.write(jsonl(session.resume()))
+    return session, path
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -76,7 +93,7 @@ def main() -> int:
     daemon = start(DaemonProcess(root, env))
     try:
         sessions: dict[int, tuple[ClaudeSession, Path]] = {}
-        first_read: dict[int, float] = {}
+        first_read: dict[int, float] = {}  # Gemini CLI chat files under negative keys
         for size in SIZES:
             session = ClaudeSession(session=f"bench-{size}")
             path = root / f"transcript-{size}.jsonl"
@@ -88,12 +105,20 @@ def main() -> int:
             first_read[size], _, _ = timed(
                 ["/bin/sh", str(HOOKS / "claude-code")], session.stop_payload(str(path)), warm_env
             )
+        gemini: dict[int, tuple[GeminiSession, Path]] = {}
+        for size in GEMINI_SIZES:
+            gemini[size] = gemini_chat(root, size)
+            first_read[-size], _, _ = timed(
+                ["/bin/sh", str(HOOKS / "gemini")], gemini[size][0].after_agent_payload(str(gemini[size][1])), warm_env
+            )
         spooled_before = len(spool_files(daemon))
 
-        wall: dict[int | str, list[float]] = {key: [] for key in (*SIZES, "floor")}
-        cpu: dict[int | str, list[float]] = {key: [] for key in (*SIZES, "floor")}
-        rss: dict[int | str, list[int]] = {key: [] for key in (*SIZES, "floor")}
+        keys = (*SIZES, *(-size for size in GEMINI_SIZES), "floor")
+        wall: dict[int | str, list[float]] = {key: [] for key in keys}
+        cpu: dict[int | str, list[float]] = {key: [] for key in keys}
+        rss: dict[int | str, list[int]] = {key: [] for key in keys}
         turn = {size: size for size in SIZES}
+        gemini_turn = dict.fromkeys(GEMINI_SIZES, 0)
         for _ in range(args.runs):
             ms, kib, cpu_ms = timed([sys.executable, "-I", "-c", "pass"], b"", env)
             wall["floor"].append(ms)
@@ -110,6 +135,16 @@ def main() -> int:
                 wall[size].append(ms)
                 rss[size].append(kib)
                 cpu[size].append(cpu_ms)
+            for size, (chat, chat_path) in gemini.items():  # Gemini CLI: one more turn, then its AfterAgent hook
+                gemini_turn[size] += 1
+                with chat_path.open("ab") as f:
+                    f.write(jsonl(chat.turn(size + gemini_turn[size])[0]))
+                ms, kib, cpu_ms = timed(
+                    ["/bin/sh", str(HOOKS / "gemini")], chat.after_agent_payload(str(chat_path)), hook_env
+                )
+                wall[-size].append(ms)
+                rss[-size].append(kib)
+                cpu[-size].append(cpu_ms)
         spooled = len(spool_files(daemon)) - spooled_before
     finally:
         daemon.stop()
@@ -138,10 +173,17 @@ def main() -> int:
     line("python -I -c pass (floor)", wall["floor"], cpu["floor"], rss["floor"])
     for size in SIZES:
         line(f"hook, {size:,}-turn transcript", wall[size], cpu[size], rss[size], f"{first_read[size]:.1f}")
+    for size in GEMINI_SIZES:
+        line(f"gemini hook, {size:,}-turn chat", wall[-size], cpu[-size], rss[-size], f"{first_read[-size]:.1f}")
     line("hook, daemon stopped (spools)", spool_ms, spool_cpu, spool_rss)
     ratio = statistics.median(wall[SIZES[-1]]) / statistics.median(wall[SIZES[0]])
     overhead = statistics.median(wall[SIZES[0]]) - statistics.median(wall["floor"])
     print(f"p50 ratio 5,000 / 10 turns: {ratio:.2f}; hook p50 minus floor p50 (10 turns): {overhead:.1f} ms")
+    gemini_ratio = statistics.median(wall[-GEMINI_SIZES[-1]]) / statistics.median(wall[-GEMINI_SIZES[0]])
+    gemini_overhead = statistics.median(wall[-GEMINI_SIZES[0]]) - statistics.median(wall["floor"])
+    print(
+        f"gemini p50 ratio 5,000 / 10 turns: {gemini_ratio:.2f}; minus floor p50 (10 turns): {gemini_overhead:.1f} ms"
+    )
     print(f"timed calls that missed the 300 ms ack budget and spooled: {spooled}")
     return 0
 

@@ -8,8 +8,9 @@ decodes it and reads the transcript it names.
 
 The promises, in order of importance:
 
-1. **Exit 0, always**, and print exactly what the harness expects: ``{}`` for Hermes, nothing for the others. A
-   hook that fails or prints junk can stall or confuse the assistant, which matters more than one journal row.
+1. **Exit 0, always**, and print exactly what the harness expects: ``{}`` for Hermes and Antigravity, nothing for
+   the others. A hook that fails or prints junk can stall or confuse the assistant, which matters more than one
+   journal row.
 2. **Never block**: the daemon's ack is awaited for at most the budget (``LLMOJID_HOOK_TIMEOUT_MS``, else
    ``hook_timeout_ms`` in ``config.toml``, else 300 ms), counted from the end of the payload; a stdin that is
    never closed is given up on after ``STDIN_IDLE_SECONDS`` of silence.
@@ -65,8 +66,10 @@ MIN_TIMEOUT_MS = 1
 MAX_TIMEOUT_MS = 60_000
 TIMEOUT_ENV = "LLMOJID_HOOK_TIMEOUT_MS"
 #: What each harness expects on stdout. Claude Code and Codex read hook stdout as optional JSON or plain context:
-#: printing nothing is the neutral answer. Hermes reads a JSON object and ``{}`` means "no change".
-OUTPUT = {"hermes": b"{}\n"}
+#: printing nothing is the neutral answer. Hermes reads a JSON object and ``{}`` means "no change". Gemini CLI
+#: shows plain stdout as a "Hook system message", so it gets nothing; Antigravity reads a JSON object, ``{}``
+#: (no ``decision``) lets the agent stop.
+OUTPUT = {"hermes": b"{}\n", "agy": b"{}\n"}
 
 SPOOL_MAGIC = b"LJSPL1"
 SPOOL_INFO = b"llmojid spool v1"

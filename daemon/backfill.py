@@ -6,6 +6,10 @@ Where the histories are (spec section 6; each harness's home honours its own var
 * Codex: ``$CODEX_HOME`` or ``~/.codex``, ``sessions/**/rollout-*.jsonl``;
 * Hermes: ``$HERMES_HOME`` or ``~/.hermes``, ``sessions/*.json`` (a session log: ``{session_id, model, messages}``)
   and ``sessions/*.jsonl`` (one message per line).
+* Gemini CLI: ``$GEMINI_CLI_HOME/.gemini`` or ``~/.gemini``, ``tmp/<project>/chats/*.jsonl``; the project's root
+  (the rows' cwd) is in ``tmp/<project>/.project_root``.
+* Antigravity is not replayed: its transcripts name no model (the hook takes it from the Stop payload), and rows
+  are keyed by model.
 
 The reading is the hook path's own: transcripts go through ``adapters.reader.read_slice`` (same line cap, same
 handling of a half-written last line) and the harness adapter's ``parse_transcript_lines`` from a fresh state, so
@@ -54,13 +58,15 @@ log = logging.getLogger("llmojid.backfill")
 SendProgress = Callable[[dict[str, object]], Awaitable[None]]
 
 REQUEST_NAME: Final = "journal.import"
-IMPORTABLE: Final = ("claude-code", "codex", "hermes")
+IMPORTABLE: Final = ("claude-code", "codex", "hermes", "gemini")
 #: Least time between two progress frames (a terminal redraw, not a flood on the socket).
 PROGRESS_INTERVAL: Final = 0.1
 #: Rows per write transaction (and per existence query in a dry run).
 BATCH_ROWS: Final = 500
 #: A Hermes session log larger than this is skipped (they are JSON documents read whole).
 MAX_SESSION_LOG_BYTES: Final = 64 * 1024 * 1024
+#: Longest Gemini CLI ``.project_root`` read (it holds one path).
+MAX_PROJECT_ROOT_BYTES: Final = 4096
 
 
 class ImportArgs(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -101,6 +107,9 @@ class Tally:
 
 # --- Where the histories are ------------------------------------------------------------------------------------------
 def harness_home(harness: str, home: str, environ: Mapping[str, str]) -> str:
+    if harness == "gemini":  # $GEMINI_CLI_HOME is a home that holds .gemini/, not the directory itself
+        override = environ.get("GEMINI_CLI_HOME", "")
+        return os.path.join(override if os.path.isabs(override) else home, ".gemini")
     var, default = {
         "claude-code": ("CLAUDE_CONFIG_DIR", ".claude"),
         "codex": ("CODEX_HOME", ".codex"),
@@ -115,7 +124,20 @@ def _wanted(harness: str, name: str) -> bool:
         return name.endswith(".jsonl")
     if harness == "codex":
         return name.startswith("rollout-") and name.endswith(".jsonl")
+    if harness == "gemini":
+        return name.startswith("session-") and name.endswith(".jsonl")
     return name.endswith((".json", ".jsonl"))
+
+
+_SUBDIR: Final = {"claude-code": "projects", "codex": "sessions", "hermes": "sessions", "gemini": "tmp"}
+
+
+def _in_place(harness: str, root: str, directory: str) -> bool:
+    """Whether files in ``directory`` are histories: Gemini CLI keeps them in ``tmp/<project>/chats/`` only."""
+    if harness != "gemini":
+        return True
+    rel = os.path.relpath(directory, root).split(os.sep)
+    return len(rel) == 2 and rel[1] == "chats"
 
 
 def discover(harnesses: tuple[str, ...], home: str, environ: Mapping[str, str], since: datetime | None) -> list[Source]:
@@ -126,13 +148,14 @@ def discover(harnesses: tuple[str, ...], home: str, environ: Mapping[str, str], 
     """
     found: list[Source] = []
     for harness in harnesses:
-        sub = "projects" if harness == "claude-code" else "sessions"
-        root = os.path.join(harness_home(harness, home, environ), sub)
+        root = os.path.join(harness_home(harness, home, environ), _SUBDIR[harness])
         walk: Iterator[tuple[str, list[str], list[str]]] = os.walk(root, followlinks=False)
         if harness == "hermes":  # Hermes keeps its session logs flat
             walk = iter([next(walk, (root, [], []))])
         for directory, dirs, names in walk:
             dirs.sort()
+            if not _in_place(harness, root, directory):
+                continue
             for name in sorted(names):
                 if not _wanted(harness, name):
                     continue
@@ -185,9 +208,30 @@ def _stem(path: str) -> str:
     return name[: -len(".jsonl")] if name.endswith(".jsonl") else name
 
 
+def _hints(harness: str, path: str) -> dict[str, Any]:
+    """What a hook payload would have told about a transcript that the file does not: Gemini CLI's cwd."""
+    if harness != "gemini":
+        return {}
+    marker = os.path.join(os.path.dirname(os.path.dirname(path)), ".project_root")
+    try:
+        fd = os.open(marker, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return {}
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return {}
+        raw = os.read(fd, MAX_PROJECT_ROOT_BYTES)
+    except OSError:
+        return {}
+    finally:
+        os.close(fd)
+    root = raw.decode("utf-8", "replace").strip()
+    return {"cwd": root} if os.path.isabs(root) and "\n" not in root else {}
+
+
 def read_transcript_slice(adapter: TranscriptAdapter, path: str, cursor: Cursor | None) -> Slice:
     """The next slice of a transcript, parsed exactly as the hook path parses it. Raises NotReadable."""
-    fresh = adapter.initial_state(_stem(path), {})
+    fresh = adapter.initial_state(_stem(path), _hints(adapter.harness, path))
     start = cursor or Cursor(state=fresh)
     piece = read_slice(path, start, fresh)
     rows, state = adapter.parse_transcript_lines(piece.lines, piece.cursor.state)

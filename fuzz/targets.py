@@ -60,11 +60,12 @@ def hook_frames(data: bytes) -> None:
 
 
 def transcripts(data: bytes) -> None:
-    """Claude Code and Codex transcript lines (one fuzz input = a whole JSONL slice) and Hermes/generic payloads."""
-    from llmojid.daemon.adapters import ADAPTERS, claude_code, codex
+    """Claude Code, Codex, Gemini CLI and Antigravity transcript lines (one fuzz input = a whole JSONL slice) and
+    Hermes/generic payloads."""
+    from llmojid.daemon.adapters import ADAPTERS, antigravity, claude_code, codex, gemini
 
     lines: list[bytes | None] = [line for line in data.split(b"\n")]
-    for adapter in (claude_code, codex):
+    for adapter in (claude_code, codex, gemini, antigravity):
         rows, _state = adapter.parse_transcript_lines(lines, adapter.initial_state("fuzz", {}))
         for row in rows:
             assert row.kaomoji and len(row.kaomoji) <= 32

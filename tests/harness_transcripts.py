@@ -273,3 +273,141 @@ class HermesSession:
             },
         }
         return json.dumps(payload).encode(), [(face, f"on it {n}", prompt)]
+
+
+# --- Gemini CLI -------------------------------------------------------------------------------------------------------
+@dataclass
+class GeminiSession:
+    """A Gemini CLI 0.61 chat file: header, the ``<session_context>`` user record as a ``$set`` rewrite, records,
+    ``$set`` updates; ``resume()`` writes what ``--resume`` appends (the header again and the whole history as a
+    rewrite: gemini content as parts, re-stamped times, no model)."""
+
+    session: str = "1e95d6d4-a8aa-40f3-80b2-12d6b3c54a66"
+    cwd: str = "/home/someone/geminiproject"
+    model: str = "gemini-3.1-pro-preview"
+    canary: str = "CANARY"
+    seq: int = 0
+
+    def __post_init__(self) -> None:
+        self.history: list[dict[str, Any]] = []
+
+    def _record(self, kind: str, content: Any, **extra: Any) -> dict[str, Any]:
+        self.seq += 1
+        record = {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.session}/{self.seq}")),
+            "timestamp": _ts(self.seq),
+            "type": kind,
+            "content": content,
+            **extra,
+        }
+        self.history.append(record)
+        return record
+
+    def _header(self) -> dict[str, Any]:
+        return {"sessionId": self.session, "projectHash": "e3f5", "startTime": _ts(self.seq), "kind": "main"}
+
+    def header(self) -> list[dict[str, Any]]:
+        context = self._record("user", [{"text": f"<session_context>\n(◕‿◕) This is the Gemini CLI. {self.canary}"}])
+        return [self._header(), {"$set": {"messages": [context], "lastUpdated": _ts(self.seq)}}]
+
+    def turn(self, n: int) -> tuple[list[dict[str, Any]], list[Expected]]:
+        """One turn: the prompt, a face-led reply with a tool call, a reply without a face, a face-led answer."""
+        prompt = f"gemini task {n} {self.canary}"
+        parts = [{"text": prompt}]
+        if n % 2 == 0:  # a BeforeAgent hook's context, which the CLI records as a part after the prompt
+            parts.append({"text": "<hook_context>(◕‿◕) Begin every message with a kaomoji.</hook_context>"})
+        lines = [self._record("user", parts), {"$set": {"lastUpdated": _ts(self.seq)}}]
+        expected: list[Expected] = []
+        replies = [
+            (f"{FACES[n % len(FACES)]} looking into {n} {self.canary}", FACES[n % len(FACES)]),
+            (f"No face here {n}.", ""),
+            (f"{FACES[(n + 2) % len(FACES)]} done with {n}", FACES[(n + 2) % len(FACES)]),
+        ]
+        for i, (text, face) in enumerate(replies):
+            tokens = {"input": 5, "output": 5, "total": 10}
+            extra: dict[str, Any] = {"thoughts": [], "tokens": tokens, "model": self.model}
+            if i == 0:
+                extra["toolCalls"] = [{"id": f"t{n}", "name": "ls", "result": [{"text": "(◕‿◕) tool output"}]}]
+            record = self._record("gemini", text, **extra)
+            lines += [record, {"$set": {"lastUpdated": record["timestamp"]}}]
+            if face:
+                rest = text[len(face) :].strip()
+                expected.append(Expected(record["timestamp"], self.model, self.session, face, rest, prompt, self.cwd))
+        return lines, expected
+
+    def resume(self) -> list[dict[str, Any]]:
+        self.seq += 1
+        rewritten = [
+            {"id": r["id"], "timestamp": _ts(self.seq), "type": r["type"]}
+            | {"content": [{"text": r["content"]}] if isinstance(r["content"], str) else r["content"]}
+            for r in self.history
+        ]
+        return [self._header(), {"$set": {"sessionId": self.session}}, {"$set": {"messages": rewritten}}]
+
+    def after_agent_payload(self, transcript_path: str, prompt: str = "") -> bytes:
+        return json.dumps(
+            {
+                "session_id": self.session,
+                "transcript_path": transcript_path,
+                "cwd": self.cwd,
+                "hook_event_name": "AfterAgent",
+                "timestamp": _ts(self.seq),
+                "prompt": prompt,
+                "prompt_response": "garbled when streamed",
+                "stop_hook_active": False,
+            }
+        ).encode()
+
+
+# --- Antigravity (agy) ------------------------------------------------------------------------------------------------
+@dataclass
+class AgySession:
+    """An Antigravity step list (``brain/<id>/.system_generated/logs/transcript_full.jsonl``) to the contract of
+    spec section 6: ``USER_INPUT`` steps wrap the prompt in ``<USER_REQUEST>``; ``PLANNER_RESPONSE`` steps with
+    text are the model's messages. The steps name no model: the Stop payload's ``modelName`` does."""
+
+    brain: str = "3f2c9a1e-agy0-4000-8000-000000000a9e"
+    workspace: str = "/home/someone/agyproject"
+    canary: str = "CANARY"
+    seq: int = 0
+
+    def _step(self, kind: str, content: str | None, **extra: Any) -> dict[str, Any]:
+        self.seq += 1
+        step: dict[str, Any] = {"type": kind, "created_at": _ts(self.seq), **extra}
+        if content is not None:
+            step["content"] = content
+        return step
+
+    def turn(self, n: int, model: str) -> tuple[list[dict[str, Any]], list[Expected], str]:
+        """One turn's steps, the rows they must give under ``model``, and the prompt (``lastUserInput``)."""
+        prompt = f"agy task {n} {self.canary}"
+        face, face2 = FACES[n % len(FACES)], FACES[(n + 1) % len(FACES)]
+        steps = [
+            self._step("USER_INPUT", f"<USER_REQUEST>\n{prompt}\n</USER_REQUEST>\n<ADDITIONAL_METADATA>x"),
+            self._step("PLANNER_RESPONSE", f"{face} planning {n} {self.canary}"),
+            self._step("RUN_COMMAND", "(◕‿◕) command output"),
+            self._step("PLANNER_RESPONSE", None, toolCalls=[{"name": "x"}]),
+            self._step("PLANNER_RESPONSE", f"Plain step {n}"),
+            self._step("PLANNER_RESPONSE", f"{face2} finished {n}"),
+        ]
+        expected = [
+            Expected(
+                steps[1]["created_at"], model, self.brain, face, f"planning {n} {self.canary}", prompt, self.workspace
+            ),
+            Expected(steps[5]["created_at"], model, self.brain, face2, f"finished {n}", prompt, self.workspace),
+        ]
+        return steps, expected, prompt
+
+    def transcript_path(self, root: str) -> str:
+        return f"{root}/brain/{self.brain}/.system_generated/logs/transcript_full.jsonl"
+
+    def stop_payload(self, transcript_path: str, model: str, prompt: str) -> bytes:
+        return json.dumps(
+            {
+                "hookEventName": "Stop",
+                "modelName": model,
+                "transcriptPath": transcript_path,
+                "workspacePaths": [self.workspace],
+                "lastUserInput": prompt,
+            }
+        ).encode()

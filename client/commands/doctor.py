@@ -55,6 +55,9 @@ HOOK_SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("claude-code", "CLAUDE_CONFIG_DIR", ".claude", "settings.json"),
     ("codex", "CODEX_HOME", ".codex", "hooks.json"),
     ("hermes", "HERMES_HOME", ".hermes", "config.yaml"),
+    # Gemini CLI: $GEMINI_CLI_HOME is a home that holds .gemini/, hence the file's path below it.
+    ("gemini", "GEMINI_CLI_HOME", ".", ".gemini/settings.json"),
+    ("agy", "", ".gemini", "config/plugins/llmojid/hooks.json"),
 )
 #: The probe the child interpreter runs. It prints one JSON object; every part fails on its own.
 PROBE = r"""
@@ -323,7 +326,7 @@ def check_encoder(probe: dict[str, Any]) -> Check:
 def hook_commands(home: Path) -> Iterator[tuple[str, Path, str]]:
     """Every registered hook command that mentions llmojid: (harness, settings file, command)."""
     for harness, dir_env, dir_default, filename in HOOK_SETTINGS:
-        override = os.environ.get(dir_env, "")
+        override = os.environ.get(dir_env, "") if dir_env else ""
         settings = (Path(override) if override.startswith("/") else home / dir_default) / filename
         try:
             text = settings.read_text(encoding="utf-8")

@@ -2,8 +2,8 @@
 
 The edit logic per harness lives in ``llmojid.client.installers`` (pure); this module picks the harnesses,
 reads their files, asks the planner, writes, and tells the user what changed and what is left for them to do
-(trust the hook in Codex, approve it in Hermes, restart Claude Code). Uninstall keeps the journal: it only takes
-our entries out of the harnesses' files.
+(trust the hook in Codex, approve it in Hermes, trust the folder in Gemini CLI, restart Claude Code). Uninstall
+keeps the journal: it only takes our entries out of the harnesses' files.
 
 Exit codes: 0 done (or nothing to do), 1 a settings file was refused (it is left byte-identical; the message says
 why), 2 usage.
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 #: The harnesses ``llmojid.client.installers.harnesses.HARNESSES`` knows (a test holds the two together). Named
 #: here so that building the CLI's parser does not import the installers (and PyYAML) for every command.
-NAMES = ("claude-code", "codex", "hermes")
+NAMES = ("claude-code", "codex", "hermes", "gemini", "agy")
 
 
 def register(sub: Any) -> None:
@@ -63,7 +63,31 @@ def _short(path: str, home: str) -> str:
 
 
 def _detected(harness: Harness, home: str) -> bool:
-    return os.path.isdir(harness.directory(home, os.environ))
+    base = harness.directory(home, os.environ)
+    if harness.detect_subdirs:  # a directory shared with another harness (Antigravity's ~/.gemini)
+        return any(os.path.isdir(os.path.join(base, sub)) for sub in harness.detect_subdirs)
+    return os.path.isdir(base)
+
+
+def _plugin_dir(harness: Harness, home: str) -> str:
+    """The directory of the plugin we own (Antigravity), "" for a harness whose files live in its own dirs."""
+    return os.path.dirname(harness.files(home, os.environ)["manifest"]) if harness.manifest_file else ""
+
+
+def _make_plugin_dir(harness: Harness, home: str) -> None:
+    plugin = _plugin_dir(harness, home)
+    if plugin:
+        os.makedirs(plugin, mode=0o700, exist_ok=True)
+
+
+def _remove_plugin_dir(harness: Harness, home: str) -> None:
+    """After an uninstall: our plugin directory, then ``plugins/``, each only if nothing else is left in it."""
+    plugin = _plugin_dir(harness, home)
+    for directory in (plugin, os.path.dirname(plugin)) if plugin else ():
+        try:
+            os.rmdir(directory)
+        except OSError:
+            return
 
 
 def _chosen(names: list[str], home: str, *, default_all_known: bool) -> list[Harness]:
@@ -109,6 +133,8 @@ def _run(args: argparse.Namespace, request: Request, harnesses: list[Harness], h
     for harness in harnesses:
         if request.command and not _detected(harness, home):
             where = _short(harness.directory(home, os.environ), home)
+            if harness.detect_subdirs:
+                where = " or ".join(f"{where}/{sub}" for sub in harness.detect_subdirs)
             print(f"{harness.title}: not installed here ({where} does not exist); start it once, then rerun")
             refused += 1
             continue
@@ -121,11 +147,15 @@ def _run(args: argparse.Namespace, request: Request, harnesses: list[Harness], h
                 # One file at a time, each recorded as soon as it is written: if a later file cannot be written
                 # (it changed under us), the record still lets uninstall undo the ones that were.
                 try:
+                    if request.command and result.changed:
+                        _make_plugin_dir(harness, home)
                     for change in result.changes:
                         written += files.apply([change])
                         files.update_records(records, [change])
                 finally:
                     files.save_records(state_dir, records)
+                if not request.command:
+                    _remove_plugin_dir(harness, home)
         except SettingsError as exc:
             done = (
                 f" (already changed: {', '.join(_short(p, home) for p in written)})" if written else ", nothing changed"
@@ -210,6 +240,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "hard_nudge": st.hard_nudge or None,
                 "soft_nudge": st.soft_nudge or None,
                 "feature_flag": st.feature_flag,
+                "to_do": _to_do(harness, st.installed, st.journal_hooks, states),
                 "files": {role: {"path": path, "target": s.path} for (role, path), s in _paired(harness, home, states)},
                 "errors": st.errors,
             }
@@ -220,6 +251,32 @@ def cmd_status(args: argparse.Namespace) -> int:
     for entry in out:
         _print_status(entry, home)
     return EXIT_OK
+
+
+#: Codex keeps its hook-trust record to itself: status can only remind.
+CODEX_TRUST_STEP = "trust the hook once in Codex (/hooks in the Codex TUI); llmojid cannot see Codex's trust record"
+
+
+def _to_do(harness: Harness, installed: bool, journal_hooks: list[str], states: dict[Role, Any]) -> list[str]:
+    """What the user still has to do before an installed hook runs (Codex hook trust, Gemini folder trust)."""
+    if not installed:
+        return []
+    if harness.name == "codex":
+        return [CODEX_TRUST_STEP]
+    if "manifest" in states and states["manifest"].text is None:  # Antigravity loads no plugin without it
+        return [f"the plugin's marker {states['manifest'].path} is missing: run `llmojid-ctl hooks install agy`"]
+    if harness.name != "gemini":
+        return []
+    from llmojid.client.installers import files, gemini_trust
+
+    trusted_path = os.environ.get("GEMINI_CLI_TRUSTED_FOLDERS_PATH", "")
+    if not trusted_path.startswith("/"):
+        trusted_path = os.path.join(harness.directory(_home(), os.environ), "trustedFolders.json")
+    try:
+        trusted = files.read_state("hooks", trusted_path, {}).text
+    except SettingsError:
+        trusted = None
+    return gemini_trust.pending(states["hooks"].text, trusted, journal_hooks)
 
 
 def _paired(harness: Harness, home: str, states: dict[Role, Any]) -> list[tuple[tuple[Role, str], Any]]:
@@ -247,6 +304,8 @@ def _print_status(entry: dict[str, Any], home: str) -> None:
         print(f"  warning: the hook's program does not exist; reinstall: {command}")
     if entry["feature_flag"] is False:
         print("  warning: Codex hooks are off: '[features] hooks = true' is missing from config.toml")
+    for step in entry["to_do"]:
+        print(f"  to do: {step}")
     if entry["hard_nudge"]:
         print(f"  nudge: hard ({entry['hard_nudge']} wording)")
     if entry["soft_nudge"]:

@@ -18,11 +18,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
-from llmojid.client.installers import codex_toml, commands, hermes_yaml, hooks_json, nudge
+from llmojid.client.installers import agy_plugin, codex_toml, commands, hermes_yaml, hooks_json, nudge
 from llmojid.client.installers.edits import Edit, SettingsError, undo_by_search, undo_exact
 from llmojid.client.installers.hooks_json import HookEntry
 
-Role = Literal["hooks", "flag", "instructions"]
+Role = Literal["hooks", "flag", "instructions", "manifest"]
 NudgeKind = Literal["", "soft", "hard"]
 
 
@@ -36,7 +36,7 @@ class Harness:
     dir_env: str
     dir_default: str
     hooks_file: str
-    hooks_format: Literal["json", "yaml"]
+    hooks_format: Literal["json", "yaml", "agy-plugin"]
     journal_event: str
     nudge_event: str
     envelope: nudge.EnvelopeKind
@@ -44,10 +44,22 @@ class Harness:
     flag_file: str = ""
     #: What the user must still do after the hook file changed.
     after_change: str = ""
+    #: ``$<dir_env>`` names a home that holds ``dir_default`` (Gemini CLI's ``GEMINI_CLI_HOME``), not the directory.
+    dir_env_is_home: bool = False
+    #: A plugin marker file written beside the hooks file (Antigravity's ``plugin.json``); the hooks file's
+    #: directory is then ours to create.
+    manifest_file: str = ""
+    #: Subdirectories whose presence shows the harness is installed (default: its directory exists). Antigravity
+    #: shares ``~/.gemini`` with Gemini CLI, so that directory alone says nothing about it.
+    detect_subdirs: tuple[str, ...] = ()
+    #: What the user may still have to do for the hook to run at all, said on every install (and by status).
+    reminder: str = ""
 
     def directory(self, home: str, environ: Mapping[str, str]) -> str:
-        override = environ.get(self.dir_env, "")
-        return override if override.startswith("/") else f"{home.rstrip('/')}/{self.dir_default}"
+        override = environ.get(self.dir_env, "") if self.dir_env else ""
+        if override.startswith("/"):
+            return f"{override.rstrip('/')}/{self.dir_default}" if self.dir_env_is_home else override
+        return f"{home.rstrip('/')}/{self.dir_default}"
 
     def files(self, home: str, environ: Mapping[str, str]) -> dict[Role, str]:
         base = self.directory(home, environ)
@@ -57,6 +69,8 @@ class Harness:
         }
         if self.flag_file:
             out["flag"] = f"{base}/{self.flag_file}"
+        if self.manifest_file:
+            out["manifest"] = f"{base}/{self.manifest_file}"
         return out
 
 
@@ -112,6 +126,43 @@ HARNESSES: dict[str, Harness] = {
                 "Hermes asks once, in the terminal, before it first runs a new hook command; gateway and desktop "
                 "runs need that approval given once, or `hooks_auto_accept: true` in config.yaml."
             ),
+        ),
+        # --- Gemini CLI and Antigravity (agy) ---
+        Harness(
+            name="gemini",
+            title="Gemini CLI",
+            hook_arg="gemini",
+            dir_env="GEMINI_CLI_HOME",
+            dir_env_is_home=True,
+            dir_default=".gemini",
+            hooks_file="settings.json",
+            hooks_format="json",
+            journal_event="AfterAgent",
+            nudge_event="BeforeAgent",
+            envelope="additional-context",
+            instructions_file="GEMINI.md",
+            after_change="Gemini CLI reads hooks when a session starts: restart running sessions.",
+            reminder=(
+                "Gemini CLI runs hooks only in trusted folders: trust each project folder when Gemini CLI asks "
+                "(or with /permissions; headless runs: GEMINI_CLI_TRUST_WORKSPACE=true or --skip-trust). "
+                "`llmojid-ctl hooks status` shows the folders trusted now."
+            ),
+        ),
+        Harness(
+            name="agy",
+            title="Antigravity",
+            hook_arg="agy",
+            dir_env="",
+            dir_default=".gemini",
+            hooks_file=f"config/plugins/{agy_plugin.PLUGIN_NAME}/hooks.json",
+            hooks_format="agy-plugin",
+            journal_event="Stop",
+            nudge_event="",
+            envelope="additional-context",
+            instructions_file="GEMINI.md",
+            manifest_file=f"config/plugins/{agy_plugin.PLUGIN_NAME}/plugin.json",
+            detect_subdirs=("antigravity-cli", "config"),
+            after_change="Antigravity loads plugins when it starts: restart running sessions.",
         ),
     )
 }
@@ -182,18 +233,24 @@ def is_ours(harness: Harness, home: str) -> Callable[[str, str], bool]:
     def check(event: str, command: str) -> bool:
         if event == harness.journal_event and commands.is_our_hook(command, harness.hook_arg, home):
             return True
-        return event == harness.nudge_event and nudge.hard_wording(command, harness.envelope) is not None
+        return (
+            bool(harness.nudge_event)
+            and event == harness.nudge_event
+            and nudge.hard_wording(command, harness.envelope) is not None
+        )
 
     return check
 
 
 def _events(harness: Harness) -> tuple[str, ...]:
-    return (harness.journal_event, harness.nudge_event)
+    return (harness.journal_event, harness.nudge_event) if harness.nudge_event else (harness.journal_event,)
 
 
 def find_hooks(harness: Harness, text: str) -> list[HookEntry]:
     if harness.hooks_format == "json":
         return hooks_json.find(text, _events(harness))
+    if harness.hooks_format == "agy-plugin":
+        return agy_plugin.find(text, _events(harness))
     return hermes_yaml.find(text, _events(harness))
 
 
@@ -205,12 +262,16 @@ def our_hooks(harness: Harness, text: str, home: str) -> list[HookEntry]:
 def _add_hooks(harness: Harness, text: str, entries: list[HookEntry]) -> tuple[str, list[Edit]]:
     if harness.hooks_format == "json":
         return hooks_json.add(text, entries)
+    if harness.hooks_format == "agy-plugin":
+        return agy_plugin.add(text, entries)
     return hermes_yaml.add(text, entries)
 
 
 def _strip_hooks(harness: Harness, text: str, home: str) -> str:
     if harness.hooks_format == "json":
         return hooks_json.remove(text, is_ours(harness, home), _events(harness))
+    if harness.hooks_format == "agy-plugin":
+        return agy_plugin.remove(text, is_ours(harness, home), _events(harness))
     return hermes_yaml.remove(text, is_ours(harness, home), _events(harness))
 
 
@@ -265,6 +326,9 @@ def plan(harness: Harness, states: Mapping[Role, FileState], request: Request, h
     if "flag" in states:
         with _naming(states["flag"].path):
             result.changes.append(_plan_flag(states["flag"], hooks_change, request))
+    if "manifest" in states:
+        with _naming(states["manifest"].path):
+            result.changes.append(_plan_manifest(states["manifest"], hooks_change, request))
     with _naming(states["instructions"].path):
         result.changes.append(_plan_instructions(states["instructions"], request))
     for change in result.changes:
@@ -273,6 +337,10 @@ def plan(harness: Harness, states: Mapping[Role, FileState], request: Request, h
         result.notes.append(harness.after_change)
     if harness.name == "codex" and request.command and not hooks_change.changed:
         result.notes.append("hooks.json is unchanged, so a trust you gave Codex for it still holds.")
+    if request.command and request.nudge == "hard" and not harness.nudge_event:
+        result.notes.append(f"{harness.title} has no prompt-time hook for a hard nudge; use --nudge soft.")
+    if request.command and harness.reminder:
+        result.notes.append(harness.reminder)
     return result
 
 
@@ -306,7 +374,7 @@ def _desired_hooks(harness: Harness, present: list[HookEntry], request: Request,
     else:
         journal_command = request.command
     wanted = [HookEntry(harness.journal_event, journal_command)]
-    if request.nudge == "hard":
+    if request.nudge == "hard" and harness.nudge_event:
         body = nudge.wording(request.long)
         keep = [e for e in hard if nudge.hard_wording(e.command, harness.envelope) == body][:1]
         wanted += keep or [HookEntry(harness.nudge_event, nudge.hard_command(harness.envelope, body))]
@@ -343,6 +411,24 @@ def _plan_flag(state: FileState, hooks_change: Change, request: Request) -> Chan
         return Change(state.role, state.path, state.text, state.text, None, (note,))
     delete = base == "" and state.record.created
     return Change(state.role, state.path, state.text, None if delete else base, None)
+
+
+def _plan_manifest(state: FileState, hooks_change: Change, request: Request) -> Change:
+    """Antigravity's ``plugin.json`` marker: written on install when missing; on uninstall deleted when we wrote
+    it, it is as we wrote it, and the hooks file goes too (anything else of the plugin keeps its marker)."""
+    if state.text is not None:
+        agy_plugin.check_manifest(state.text)
+    if request.command:
+        if state.text is not None:
+            return Change(state.role, state.path, state.text, state.text, state.record)
+        after = agy_plugin.manifest_text()
+        return Change(state.role, state.path, None, after, Record.of(after, [Edit(0, "", after)], True))
+    if state.record is None or state.text is None:
+        return Change(state.role, state.path, state.text, state.text, None)
+    if hooks_change.after is not None or not _restored_exactly(state.text, state.record) or not state.record.created:
+        note = f"Left {state.path}: the plugin still holds other hooks, or the file was edited."
+        return Change(state.role, state.path, state.text, state.text, None, (note,))
+    return Change(state.role, state.path, state.text, None, None)
 
 
 def _config_has_hooks(text: str) -> bool:

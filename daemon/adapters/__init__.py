@@ -2,9 +2,9 @@
 
 Two kinds, one table (``ADAPTERS``, keyed by the harness name a hook passes: ``llmojid-ctl hook <harness>``):
 
-* transcript adapters (Claude Code, Codex): the payload names a JSONL transcript, which the daemon reads
-  incrementally (``reader``); ``parse_transcript_lines(lines, state) -> (rows, state)`` is the pure entry point
-  that the hook path and the backfill importer share, so both derive the same message ids;
+* transcript adapters (Claude Code, Codex, Gemini CLI, Antigravity): the payload names a JSONL transcript, which
+  the daemon reads incrementally (``reader``); ``parse_transcript_lines(lines, state) -> (rows, state)`` is the pure
+  entry point that the hook path and the backfill importer share, so both derive the same message ids;
 * payload adapters (Hermes, generic): the payload itself carries the messages;
   ``rows_from_payload(raw, received_at) -> rows | None`` (None: the payload does not decode).
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from llmojid.client.protocol import JournalRow
-from llmojid.daemon.adapters import claude_code, codex, generic, hermes
+from llmojid.daemon.adapters import antigravity, claude_code, codex, gemini, generic, hermes
 from llmojid.daemon.adapters.base import Line, ParseState, decode_json, stop_transcript
 
 
@@ -30,6 +30,9 @@ class TranscriptAdapter:
     #: The parse state a first read starts from: (transcript file stem, decoded payload or {}).
     initial_state: Callable[[str, dict[str, Any]], ParseState]
     parse_transcript_lines: Callable[[Iterable[Line], ParseState], tuple[list[JournalRow], ParseState]]
+    #: What each hook event's payload adds to the saved parse state before the new lines are read (a harness
+    #: whose transcript names no model: Antigravity); None when the transcript says it all.
+    event_state: Callable[[ParseState, dict[str, Any]], ParseState] | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,16 @@ ADAPTERS: Final[dict[str, TranscriptAdapter | PayloadAdapter]] = {
     codex.HARNESS: TranscriptAdapter(codex.HARNESS, stop_transcript, codex.initial_state, codex.parse_transcript_lines),
     hermes.HARNESS: PayloadAdapter(hermes.HARNESS, _hermes_rows),
     generic.HARNESS: PayloadAdapter(generic.HARNESS, _generic_rows),
+    gemini.HARNESS: TranscriptAdapter(
+        gemini.HARNESS, gemini.transcript_of, gemini.initial_state, gemini.parse_transcript_lines
+    ),
+    antigravity.HARNESS: TranscriptAdapter(
+        antigravity.HARNESS,
+        antigravity.transcript_of,
+        antigravity.initial_state,
+        antigravity.parse_transcript_lines,
+        antigravity.event_state,
+    ),
 }
 
 #: The harness names, as hooks pass them and as the journal's ``harness`` column holds them.

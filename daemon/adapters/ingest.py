@@ -201,6 +201,8 @@ class HookIngest:
             async with lock:
                 cursor = None if row_filter else await self._cursor(key)
                 cursor = cursor or Cursor(state=hints)
+                if payload and adapter.event_state is not None:
+                    cursor = msgspec.structs.replace(cursor, state=adapter.event_state(cursor.state, payload))
                 events = 1  # the event is counted once, with the first slice
                 while True:
                     try:
