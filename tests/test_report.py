@@ -71,13 +71,16 @@ class _StandIn(StandInHandler):
 
 
 # --- building the journal --------------------------------------------------------------------------------------------
-def retimed(events: list[dict[str, Any]], start: datetime) -> list[dict[str, Any]]:
-    """The transcript events with their times moved to ``start`` + n seconds, so the journal's turns fall right
+def retimed(
+    events: list[dict[str, Any]], start: datetime, step: timedelta = timedelta(seconds=1)
+) -> list[dict[str, Any]]:
+    """The transcript events with their times moved to ``start`` + n ``step``, so the journal's turns fall right
     after the typing windows (the shared transcripts use a fixed date in January)."""
     out = []
     for i, event in enumerate(events):
         if "timestamp" in event:
-            event = {**event, "timestamp": (start + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+            when = start + i * step
+            event = {**event, "timestamp": when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"}
         out.append(event)
     return out
 

@@ -152,6 +152,7 @@ def test_a_span_too_short_to_chart_is_said_in_words(built: Built) -> None:
         assert "too short a span" not in text
 
 
+@pytest.mark.filterwarnings("ignore:Glyph")  # a face character no font here draws: render names it in the footer
 def test_counts_have_integer_scales_and_no_colour_bar(built: Built) -> None:
     timeline = report.Timeline.of(built.data["over_time"])
     assert timeline is not None
