@@ -6,8 +6,9 @@ path and typed text. None may reach ``sessions --json``, its text form, ``report
 bundle; the auditor's ``sessions`` check passes on it and fails on a line that breaks its rules.
 
 One daemon serves the module. Timeline (each step after the previous one on the daemon's clock):
-6 prompts typed (5 enrol the baseline, 1 scored), 3 Claude Code turns; 1 prompt typed, 2 Codex turns;
-1 prompt typed, 2 Hermes turns. So each session answers exactly one scored window, its own.
+6 prompts typed through ``wrap`` (5 enrol the baseline, 1 scored), 3 Claude Code turns; 1 slow prompt, 2 Codex
+turns; 1 prompt at a third tempo, 2 Hermes turns (these two sent as ``wrap`` sends them, so their deviations
+differ). So each session answers exactly one scored window, its own, and the deviations tell which.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from tests.hook_support import journal_rows, run_hook, start
 from tests.stand_ins import StandInHandler, serve_stand_in
 from tests.support import DaemonProcess, make_env, remove_tree, scan_for, short_tempdir
 from tests.test_audit_canary import _type_through_wrap as type_through_wrap
-from tests.test_report import retimed
+from tests.test_report import retimed, typing_window
 
 pytestmark = pytest.mark.slow  # one daemon: wrap, torch encoder, hooks, analyze, report
 
@@ -75,13 +76,25 @@ def type_prompts(daemon: DaemonProcess, n: int, seen: int) -> None:
     """``n`` prompts through ``wrap -- cat`` (each 20 keys, then Enter); wait until the daemon has encoded them."""
     typed = b"".join(f"{CANARY['typed']} x{i:02d}\r".encode() for i in range(n))
     type_through_wrap(daemon, typed)
+    wait_encoded(daemon, seen + n)
+
+
+def send_prompt(daemon: DaemonProcess, flight: float, seen: int) -> None:
+    """One prompt at another tempo, sent as ``wrap`` sends it (a ``Keystrokes`` batch: key classes and times), so
+    its deviation differs from the wrapped prompts'; wait until the daemon has encoded it."""
+    with Client(daemon.socket_path) as client:
+        assert isinstance(client.request(p.Keystrokes(source="wrap/t", events=typing_window(seen, flight))), p.Ok)
+    wait_encoded(daemon, seen + 1)
+
+
+def wait_encoded(daemon: DaemonProcess, seen: int) -> None:
     deadline = time.monotonic() + WAIT_SECONDS
     with Client(daemon.socket_path) as client:
         while True:
             reply = client.request(p.Request(name="typing.status", args={"limit": 0}))
             assert isinstance(reply, p.Result) and isinstance(reply.value, dict)
-            if reply.value["windows_seen"] >= seen + n and reply.value["windows_by_status"]["pending"] == 0:
-                assert reply.value["windows_seen"] == seen + n, reply.value
+            if reply.value["windows_seen"] >= seen and reply.value["windows_by_status"]["pending"] == 0:
+                assert reply.value["windows_seen"] == seen, reply.value
                 return
             assert time.monotonic() < deadline, f"typed prompts not encoded: {reply.value}"
             time.sleep(0.1)
@@ -112,7 +125,7 @@ def built() -> Iterator[Built]:
             assert run_hook(daemon.env, "claude-code", claude.stop_payload(str(transcript))).returncode == 0
 
         time.sleep(1.5)  # the Claude turns' times lie up to a second ahead: the next prompt closes after them
-        type_prompts(daemon, 1, 6)
+        send_prompt(daemon, 480.0, 6)
         codex = CodexSession(new_shape=True, session=f"{CANARY['session']}-codex", cwd=cwd, canary=CANARY["prompt"])
         rollout = projects / "rollout-codex.jsonl"
         lines = codex.header()
@@ -123,7 +136,7 @@ def built() -> Iterator[Built]:
         assert run_hook(daemon.env, "codex", codex.stop_payload(str(rollout))).returncode == 0
 
         time.sleep(1.5)
-        type_prompts(daemon, 1, 7)
+        send_prompt(daemon, 160.0, 7)
         hermes = HermesSession(session=f"{CANARY['session']}-hermes", cwd=cwd, canary=CANARY["prompt"])
         for n in (4, 5):
             payload, _ = hermes.turn(n)
@@ -194,6 +207,7 @@ def test_each_session_answers_its_own_typed_prompt(built: Built) -> None:
     """Windows are attributed as typing.link links a turn: the latest prompt window closed before a message."""
     assert [w["status"] for w in built.windows] == ["enrolled"] * 5 + ["scored"] * 3
     scored = built.windows[5:]
+    assert len({round(w["deviation"], 4) for w in scored}) == 3  # three tempos: the match below tells them apart
     lines = _by_harness(built.json_lines)
     for harness, window in zip(("claude-code", "codex", "hermes"), scored, strict=True):
         typing = lines[harness]["typing"]
