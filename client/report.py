@@ -61,7 +61,7 @@ from matplotlib.patches import Circle, Patch, Wedge
 from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Affine2D
 
-from llmojid.client.commands.sessions import duration
+from llmojid.client.commands.sessions import duration, weight
 from llmojid.common.lexicon import CELL_OF_WORD, CELLS, STANCE_WORDS
 
 REPORT_FILE: Final = "index.html"
@@ -106,7 +106,7 @@ UNIT_STEPS: Final = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week
 UNIT_NOTES: Final = {"week": ", labelled by its Monday"}
 UNIT_LABELS: Final = {"day": "%b %d", "week": "%b %d", "month": "%b %Y"}
 #: Tick labels under a day, week or month axis at most (every k-th bucket is labelled beyond).
-MAX_TIME_LABELS: Final = 14
+MAX_TIME_LABELS: Final = 10
 #: Counts are written in the faces-over-time grid up to this many columns (a day of hours, weeks of days).
 MAX_WRITTEN_COLUMNS: Final = 48
 #: Buckets a span must cover before it is charted over time (fewer are said in words).
@@ -503,7 +503,7 @@ def _faces_chart(charts: _Charts, faces: list[dict[str, Any]], color: str) -> st
     for i, n in enumerate(counts):
         ax.text(n, i, f" {n}", va="center", fontsize=9)
     ax.set_xlim(0, max(counts) * 1.15)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True, min_n_ticks=1))  # a narrow chart: few labels
     ax.set_xlabel("messages led by the face")
     fig.tight_layout()
     # the model is named by the figure's caption (HTML), not here: see _name
@@ -531,8 +531,14 @@ def over_time_figure(timeline: Timeline, colors: dict[str, str]) -> Figure:
     ax.set_ylabel(f"messages per {timeline.unit}")
     if len(heights) > 1:
         ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.tight_layout()
+    _time_margins(fig, 3.0)
     return fig
+
+
+def _time_margins(fig: Figure, height: float) -> None:
+    """The same plot area left and right in both charts over time, so their time axes line up on the page (room
+    for face labels on the left, for a legend on the right); top and bottom in inches of this figure."""
+    fig.subplots_adjust(left=0.16, right=0.84, bottom=0.62 / height, top=1 - 0.12 / height)
 
 
 def _time_axis(ax: Any, timeline: Timeline, per: str) -> None:
@@ -586,7 +592,8 @@ def face_time_figure(timeline: Timeline) -> Figure:
     def shade(n: int) -> int:
         return next((i + 1 for i, (lo, hi) in enumerate(bins) if lo <= n <= hi), 0)
 
-    fig = Figure(figsize=(9.6, 0.36 * len(faces) + 1.3))
+    height = 0.36 * len(faces) + 1.0
+    fig = Figure(figsize=(9.6, height))
     ax = fig.subplots()
     ax.pcolormesh(
         timeline.edges,
@@ -611,7 +618,7 @@ def face_time_figure(timeline: Timeline) -> Figure:
     handles = [Patch(facecolor=shades[i + 1], label=_bin_label(lo, hi)) for i, (lo, hi) in enumerate(bins)]
     ax.legend(handles=handles, title="messages", fontsize=8, title_fontsize=8, frameon=False, loc="upper left",
               bbox_to_anchor=(1.0, 1.0))  # fmt: skip
-    fig.tight_layout()
+    _time_margins(fig, height)
     return fig
 
 
@@ -1049,7 +1056,12 @@ def _over_time_section(charts: _Charts, data: dict[str, Any], colors: dict[str, 
 
 
 def _cells(cells: list[dict[str, Any]]) -> str:
-    return " ".join(f'<span class="word cell-{_e(c["cell"])}">{_e(c["cell"])} {c["messages"]:g}</span>' for c in cells)
+    """Circumplex cells as chips in the cell's colour; the title names the cell's words (the code alone is terse)."""
+    return " ".join(
+        f'<span class="word cell-{_e(c["cell"])}" title="{_e(c["cell"])}: {_e(", ".join(CELLS.get(c["cell"], ())))}">'
+        f"{_e(c['cell'])} {weight(c['messages'])}</span>"
+        for c in cells
+    )
 
 
 def _sessions_section(diary: dict[str, Any]) -> str:

@@ -13,7 +13,9 @@ import base64
 import hashlib
 import html
 import json
+import os
 import re
+import shutil
 import subprocess
 import time
 from collections import Counter
@@ -323,6 +325,9 @@ def test_chromium_loads_the_report_without_console_errors_or_requests(built: Bui
     with Image.open(load.screenshot) as image:
         colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
     assert colours is not None and len(colours) > 200  # charts drawn, not a blank or error page
+    keep = os.environ.get("LLMOJID_REPORT_SHOTS")  # docs/report.png was made so
+    if keep:
+        shutil.copyfile(load.screenshot, Path(keep) / "report.png")
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (scripts/setup installs it)")

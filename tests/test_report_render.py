@@ -345,4 +345,4 @@ def test_the_session_table_shows_counts_and_cells_and_escapes_names(page: report
     text = html.unescape(page.html.replace("<wbr>", ""))
     assert '<section id="sessions">' in page.html
     assert "42m" in text and "HP-S 2.5" in text and "4 · 0.21 · 1 flagged" in text
-    assert '<span class="word cell-HP-S">' in page.html
+    assert '<span class="word cell-HP-S" title="HP-S: cheery, excited, triumphant">' in page.html

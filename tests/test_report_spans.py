@@ -32,7 +32,9 @@ from llmojid.client.connection import Client
 from tests.chromium import CHROMIUM, load_in_chromium, png_size
 from tests.harness_transcripts import FACES
 from tests.hook_support import start
+from tests.stand_ins import serve_stand_in
 from tests.support import DaemonProcess, make_env, remove_tree, short_tempdir
+from tests.test_report import _StandIn as BagStandIn
 
 pytestmark = pytest.mark.slow  # four daemons, four reports, four browser loads
 
@@ -109,6 +111,11 @@ def built(request: pytest.FixtureRequest) -> Iterator[Built]:
             for i in range(0, len(rows), p.MAX_ROWS_PER_REQUEST):
                 reply = client.request(p.SubmitRows(rows=rows[i : i + p.MAX_ROWS_PER_REQUEST]))
                 assert isinstance(reply, p.HookAck), reply
+            # lexicon bags for every cell, so the sessions show their circumplex cells (a stand-in synthesizer)
+            with serve_stand_in(BagStandIn) as address:
+                url = f"{address}/v1"
+                done = daemon.ctl_json_lines("analyze", "--json", "--backend-url", url, "--backend-model", "stand-in")
+            assert done[-1]["event"] == "done" and done[-1]["synthesized"] == len({(r.model, r.kaomoji) for r in rows})
             reply = client.request(p.Request(name="report.data", args={}))
         assert isinstance(reply, p.Result) and isinstance(reply.value, dict)
         folder = root / "report"
@@ -182,6 +189,8 @@ def test_the_session_diary_is_in_the_report(built: Built) -> None:
     assert '<section id="sessions">' in built.page
     for text in ("prompt 0", "reply 0", "/home/someone", "span-session-"):
         assert text not in built.page
+    assert all(line["analyzed_messages"] == line["messages"] and line["cells"] for line in sessions["shown"])
+    assert built.page.count('<span class="word cell-') >= len(sessions["shown"])  # each line's cells, as chips
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (scripts/setup installs it)")

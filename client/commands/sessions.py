@@ -77,6 +77,11 @@ def duration(seconds: int) -> str:
     return f"{days}d{hours:02d}h"
 
 
+def weight(messages: float) -> str:
+    """A cell's weight in messages (a face's bag spreads one message over its words): ``3``, ``1.5``, ``0.3``. Pure."""
+    return f"{messages:.1f}".removesuffix(".0")
+
+
 def session_line(s: dict[str, Any]) -> str:
     """One session for people. Pure."""
     start = s["start"][:16].replace("T", " ")
@@ -87,14 +92,14 @@ def session_line(s: dict[str, Any]) -> str:
     parts = [
         start,
         f"{duration(s['duration_seconds']):>6}",
-        s["harness"],
+        f"{s['harness']:<11}",
         model,
         f"{s['turns']} turn{'s' if s['turns'] != 1 else ''}",
         f"{s['messages']} msg",
         faces,
     ]
     if s["cells"]:
-        parts.append("cells " + ", ".join(f"{c['cell']} {c['messages']:g}" for c in s["cells"][:3]))
+        parts.append("cells " + ", ".join(f"{c['cell']} {weight(c['messages'])}" for c in s["cells"][:3]))
     typing = s["typing"]
     if typing["windows"]:
         text = f"typing {typing['windows']} window{'s' if typing['windows'] != 1 else ''}"
