@@ -211,7 +211,7 @@ def gather(store: Store, conn: sqlite3.Connection, *, since: datetime | None, li
             s.turns += 1
         s.prompt = digest
         s.messages += 1
-        s.last = max(s.last, (t, ts))
+        s.first, s.last = min(s.first, (t, ts)), max(s.last, (t, ts))  # text order is time order unless offsets
         s.models[model] += 1
         if canonical:
             s.faces[canonical] += 1

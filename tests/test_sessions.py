@@ -281,4 +281,55 @@ def test_the_auditor_checks_the_diary(built: Built) -> None:
     leaky_face = {**line, "faces": [{"canonical": f"(╯°□°) {CANARY['prompt']}", "count": 1}]}
     assert set(session_problems(leaky_face, tokens)) == {"faces break their rule", "holds your journal's text"}
     assert session_problems({**line, "harness": "please do the task now"}, set()) == ["harness break their rule"]
+    assert session_problems({**line, "faces": [{"canonical": "(ツ)", "count": "2"}]}, set()) == [
+        "faces break their rule"
+    ]
     assert session_problems({**line, "typing": {**line["typing"], "prompt": "x"}}, set()) == ["typing break their rule"]
+
+
+# --- what a turn and a session are ------------------------------------------------------------------------------------
+def _row(ts: str, session: str, prompt: str, face: str = "(◕‿◕)", harness: str = "generic") -> p.JournalRow:
+    return p.JournalRow(
+        ts=ts,
+        model="m-1",
+        harness=harness,
+        session=session,
+        message_id=f"{ts}{prompt}",
+        kaomoji=face,
+        assistant_text="a reply",
+        user_text=prompt,
+        cwd="/home/someone/x",
+    )
+
+
+def test_turns_are_changes_of_prompt_and_rows_without_a_session_group_by_day(daemon: DaemonProcess) -> None:
+    rows = [
+        _row("2026-05-04T10:00:00Z", "s1", "fix the build"),
+        _row("2026-05-04T10:01:00Z", "s1", "fix the build", "(╯°□°)"),  # the same turn
+        _row("2026-05-04T10:05:00Z", "s1", "continue"),
+        _row("2026-05-04T10:09:00Z", "s1", "now the docs"),
+        _row("2026-05-04T10:15:00Z", "s1", "continue"),  # "continue" again, after another prompt: a new turn
+        _row("2026-05-04T12:20:00+02:00", "s1", ""),  # no prompt known: still the turn before; 10:20 UTC
+        _row("2026-05-04T23:00:00Z", "", "a"),
+        _row("2026-05-05T01:00:00Z", "", "b"),
+    ]
+    with Client(daemon.socket_path) as client:
+        assert isinstance(client.request(p.SubmitRows(rows=rows)), p.HookAck)
+        reply = client.request(p.Request(name="journal.sessions", args={}))
+        later = client.request(p.Request(name="journal.sessions", args={"since": "2026-05-05"}))
+        newest = client.request(p.Request(name="journal.sessions", args={"limit": 1}))
+    assert isinstance(reply, p.Result) and isinstance(reply.value, dict)
+    lines = reply.value["sessions"]
+    assert [(s["start"], s["turns"], s["messages"]) for s in lines] == [
+        ("2026-05-04T10:00:00Z", 4, 6),
+        ("2026-05-04T23:00:00Z", 1, 1),
+        ("2026-05-05T01:00:00Z", 1, 1),
+    ]
+    first = lines[0]
+    assert first["end"] == "2026-05-04T12:20:00+02:00" and first["duration_seconds"] == 20 * 60
+    assert first["faces"] == [{"canonical": "(◕‿◕)", "count": 5}, {"canonical": "(╯°□°)", "count": 1}]
+    assert first["cells"] == [] and first["analyzed_messages"] == 0
+    assert first["typing"] == {"windows": 0, "scored": 0, "mean_deviation": None, "flagged": 0}
+    assert isinstance(later, p.Result) and [s["start"] for s in later.value["sessions"]] == ["2026-05-05T01:00:00Z"]
+    assert isinstance(newest, p.Result) and newest.value["truncated"] and newest.value["total"] == 3
+    assert [s["start"] for s in newest.value["sessions"]] == ["2026-05-05T01:00:00Z"]

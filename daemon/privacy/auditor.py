@@ -338,8 +338,12 @@ def session_problems(line: dict[str, Any], tokens: set[str]) -> list[str]:
         and all(_text_rule(_MODEL)(m) for m in line["models"]),
         "times": all(_text_rule(_ISO, pii=False)(line[k]) for k in ("start", "end")),
         "counts": all(_number(line[k]) for k in ("duration_seconds", "turns", "messages", "faces_total")),
-        "faces": all(set(f) == {"canonical", "count"} and _face_ok(f["canonical"]) for f in line["faces"]),
-        "cells": all(set(c) == {"cell", "messages"} and c["cell"] in CELLS for c in line["cells"]),
+        "faces": all(
+            set(f) == {"canonical", "count"} and _face_ok(f["canonical"]) and _number(f["count"]) for f in line["faces"]
+        ),
+        "cells": all(
+            set(c) == {"cell", "messages"} and c["cell"] in CELLS and _number(c["messages"]) for c in line["cells"]
+        ),
         "typing": isinstance(typing, dict)
         and set(typing) == TYPING_FIELDS
         and all(v is None or _number(v) for v in typing.values()),
@@ -352,7 +356,9 @@ def session_problems(line: dict[str, Any], tokens: set[str]) -> list[str]:
 
 
 def check_sessions(lines: list[dict[str, Any]], tokens: set[str], report: Report) -> None:
-    """The ``sessions`` check over every line of the diary (lines are numbered from 1, oldest first)."""
+    """The ``sessions`` check over the diary's lines as the daemon serves them (the newest
+    ``sessions.MAX_SESSIONS``: what ``llmojid-ctl sessions`` and the report can show), numbered from 1, oldest
+    first."""
     bad: dict[str, list[int]] = {}
     for number, line in enumerate(lines, start=1):
         report.count("sessions")
