@@ -14,7 +14,8 @@ Definitions (README, "Sessions"):
   when the sender names none) make one session per harness and UTC day.
 * **turn**: a user prompt answered with at least one kaomoji-led message: consecutive messages of a session that
   answer the same prompt are one turn. The journal stores kaomoji-led messages only, so a prompt whose every
-  answer was face-less is not seen (and not counted).
+  answer was face-less is not seen (and not counted). A message with no prompt known (none sent, or dropped by
+  retention: ``retain_text_days`` sets it NULL) continues the turn before it.
 * **typing windows**: attributed as ``typing.link`` links a turn: each message answers the latest prompt window
   that closed at or before it, at most an hour earlier; a session's windows are the distinct windows its messages
   answer. Two sessions running side by side can therefore share a window.
@@ -196,7 +197,7 @@ def gather(store: Store, conn: sqlite3.Connection, *, since: datetime | None, li
         try:
             t = parse_ts(ts)
             session = store.open_text(sealed_session, table="journal", column="session", row_id=int(row_id))
-            prompt = store.open_bytes(sealed_prompt, table="journal", column="user_text", row_id=int(row_id))
+            prompt = store.open_text(sealed_prompt, table="journal", column="user_text", row_id=int(row_id))
         except (SealError, KeyringUnavailableError, ValueError):
             unreadable += 1
             continue
@@ -205,7 +206,7 @@ def gather(store: Store, conn: sqlite3.Connection, *, since: datetime | None, li
         s = sessions.get(key)
         if s is None:
             s = sessions[key] = _Session(harness=harness, first=(t, ts), last=(t, ts))
-        digest = hashlib.sha256(prompt).digest()[:16] if prompt else s.prompt
+        digest = hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).digest()[:16] if prompt else s.prompt
         del prompt
         if s.messages == 0 or digest != s.prompt:
             s.turns += 1

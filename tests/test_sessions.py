@@ -333,3 +333,28 @@ def test_turns_are_changes_of_prompt_and_rows_without_a_session_group_by_day(dae
     assert isinstance(later, p.Result) and [s["start"] for s in later.value["sessions"]] == ["2026-05-05T01:00:00Z"]
     assert isinstance(newest, p.Result) and newest.value["truncated"] and newest.value["total"] == 3
     assert [s["start"] for s in newest.value["sessions"]] == ["2026-05-05T01:00:00Z"]
+
+
+def test_rows_whose_text_retention_dropped_still_make_their_sessions(workdir: Path, daemon_env: dict[str, str]) -> None:
+    """Retention (``retain_text_days``) sets prompts NULL: the diary keeps the session, its counts and faces, and
+    counts what it can no longer tell apart as one turn; the auditor's check still runs."""
+    daemon = start(DaemonProcess(workdir, {**daemon_env, "LLMOJID_RETAIN_TEXT_DAYS": "1"}))
+    try:
+        old = [_row(f"2026-05-04T10:0{i}:00Z", "s1", f"prompt {i}") for i in range(3)]
+        with Client(daemon.socket_path) as client:
+            assert isinstance(client.request(p.SubmitRows(rows=old)), p.HookAck)
+            before = client.request(p.Request(name="journal.sessions", args={}))
+        daemon.ctl("forget", "--expired", "--yes")
+        assert [r.user_text for r in journal_rows(daemon)] == ["", "", ""]  # the text is gone
+        with Client(daemon.socket_path) as client:
+            after = client.request(p.Request(name="journal.sessions", args={}))
+        assert isinstance(before, p.Result) and isinstance(after, p.Result)
+        (line,) = after.value["sessions"]
+        assert before.value["sessions"][0]["turns"] == 3 and line["turns"] == 1
+        assert {k: v for k, v in line.items() if k != "turns"} == {
+            k: v for k, v in before.value["sessions"][0].items() if k != "turns"
+        }
+        assert after.value["unreadable"] == 0
+        assert daemon.ctl_json("audit", "--json", "--only", "sessions")["ok"] is True
+    finally:
+        assert daemon.stop() == 0, daemon.log()
