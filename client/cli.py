@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     *("wrap", "typing"),  # issue 4: keystroke timing
     *("audit", "bundle", "keys", "forget"),  # issue 6: privacy
     "report",  # issue 9: the HTML report
+    "sessions",  # issue 18: the session diary
 )
 
 

@@ -44,6 +44,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Final
 
@@ -53,11 +54,14 @@ matplotlib.use("Agg")
 
 from matplotlib import dates as mdates
 from matplotlib import font_manager
+from matplotlib.colors import ListedColormap, to_hex
 from matplotlib.figure import Figure
 from matplotlib.ft2font import FT2Font
-from matplotlib.patches import Circle, Wedge
+from matplotlib.patches import Circle, Patch, Wedge
+from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Affine2D
 
+from llmojid.client.commands.sessions import duration, weight
 from llmojid.common.lexicon import CELL_OF_WORD, CELLS, STANCE_WORDS
 
 REPORT_FILE: Final = "index.html"
@@ -97,6 +101,16 @@ MAX_MODELS_CHARTED: Final = 8
 #: Faces in the face-by-day heatmap and on the typing timeline.
 HEATMAP_FACES: Final = 12
 TIMELINE_FACES: Final = 8
+#: The report's time units (``report.data`` chooses one from the journal's span) and what the axis says of them.
+UNIT_STEPS: Final = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+UNIT_NOTES: Final = {"week": ", labelled by its Monday"}
+UNIT_LABELS: Final = {"day": "%b %d", "week": "%b %d", "month": "%b %Y"}
+#: Tick labels under a day, week or month axis at most (every k-th bucket is labelled beyond).
+MAX_TIME_LABELS: Final = 10
+#: Counts are written in the faces-over-time grid up to this many columns (a day of hours, weeks of days).
+MAX_WRITTEN_COLUMNS: Final = 48
+#: Buckets a span must cover before it is charted over time (fewer are said in words).
+MIN_CHART_BUCKETS: Final = 3
 #: Lexicon dials drawn (the most used synthesized faces); the bag table lists all.
 MAX_DIALS: Final = 48
 #: Faces up to this long are shown large on their card (longer ones would not fit beside the dial).
@@ -166,7 +180,7 @@ summary {{ cursor: pointer; color: #2a5db0; }}
 .note {{ background: #fff8e1; border: 1px solid #f0dfa0; border-radius: 6px; padding: 6px 10px; }}
 footer {{ margin-top: 40px; padding-bottom: 40px; color: #444; }}
 footer code {{ background: #eee; padding: 1px 4px; border-radius: 3px; }}
-"""
+""" + "".join(f".cell-{cell} {{ background: {color}40; }}\n" for cell, color in CELL_COLORS.items())
 
 
 # --- fonts ---------------------------------------------------------------------------------------------------------
@@ -403,8 +417,69 @@ def _when(ts: str) -> str:
     return when.strftime("%Y-%m-%d %H:%M UTC") if when else (ts or "-")
 
 
-def _day(day: str) -> datetime:
-    return datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
+def _next_bucket(start: datetime, unit: str) -> datetime:
+    if unit == "month":
+        return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+    return start + UNIT_STEPS[unit]
+
+
+@dataclass
+class Timeline:
+    """``report.data``'s ``over_time`` with every bucket from the first to the last, empty ones too (a gap in use
+    shows as a gap, not as a shorter axis)."""
+
+    unit: str
+    starts: list[datetime]
+    #: Bucket edges as matplotlib date numbers: len(starts) + 1.
+    edges: list[float]
+    by_model: list[dict[str, Any]]
+    by_face: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, over_time: dict[str, Any]) -> Timeline | None:
+        """None when the journal has no row with a readable time."""
+        unit = over_time["unit"]
+        seen = sorted({when for r in over_time["by_model"] if (when := _parse(r["t"])) is not None})
+        if not seen:
+            return None
+        starts = [seen[0]]
+        while starts[-1] < seen[-1]:
+            starts.append(_next_bucket(starts[-1], unit))
+        bounds = [*starts, _next_bucket(starts[-1], unit)]
+        edges = [float(mdates.date2num(t)) for t in bounds]  # type: ignore[no-untyped-call]
+        return cls(unit, starts, edges, over_time["by_model"], over_time["by_face"])
+
+    def _index(self, t: str) -> int | None:
+        when = _parse(t)
+        return self.starts.index(when) if when in self.starts else None
+
+    def counts(self, *, model: str | None = None, face: str | None = None) -> list[int]:
+        """Messages per bucket: of one model, of one face, or of all (neither given)."""
+        out = [0] * len(self.starts)
+        rows = self.by_face if face is not None else self.by_model
+        for r in rows:
+            if (face is not None and r["canonical"] != face) or (model is not None and r["model"] != model):
+                continue
+            i = self._index(r["t"])
+            if i is not None:
+                out[i] += int(r["count"])
+        return out
+
+    def top_faces(self, n: int) -> list[str]:
+        totals: Counter[str] = Counter()
+        for r in self.by_face:
+            totals[r["canonical"]] += int(r["count"])
+        return [f for f, _n in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+
+    def bar_spans(self) -> tuple[list[float], list[float]]:
+        """Left edge and width of each bucket's bar (a small gap on each side)."""
+        widths = [b - a for a, b in pairwise(self.edges)]
+        return [a + 0.08 * w for a, w in zip(self.edges, widths, strict=False)], [0.84 * w for w in widths]
+
+    def span_text(self) -> str:
+        fmt = "%Y-%m-%d %H:%M UTC" if self.unit == "hour" else "%Y-%m-%d"
+        end = _next_bucket(self.starts[-1], self.unit) - timedelta(seconds=1 if self.unit != "hour" else 0)
+        return f"{self.starts[0].strftime(fmt)} to {end.strftime(fmt)}"
 
 
 def _model_colors(models: Sequence[str]) -> dict[str, str]:
@@ -428,6 +503,7 @@ def _faces_chart(charts: _Charts, faces: list[dict[str, Any]], color: str) -> st
     for i, n in enumerate(counts):
         ax.text(n, i, f" {n}", va="center", fontsize=9)
     ax.set_xlim(0, max(counts) * 1.15)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True, min_n_ticks=1))  # a narrow chart: few labels
     ax.set_xlabel("messages led by the face")
     fig.tight_layout()
     # the model is named by the figure's caption (HTML), not here: see _name
@@ -435,26 +511,47 @@ def _faces_chart(charts: _Charts, faces: list[dict[str, Any]], color: str) -> st
     return charts.svg(fig, label)
 
 
-def _daily_chart(charts: _Charts, daily: list[dict[str, Any]], colors: dict[str, str]) -> str:
-    days = sorted({d["day"] for d in daily})
-    x = [mdates.date2num(_day(d)) for d in days]  # type: ignore[no-untyped-call]
+def over_time_figure(timeline: Timeline, colors: dict[str, str]) -> Figure:
+    """Messages per time bucket, stacked by model; integer counts on an integer axis."""
+    heights: dict[str, list[int]] = {}
+    for model in colors:
+        row = timeline.counts(model=model)
+        if any(row):
+            heights[model] = row
     fig = Figure(figsize=(9.6, 3.0))
     ax = fig.subplots()
-    bottom = [0.0] * len(days)
-    index = {d: i for i, d in enumerate(days)}
-    for model, color in colors.items():
-        heights = [0.0] * len(days)
-        for row in daily:
-            if row["model"] == model:
-                heights[index[row["day"]]] += row["count"]
-        if any(heights):
-            ax.bar(x, heights, width=0.8, bottom=bottom, color=color, label=_short(model, 36))
-            bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
-    _date_axis(ax)
-    ax.set_ylabel("messages per day (UTC)")
-    ax.legend(fontsize=8, frameon=False, loc="upper left")
-    fig.tight_layout()
-    return charts.svg(fig, f"Messages per day and model, {days[0]} to {days[-1]}")
+    left, widths = timeline.bar_spans()
+    bottom = [0] * len(left)
+    for model, row in heights.items():
+        ax.bar(left, row, width=widths, bottom=bottom, align="edge", color=colors[model], label=_short(model, 36))
+        bottom = [b + h for b, h in zip(bottom, row, strict=True)]
+    _time_axis(ax, timeline, "bar")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    ax.set_ylim(0, max(bottom) * 1.12 if max(bottom) else 1)
+    ax.set_ylabel(f"messages per {timeline.unit}")
+    if len(heights) > 1:
+        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _time_margins(fig, 3.0)
+    return fig
+
+
+def _time_margins(fig: Figure, height: float) -> None:
+    """The same plot area left and right in both charts over time, so their time axes line up on the page (room
+    for face labels on the left, for a legend on the right); top and bottom in inches of this figure."""
+    fig.subplots_adjust(left=0.16, right=0.84, bottom=0.62 / height, top=1 - 0.12 / height)
+
+
+def _time_axis(ax: Any, timeline: Timeline, per: str) -> None:
+    """The x axis over the timeline's buckets, edge to edge. Hours are read at their boundaries, as on a clock;
+    a day, week or month is read under its bar, so those ticks sit at the centres (every k-th labelled)."""
+    ax.set_xlim(timeline.edges[0], timeline.edges[-1])
+    if timeline.unit == "hour":
+        _date_axis(ax)
+    else:
+        stride = max(1, math.ceil(len(timeline.starts) / MAX_TIME_LABELS))
+        centres = [(a + b) / 2 for a, b in pairwise(timeline.edges)]
+        ax.set_xticks(centres[::stride], [t.strftime(UNIT_LABELS[timeline.unit]) for t in timeline.starts[::stride]])
+    ax.set_xlabel(f"time (UTC), one {timeline.unit} per {per}{UNIT_NOTES.get(timeline.unit, '')}")
 
 
 def _date_axis(ax: Any) -> None:
@@ -463,31 +560,66 @@ def _date_axis(ax: Any) -> None:
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
 
 
-def _face_days_chart(charts: _Charts, daily_faces: list[dict[str, Any]]) -> str:
-    totals: Counter[str] = Counter()
-    for row in daily_faces:
-        totals[row["canonical"]] += row["count"]
-    faces = [f for f, _n in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:HEATMAP_FACES]]
-    first, last = _day(min(r["day"] for r in daily_faces)), _day(max(r["day"] for r in daily_faces))
-    n_days = (last - first).days + 1
-    grid = [[0.0] * n_days for _ in faces]
-    row_of = {f: i for i, f in enumerate(faces)}
-    for row in daily_faces:
-        if row["canonical"] in row_of:
-            grid[row_of[row["canonical"]]][(_day(row["day"]) - first).days] += row["count"]
-    edges = [mdates.date2num(first + timedelta(days=i)) for i in range(n_days + 1)]  # type: ignore[no-untyped-call]
-    fig = Figure(figsize=(9.6, 0.36 * len(faces) + 1.2))
+def integer_bins(top: int) -> list[tuple[int, int]]:
+    """Integer ranges for a count scale up to ``top``: 1, 2, 3-4, 5-9, 10-19, 20-49, 50-99, ... (the last range
+    ends at ``top``). Pure."""
+    lows = [1, 2, 3, 5]
+    while lows[-1] <= top:
+        lows.append(_next_low(lows[-1]))
+    bins = [(lo, min(hi - 1, top)) for lo, hi in pairwise(lows) if lo <= top]
+    return bins or [(1, 1)]
+
+
+def _next_low(value: int) -> int:
+    """5 -> 10 -> 20 -> 50 -> 100 -> ...: the 1-2-5 series."""
+    lead = int(str(value)[0])
+    return value * 2 if lead in (1, 5) else value * 5 // 2
+
+
+def _bin_label(lo: int, hi: int) -> str:
+    return str(lo) if lo == hi else f"{lo}–{hi}"
+
+
+def face_time_figure(timeline: Timeline) -> Figure:
+    """The most used faces per time bucket: a grid whose shades are integer ranges named in a legend (no colour
+    bar), with each count written in its cell while the cells are wide enough."""
+    faces = timeline.top_faces(HEATMAP_FACES)
+    grid = [timeline.counts(face=face) for face in faces]
+    bins = integer_bins(max(max(row) for row in grid))
+    blues = matplotlib.colormaps["Blues"]
+    shades = ["#f4f4f0", *(to_hex(blues(0.3 + 0.65 * i / max(1, len(bins) - 1))) for i in range(len(bins)))]
+
+    def shade(n: int) -> int:
+        return next((i + 1 for i, (lo, hi) in enumerate(bins) if lo <= n <= hi), 0)
+
+    height = 0.36 * len(faces) + 1.0
+    fig = Figure(figsize=(9.6, height))
     ax = fig.subplots()
-    mesh = ax.pcolormesh(edges, list(range(len(faces) + 1)), grid, cmap="Blues", vmin=0)
+    ax.pcolormesh(
+        timeline.edges,
+        list(range(len(faces) + 1)),
+        [[shade(n) for n in row] for row in grid],
+        cmap=ListedColormap(shades),
+        vmin=-0.5,
+        vmax=len(bins) + 0.5,
+        edgecolors="#ffffff",
+        linewidth=0.5,
+    )
+    if len(timeline.starts) <= MAX_WRITTEN_COLUMNS:
+        for i, row in enumerate(grid):
+            for j, n in enumerate(row):
+                if n:
+                    x = (timeline.edges[j] + timeline.edges[j + 1]) / 2
+                    dark = shade(n) > len(bins) / 2
+                    ax.text(x, i + 0.5, str(n), ha="center", va="center", fontsize=7, color="white" if dark else "#222")
     ax.set_yticks([i + 0.5 for i in range(len(faces))], faces, fontsize=12)
-    ax.invert_yaxis()
-    _date_axis(ax)
-    bar = fig.colorbar(mesh, ax=ax, pad=0.01, fraction=0.04)
-    if bar.solids is not None:
-        bar.solids.set_rasterized(False)  # matplotlib rasterizes long colour ramps; the page takes no raster
-        bar.solids.set_edgecolor("face")  # no hairline seams between the ramp's quads
-    fig.tight_layout()
-    return charts.svg(fig, "Use of the most used faces per day: " + ", ".join(faces))
+    ax.set_ylim(len(faces), 0)
+    _time_axis(ax, timeline, "column")
+    handles = [Patch(facecolor=shades[i + 1], label=_bin_label(lo, hi)) for i, (lo, hi) in enumerate(bins)]
+    ax.legend(handles=handles, title="messages", fontsize=8, title_fontsize=8, frameon=False, loc="upper left",
+              bbox_to_anchor=(1.0, 1.0))  # fmt: skip
+    _time_margins(fig, height)
+    return fig
 
 
 def _heatmap(
@@ -776,7 +908,8 @@ def _body(charts: _Charts, data: dict[str, Any]) -> tuple[str, list[str]]:
         f"{len(models)} model(s); {_e(span)}. Made {_e(_when(data.get('generated_at', '')))}.</p>"
     )
     out.append(
-        '<nav><a href="#faces">Faces</a><a href="#time">Over time</a><a href="#lexicon">Lexicon</a>'
+        '<nav><a href="#faces">Faces</a><a href="#time">Over time</a><a href="#sessions">Sessions</a>'
+        '<a href="#lexicon">Lexicon</a>'
         '<a href="#typing">Typing rhythm</a><a href="#counts">Counts</a><a href="#privacy">Privacy</a></nav>'
     )
     out.append("</header>")
@@ -816,15 +949,10 @@ def _body(charts: _Charts, data: dict[str, Any]) -> tuple[str, list[str]]:
     out.append("</section>")
 
     # over time
-    out.append('<section id="time"><h2>How use changed over time</h2>')
-    if data["daily"]:
-        out.append(f'<div class="chart">{_daily_chart(charts, data["daily"], colors)}</div>')
-    if data["daily_faces"]:
-        out.append("<h3>The most used faces, day by day</h3>")
-        out.append(f'<div class="chart">{_face_days_chart(charts, data["daily_faces"])}</div>')
-    if not data["daily"]:
-        out.append('<p class="muted">Nothing to show yet.</p>')
-    out.append("</section>")
+    out.append(_over_time_section(charts, data, colors))
+
+    # sessions
+    out.append(_sessions_section(data["sessions"]))
 
     # lexicon
     out.append(_lexicon_section(charts, data, synthesis))
@@ -885,6 +1013,102 @@ def _body(charts: _Charts, data: dict[str, Any]) -> tuple[str, list[str]]:
     out.append("</main>")
     out.append(_footer(missing))
     return "\n".join(out), missing
+
+
+def span_words(seconds: float) -> str:
+    """A journal's span for people: ``40 minutes``, ``20 hours``, ``10 days``, ``52 weeks``. Pure."""
+    for limit, size, name in ((7200, 60, "minute"), (2 * 86_400, 3600, "hour"), (56 * 86_400, 86_400, "day")):
+        if seconds < limit:
+            n = max(1, round(seconds / size))
+            return f"{n} {name}{'s' if n != 1 else ''}"
+    return f"{round(seconds / 604_800)} weeks"
+
+
+def _over_time_section(charts: _Charts, data: dict[str, Any], colors: dict[str, str]) -> str:
+    out = ['<section id="time"><h2>How use changed over time</h2>']
+    over_time = data["over_time"]
+    timeline = Timeline.of(over_time)
+    unit = over_time["unit"]
+    if timeline is None:
+        out.append('<p class="muted">Nothing to show yet.</p>')
+    elif len(timeline.starts) < MIN_CHART_BUCKETS:
+        rows = data["journal"]["rows"]
+        out.append(
+            f'<p class="note">All {rows} message{"s" if rows != 1 else ""} so far came within '
+            f"{len(timeline.starts)} {unit}{'s' if len(timeline.starts) != 1 else ''} ({_e(timeline.span_text())}): "
+            f"too short a span to draw over time. The charts appear here once your journal spans "
+            f"{MIN_CHART_BUCKETS} {unit}s or more; the counts above say everything until then.</p>"
+        )
+    else:
+        out.append(
+            f'<p class="lead">Counted per {unit} (UTC): your journal spans {span_words(over_time["span_seconds"])}, '
+            f"from {_e(timeline.span_text())}.</p>"
+        )
+        label = f"Messages per {unit} and model, {timeline.span_text()}"
+        out.append(f'<div class="chart">{charts.svg(over_time_figure(timeline, colors), label)}</div>')
+        if timeline.by_face:
+            faces = ", ".join(timeline.top_faces(HEATMAP_FACES))
+            label = f"Use of the most used faces per {unit}: {faces}"
+            out.append(f"<h3>The most used faces, {unit} by {unit}</h3>")
+            out.append(f'<div class="chart">{charts.svg(face_time_figure(timeline), label)}</div>')
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def _cells(cells: list[dict[str, Any]]) -> str:
+    """Circumplex cells as chips in the cell's colour; the title names the cell's words (the code alone is terse)."""
+    return " ".join(
+        f'<span class="word cell-{_e(c["cell"])}" title="{_e(c["cell"])}: {_e(", ".join(CELLS.get(c["cell"], ())))}">'
+        f"{_e(c['cell'])} {weight(c['messages'])}</span>"
+        for c in cells
+    )
+
+
+def _sessions_section(diary: dict[str, Any]) -> str:
+    out = ['<section id="sessions"><h2>Sessions</h2>']
+    shown = diary["shown"]
+    if not shown:
+        out.append('<p class="note">No assistant session in the journal yet.</p>')
+        out.append("</section>")
+        return "\n".join(out)
+    more = f" (the newest {len(shown)} of {diary['total']})" if diary["total"] > len(shown) else ""
+    out.append(
+        f'<p class="lead">One line per assistant session{more}, from metadata only: no prompt, reply, path or '
+        "session id. A turn is a prompt answered with a kaomoji-led message; typing windows are the prompts you "
+        "typed that the session's messages answered (<code>llmojid-ctl sessions</code> prints the same).</p>"
+    )
+    rows = []
+    for s in reversed(shown):  # newest first
+        typing = s["typing"]
+        typed = "-"
+        if typing["windows"]:
+            typed = f"{typing['windows']}"
+            if typing["mean_deviation"] is not None:
+                typed += f" · {typing['mean_deviation']:.2f} · {typing['flagged']} flagged"
+        faces = " ".join(_face(f["canonical"]) + f' <span class="muted">×{f["count"]}</span>' for f in s["faces"])
+        rows.append(
+            (
+                _e(_when(s["start"])),
+                _e(duration(s["duration_seconds"])),
+                _e(s["harness"]),
+                "<br>".join(_name(m) for m in s["models"]),
+                str(s["turns"]),
+                str(s["messages"]),
+                faces,
+                _cells(s["cells"]) or '<span class="muted">not analyzed</span>',
+                typed,
+            )
+        )
+    out.append(
+        _table(
+            ("start", "length", "harness", "model", "turns", "messages", "faces", "circumplex cells",
+             "typing: windows · mean deviation · flagged"),
+            rows,
+            numeric=(4, 5),
+        )
+    )  # fmt: skip
+    out.append("</section>")
+    return "\n".join(out)
 
 
 def _lexicon_section(charts: _Charts, data: dict[str, Any], synthesis: dict[str, Any]) -> str:
@@ -1012,8 +1236,8 @@ def _footer(missing: list[str]) -> str:
     out = ['<footer id="privacy"><h2>Privacy</h2>']
     out.append(
         "<p>This report holds only faces, counts, dates, model names, lexicon words and typing deviation scores. "
-        "It holds no prompt, no message, no path, no session and no typed character: it was drawn from the daemon's "
-        "aggregates (<code>report.data</code>), which never read the journal's text.</p>"
+        "It holds no prompt, no message, no path, no session id and no typed character: it was drawn from the daemon's "
+        "aggregates (<code>report.data</code>), which hold no journal text.</p>"
         "<p>It was made on this machine by <code>llmojid-ctl report</code> and never leaves it unless you share it. "
         "The page loads nothing from anywhere: it has no scripts, its charts are inline, and its "
         "Content-Security-Policy forbids every request.</p>"

@@ -37,4 +37,7 @@ def build_components(daemon: Daemon) -> list[Any]:
     from llmojid.daemon.report_data import ReportData
 
     components.append(ReportData.for_daemon(daemon))  # issue 9: report.data
+    from llmojid.daemon.sessions import SessionDiary
+
+    components.append(SessionDiary.for_daemon(daemon))  # issue 18: journal.sessions
     return components

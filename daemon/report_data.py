@@ -2,15 +2,21 @@
 
 Why a request of its own: the report needs sums that no other request gives in one consistent read (faces per
 model per day, circumplex cells weighted by use, deviation scores beside the faces that answered each prompt),
-and it must never receive journal text. So this component opens **no journal text column**: it counts from the
-journal's plaintext columns (time, model, harness, faces), opens only the synthesis cache's lexicon bags
-(``daemon/model/cache.py``, locked vocabulary) and the typing windows' scores (numbers), and returns sums.
+and it must never receive journal text. So this component opens **no journal text column** itself: it counts
+from the journal's plaintext columns (time, model, harness, faces), opens only the synthesis cache's lexicon bags
+(``daemon/model/cache.py``, locked vocabulary) and the typing windows' scores (numbers), and returns sums. The
+session diary it includes (``daemon/sessions.py``) opens session ids and prompts to group and count rows, and
+returns counts only.
 
 The reply (every list capped by a named constant, ``truncated`` says which were cut):
 
 * ``journal``: rows, distinct faces, first and last time; ``models`` and ``harnesses``: rows, faces, first, last;
 * ``faces``: per (model, canonical face): count, first and last time, and the written forms with their counts;
-* ``daily``: rows per (UTC day, model); ``daily_faces``: rows per (UTC day, face) for the most used faces;
+* ``over_time``: the time ``unit`` chosen from the journal's span (hour, day, week or month: see
+  :func:`time_unit`), rows per (bucket, model) in ``by_model`` and per (bucket, face) for the most used faces in
+  ``by_face``;
+* ``sessions``: the newest lines of the session diary (``llmojid.daemon.sessions``: aggregates only) and how
+  many sessions there are;
 * ``synthesis``: the synthesizers the cache holds bags from, the one chosen (``synthesis_model`` argument, else
   the one with most cells), its ``bags`` per (model, face), and per model the circumplex cells and stance words,
   each face's weight being its row count spread evenly over its bag's words;
@@ -42,6 +48,7 @@ import trio
 
 from llmojid.client import protocol as p
 from llmojid.common.lexicon import CELL_OF_WORD, CELLS, LEXICON_VERSION, STANCE_WORDS
+from llmojid.daemon import sessions
 from llmojid.daemon.dispatch import CallContext, Dispatcher, DispatchError, args_as
 from llmojid.daemon.keys import KeyringUnavailableError
 from llmojid.daemon.keystrokes.baseline import MAX_LINK_SECONDS, link_turn, parse_ts
@@ -57,9 +64,18 @@ REQUEST_NAME: Final = "report.data"
 MAX_CELLS: Final = 2000
 #: Written forms listed per cell at most (the most written first).
 MAX_FORMS: Final = 5
-#: (day, model) and (day, face) rows returned at most (the newest days first).
-MAX_DAILY_ROWS: Final = 20_000
-#: Faces whose daily use is returned (``top`` argument, at most this many).
+#: (time bucket, model) and (time bucket, face) rows returned at most (the newest first).
+MAX_TIME_ROWS: Final = 20_000
+#: Each time unit's bucket start as SQLite computes it from a row's time (UTC; NULL when the time does not parse).
+UNIT_SQL: Final[dict[str, str]] = {
+    "hour": "strftime('%Y-%m-%dT%H:00:00Z', ts)",
+    "day": "strftime('%Y-%m-%dT00:00:00Z', ts)",
+    "week": "strftime('%Y-%m-%dT00:00:00Z', ts, 'weekday 0', '-6 days')",  # the Monday that starts it
+    "month": "strftime('%Y-%m-01T00:00:00Z', ts)",
+}
+#: Sessions of the diary (``llmojid.daemon.sessions``) the report shows (the newest).
+REPORT_SESSIONS: Final = 40
+#: Faces whose use over time is returned (``top`` argument, at most this many).
 MAX_TOP: Final = 50
 #: Typing windows on the timeline at most (the newest).
 MAX_WINDOWS: Final = 5000
@@ -74,7 +90,7 @@ SCORED_STATUSES: Final = ("scored", "enrolled")
 
 
 class ReportArgs(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """``top``: faces whose daily use is returned; ``synthesis_model``: whose bags to use ('' = the one with most
+    """``top``: faces whose use over time is returned; ``synthesis_model``: whose bags to use ('' = the one with most
     cells)."""
 
     top: int = 12
@@ -130,12 +146,32 @@ def _faces(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], bool]:
     return out, truncated
 
 
-def _daily(conn: sqlite3.Connection, top: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
-    """Rows per (UTC day, model), and per (UTC day, face) for the ``top`` most used faces."""
+def time_unit(span_seconds: float) -> str:
+    """The unit the report counts use over time in, from the journal's span: hours for up to two days, days for
+    up to eight weeks, weeks for up to three years, months beyond. Pure."""
+    if span_seconds <= 2 * 86_400:
+        return "hour"
+    if span_seconds <= 56 * 86_400:
+        return "day"
+    if span_seconds <= 3 * 365 * 86_400:
+        return "week"
+    return "month"
+
+
+def _over_time(conn: sqlite3.Connection, top: int, first: str, last: str) -> tuple[dict[str, Any], bool]:
+    """Rows per (time bucket, model), and per (time bucket, face) for the ``top`` most used faces, in the unit
+    :func:`time_unit` picks for the journal's span. Buckets are UTC (SQLite's date functions honour a row's
+    offset); a bucket is named by its start."""
+    try:
+        span = parse_ts(last) - parse_ts(first) if first and last else 0.0
+    except ValueError:
+        span = 0.0
+    unit = time_unit(span)
+    bucket = UNIT_SQL[unit]
     by_model = conn.execute(
-        "SELECT substr(ts, 1, 10) AS day, model, count(*) FROM journal GROUP BY day, model"
-        " ORDER BY day DESC, model LIMIT ?",
-        (MAX_DAILY_ROWS + 1,),
+        f"SELECT {bucket} AS t, model, count(*) FROM journal WHERE t IS NOT NULL GROUP BY t, model"  # noqa: S608
+        " ORDER BY t DESC, model LIMIT ?",
+        (MAX_TIME_ROWS + 1,),
     ).fetchall()
     tops = [
         r[0]
@@ -149,14 +185,14 @@ def _daily(conn: sqlite3.Connection, top: int) -> tuple[list[dict[str, Any]], li
     if tops:
         marks = ",".join("?" * len(tops))
         by_face = conn.execute(
-            f"SELECT substr(ts, 1, 10) AS day, canonical, count(*) FROM journal WHERE canonical IN ({marks})"  # noqa: S608
-            " GROUP BY day, canonical ORDER BY day DESC, canonical LIMIT ?",
-            (*tops, MAX_DAILY_ROWS + 1),
+            f"SELECT {bucket} AS t, canonical, count(*) FROM journal WHERE t IS NOT NULL"  # noqa: S608
+            f" AND canonical IN ({marks}) GROUP BY t, canonical ORDER BY t DESC, canonical LIMIT ?",
+            (*tops, MAX_TIME_ROWS + 1),
         ).fetchall()
-    truncated = len(by_model) > MAX_DAILY_ROWS or len(by_face) > MAX_DAILY_ROWS
-    daily = [{"day": d, "model": m, "count": int(n)} for d, m, n in reversed(by_model[:MAX_DAILY_ROWS])]
-    daily_faces = [{"day": d, "canonical": c, "count": int(n)} for d, c, n in reversed(by_face[:MAX_DAILY_ROWS])]
-    return daily, daily_faces, truncated
+    truncated = len(by_model) > MAX_TIME_ROWS or len(by_face) > MAX_TIME_ROWS
+    model_rows = [{"t": t, "model": m, "count": int(n)} for t, m, n in reversed(by_model[:MAX_TIME_ROWS])]
+    face_rows = [{"t": t, "canonical": c, "count": int(n)} for t, c, n in reversed(by_face[:MAX_TIME_ROWS])]
+    return {"unit": unit, "span_seconds": round(span), "by_model": model_rows, "by_face": face_rows}, truncated
 
 
 def _synthesis(
@@ -337,7 +373,8 @@ def gather(store: Store, conn: sqlite3.Connection, *, top: int, synthesis_model:
         (str(m), str(c)): int(n)
         for m, c, n in conn.execute("SELECT model, canonical, count(*) FROM journal GROUP BY model, canonical")
     }
-    daily, daily_faces, daily_truncated = _daily(conn, top)
+    over_time, over_time_truncated = _over_time(conn, top, first or "", last or "")
+    diary = sessions.gather(store, conn, since=None, limit=REPORT_SESSIONS)
     return {
         "lexicon_version": LEXICON_VERSION,
         "journal": {
@@ -349,11 +386,11 @@ def gather(store: Store, conn: sqlite3.Connection, *, top: int, synthesis_model:
         "models": _span(conn, "model"),
         "harnesses": _span(conn, "harness"),
         "faces": faces,
-        "daily": daily,
-        "daily_faces": daily_faces,
+        "over_time": over_time,
+        "sessions": {"shown": diary["sessions"], "total": diary["total"]},
         "synthesis": _synthesis(store, conn, synthesis_model, counts),
         "typing": _typing(store, conn),
-        "truncated": {"faces": faces_truncated, "daily": daily_truncated},
+        "truncated": {"faces": faces_truncated, "over_time": over_time_truncated},
     }
 
 

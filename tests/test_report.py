@@ -13,6 +13,7 @@ import base64
 import hashlib
 import html
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -30,6 +31,7 @@ import pytest
 from llmojid.client import protocol as p
 from llmojid.client.connection import Client, DaemonError
 from llmojid.common.taxonomy import canonicalize
+from tests.chromium import CHROMIUM, WINDOW, load_in_chromium, png_size
 from tests.harness_transcripts import ClaudeSession, CodexSession, HermesSession, jsonl
 from tests.hook_support import journal_rows, run_hook, start
 from tests.stand_ins import StandInHandler, serve_stand_in
@@ -38,9 +40,6 @@ from tests.support import LLMOJID_CTL, DaemonProcess, make_env, remove_tree, sca
 pytestmark = pytest.mark.slow  # one daemon for the module: typing (torch), hooks, analyze, report, Chromium
 
 CANARIES = {"claude": "CANARYREPORTC7Q1", "codex": "CANARYREPORTX8W2", "hermes": "CANARYREPORTH9E3"}
-CHROMIUM = shutil.which("chromium")
-#: Width and height of the headless window (the screenshot's size).
-WINDOW = (1200, 2000)
 WAIT_SECONDS = 60.0
 
 
@@ -74,13 +73,16 @@ class _StandIn(StandInHandler):
 
 
 # --- building the journal --------------------------------------------------------------------------------------------
-def retimed(events: list[dict[str, Any]], start: datetime) -> list[dict[str, Any]]:
-    """The transcript events with their times moved to ``start`` + n seconds, so the journal's turns fall right
+def retimed(
+    events: list[dict[str, Any]], start: datetime, step: timedelta = timedelta(seconds=1)
+) -> list[dict[str, Any]]:
+    """The transcript events with their times moved to ``start`` + n ``step``, so the journal's turns fall right
     after the typing windows (the shared transcripts use a fixed date in January)."""
     out = []
     for i, event in enumerate(events):
         if "timestamp" in event:
-            event = {**event, "timestamp": (start + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+            when = start + i * step
+            event = {**event, "timestamp": when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"}
         out.append(event)
     return out
 
@@ -273,7 +275,8 @@ def test_report_data_sums_match_the_journal_and_hold_no_text(built: Built) -> No
     assert {(f["model"], f["canonical"], w["kaomoji"]): w["count"] for f in data["faces"] for w in f["forms"]} == dict(
         forms
     )
-    assert sum(d["count"] for d in data["daily"]) == len(built.rows) == data["journal"]["rows"]
+    assert sum(d["count"] for d in data["over_time"]["by_model"]) == len(built.rows) == data["journal"]["rows"]
+    assert data["over_time"]["unit"] == "hour"  # a few minutes of turns
     assert {m["model"]: m["rows"] for m in data["models"]} == dict(Counter(r.model for r in built.rows))
     # bags: one per cell; a model's circumplex weights add up to its synthesized rows
     assert {(b["model"], b["canonical"]) for b in data["synthesis"]["bags"]} == set(cells)
@@ -311,66 +314,6 @@ def test_bad_arguments_are_usage_errors(built: Built) -> None:
 
 
 # --- in a browser --------------------------------------------------------------------------------------------------
-@dataclass
-class PageLoad:
-    console: list[str]
-    page_requests: list[str]
-    screenshot: Path
-
-
-def load_in_chromium(page: Path, workdir: Path) -> PageLoad:
-    """Open ``page`` in headless Chromium, screenshot it, and collect console messages (stderr, ``:CONSOLE``
-    lines: console calls and CSP violations alike) and the network requests the page started (Chromium's net
-    log: requests whose initiator is the page; the browser's own update and time checks are initiated by no
-    origin and are not the page's)."""
-    assert CHROMIUM is not None
-    shot, net = workdir / "screenshot.png", workdir / "net.json"
-    command = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        f"--user-data-dir={workdir / 'profile'}",
-        f"--screenshot={shot}",
-        f"--window-size={WINDOW[0]},{WINDOW[1]}",
-        "--enable-logging=stderr",
-        "--v=0",
-        f"--log-net-log={net}",
-        page.as_uri(),
-    ]
-    result = subprocess.run(command, capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
-    log = result.stderr.decode(errors="replace")
-    assert result.returncode == 0, log
-    console = [line for line in log.splitlines() if ":CONSOLE" in line]
-    raw = net.read_text()
-    try:
-        netlog = json.loads(raw)
-    except json.JSONDecodeError:  # cut short at exit: the events so far are still a list
-        netlog = json.loads(raw.rstrip().rstrip(",") + "]}")
-    start_job = netlog["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
-    requests = []
-    for event in netlog["events"]:
-        params = event.get("params", {})
-        if event["type"] != start_job or "url" not in params:  # a job's end phase carries no parameters
-            continue
-        by_page = params.get("initiator") != "not an origin" or "file://" in params.get("network_isolation_key", "")
-        if by_page and params["url"] != page.as_uri():
-            requests.append(params["url"])
-    return PageLoad(console, requests, shot)
-
-
-def png_size(path: Path) -> tuple[int, int]:
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-
-
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (scripts/setup installs it)")
 def test_chromium_loads_the_report_without_console_errors_or_requests(built: Built, tmp_path: Path) -> None:
     load = load_in_chromium(built.folder / "index.html", tmp_path)
@@ -382,6 +325,9 @@ def test_chromium_loads_the_report_without_console_errors_or_requests(built: Bui
     with Image.open(load.screenshot) as image:
         colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
     assert colours is not None and len(colours) > 200  # charts drawn, not a blank or error page
+    keep = os.environ.get("LLMOJID_REPORT_SHOTS")  # docs/report.png was made so
+    if keep:
+        shutil.copyfile(load.screenshot, Path(keep) / "report.png")
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (scripts/setup installs it)")

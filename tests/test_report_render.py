@@ -15,13 +15,32 @@ import pytest
 from llmojid.client import report
 from llmojid.common.lexicon import CELLS, STANCE_WORDS
 from llmojid.common.sanitizer import find_pii
-from llmojid.daemon.report_data import bucket_for
+from llmojid.daemon.report_data import bucket_for, time_unit
 
 FACES = ("(◕‿◕)", "(｡˃‿˂)", "ʕ・ᴥ・ʔ", "(╯°□°)", "(^o^)", "(ˊᗜˋ*)", "(;´д`)", "(ツ)")
 #: The embedded synthesis model's file name: the sanitizer's secret detector takes its first part for a key.
 SYNTH = "SmolLM2-135M-Instruct.Q4_1.gguf"
 #: A private-use character: no font draws it, so the charts must fall back and the footer must say so.
 NO_FONT = "\ue000"
+
+
+def session_line(model: str, faces: tuple[str, ...]) -> dict[str, Any]:
+    """One line of the session diary (``llmojid.daemon.sessions``)."""
+    return {
+        "harness": "claude-code",
+        "model": model,
+        "models": [model],
+        "start": "2026-11-03T10:05:00.000Z",
+        "end": "2026-11-03T10:47:00.000Z",
+        "duration_seconds": 2520,
+        "turns": 4,
+        "messages": 7,
+        "faces": [{"canonical": f, "count": 1} for f in faces[:7]],
+        "faces_total": min(7, len(faces)),
+        "cells": [{"cell": "HP-S", "messages": 2.5}, {"cell": "LP", "messages": 0.5}],
+        "analyzed_messages": 3,
+        "typing": {"windows": 4, "scored": 3, "mean_deviation": 0.21, "flagged": 1},
+    }
 
 
 def sample(faces: tuple[str, ...] = FACES) -> dict[str, Any]:
@@ -75,8 +94,15 @@ def sample(faces: tuple[str, ...] = FACES) -> dict[str, Any]:
         ],
         "harnesses": [{"harness": "claude-code", "rows": 100, "faces": len(faces), "first_seen": "", "last_seen": ""}],
         "faces": cells,
-        "daily": [{"day": f"2026-11-0{d}", "model": m, "count": 5 * d} for d in (1, 2, 3) for m in models],
-        "daily_faces": [{"day": f"2026-11-0{d}", "canonical": f, "count": d} for d in (1, 2, 3) for f in faces],
+        "over_time": {
+            "unit": "day",
+            "span_seconds": 2 * 86_400 + 9 * 3600,
+            "by_model": [
+                {"t": f"2026-11-0{d}T00:00:00Z", "model": m, "count": 5 * d} for d in (1, 2, 3) for m in models
+            ],
+            "by_face": [{"t": f"2026-11-0{d}T00:00:00Z", "canonical": f, "count": d} for d in (1, 2, 3) for f in faces],
+        },
+        "sessions": {"shown": [session_line(models[0], faces)] if faces else [], "total": 1 if faces else 0},
         "synthesis": {
             "synthesizers": [{"synthesis_model": SYNTH, "backend": "llama.cpp", "method": "scoring", "cells": 3}],
             "chosen": {"synthesis_model": SYNTH, "backend": "llama.cpp", "method": "scoring", "cells": 3},
@@ -114,14 +140,15 @@ def sample(faces: tuple[str, ...] = FACES) -> dict[str, Any]:
             "unreadable": 0,
             "truncated": False,
         },
-        "truncated": {"faces": False, "daily": False},
+        "truncated": {"faces": False, "over_time": False},
     }
 
 
 def empty() -> dict[str, Any]:
     data = sample(())
     data["journal"] = {"rows": 0, "distinct_faces": 0, "first_seen": "", "last_seen": ""}
-    data.update(models=[], harnesses=[], daily=[], daily_faces=[])
+    data.update(models=[], harnesses=[])
+    data["over_time"].update(by_model=[], by_face=[])
     data["synthesis"] = {"synthesizers": [], "chosen": None, "bags": [], "by_model": [], "unreadable": 0}
     data["typing"].update(by_status={}, windows=[], first="", last="", face_events=[], faces_by_deviation=[])
     return data
@@ -264,3 +291,58 @@ def test_the_report_is_written_atomically_and_privately(tmp_path: Path) -> None:
 )
 def test_timeline_buckets_are_the_narrowest_that_fit(span: float, bucket: int) -> None:
     assert bucket_for(span) == bucket
+
+
+@pytest.mark.parametrize(
+    ("span", "unit"),
+    [(0.0, "hour"), (3600.0, "hour"), (2 * 86_400.0, "hour"), (10 * 86_400.0, "day"), (56 * 86_400.0, "day"),
+     (365 * 86_400.0, "week"), (4 * 365 * 86_400.0, "month")],
+)  # fmt: skip
+def test_the_time_unit_follows_the_span(span: float, unit: str) -> None:
+    assert time_unit(span) == unit
+
+
+@pytest.mark.parametrize(
+    ("top", "bins"),
+    [
+        (1, [(1, 1)]),
+        (4, [(1, 1), (2, 2), (3, 4)]),
+        (7, [(1, 1), (2, 2), (3, 4), (5, 7)]),
+        (120, [(1, 1), (2, 2), (3, 4), (5, 9), (10, 19), (20, 49), (50, 99), (100, 120)]),
+    ],
+)
+def test_count_shades_are_integer_ranges_that_cover_every_count(top: int, bins: list[tuple[int, int]]) -> None:
+    assert report.integer_bins(top) == bins
+    assert [n for lo, hi in bins for n in range(lo, hi + 1)] == list(range(1, top + 1))
+
+
+def test_the_timeline_keeps_empty_buckets_and_counts_by_model_and_face() -> None:
+    over_time = {
+        "unit": "week",
+        "span_seconds": 20 * 86_400,
+        "by_model": [{"t": "2026-03-02T00:00:00Z", "model": "m", "count": 2}, {"t": "2026-03-16T00:00:00Z",
+                     "model": "m", "count": 3}],
+        "by_face": [{"t": "2026-03-16T00:00:00Z", "canonical": "(ツ)", "count": 3}],
+    }  # fmt: skip
+    timeline = report.Timeline.of(over_time)
+    assert timeline is not None
+    assert [t.strftime("%m-%d") for t in timeline.starts] == ["03-02", "03-09", "03-16"]
+    assert timeline.counts() == [2, 0, 3] and timeline.counts(face="(ツ)") == [0, 0, 3]
+    assert len(timeline.edges) == 4 and timeline.span_text() == "2026-03-02 to 2026-03-22"
+    assert report.Timeline.of({**over_time, "by_model": []}) is None
+
+
+def test_months_step_over_the_year_end() -> None:
+    over_time = {"unit": "month", "span_seconds": 0, "by_face": [],
+                 "by_model": [{"t": "2026-11-01T00:00:00Z", "model": "m", "count": 1},
+                              {"t": "2027-02-01T00:00:00Z", "model": "m", "count": 1}]}  # fmt: skip
+    timeline = report.Timeline.of(over_time)
+    assert timeline is not None
+    assert [t.strftime("%Y-%m") for t in timeline.starts] == ["2026-11", "2026-12", "2027-01", "2027-02"]
+
+
+def test_the_session_table_shows_counts_and_cells_and_escapes_names(page: report.Rendered) -> None:
+    text = html.unescape(page.html.replace("<wbr>", ""))
+    assert '<section id="sessions">' in page.html
+    assert "42m" in text and "HP-S 2.5" in text and "4 · 0.21 · 1 flagged" in text
+    assert '<span class="word cell-HP-S" title="HP-S: cheery, excited, triumphant">' in page.html

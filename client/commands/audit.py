@@ -17,7 +17,7 @@ from llmojid.client import protocol as p
 
 #: The audit ran and found problems (distinct from 1, "the daemon refused").
 EXIT_AUDIT_FAILED: Final = 4
-CHECKS: Final = ("store.sealed", "store.plaintext", "bundle", "spool", "logs", "modes")
+CHECKS: Final = ("store.sealed", "store.plaintext", "sessions", "bundle", "spool", "logs", "modes")
 #: A full audit opens every sealed value: give a big store time (progress is not streamed).
 TIMEOUT_SECONDS: Final = 600.0
 
@@ -27,8 +27,9 @@ def register(subparsers: Any) -> None:
         "audit",
         help="check the store, bundle, spool, logs and file modes for anything that breaks llmojid's promises",
         description="Checks that every sealed value opens under the active key, that no plaintext column holds "
-        "prose or personal data, that the bundle folder holds only a valid bundle, that the spool holds only "
-        "sealed files, that the logs hold no personal data or journal text, and that every path llmojid owns "
+        "prose or personal data, that the session diary holds only metadata, that the bundle folder holds only "
+        "a valid bundle, that the spool holds only sealed files, that the logs hold no personal data or journal "
+        "text, and that every path llmojid owns "
         f"is private. Exit 0 when all pass, {EXIT_AUDIT_FAILED} when any fails.",
     )
     parser.add_argument("--json", action="store_true", help="the report as one JSON object")

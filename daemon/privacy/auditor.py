@@ -13,6 +13,9 @@ Checks, each named in the report:
 * ``spool``           the spool holds only sealed spool files (their magic, private modes) and in-flight temps;
 * ``logs``            the log files named (``--log``, and ``*.log`` in the state folder) hold no personal data and
                       none of the journal's distinctive tokens;
+* ``sessions``        the session diary (``llmojid.daemon.sessions``, what ``llmojid-ctl sessions`` and the report
+                      show) holds only its fields, each by its rule (harness and model names, times, faces,
+                      circumplex cells, numbers), and none of the journal's distinctive tokens;
 * ``modes``           every path llmojid owns is ours, is no symlink, and is closed to others: the state and runtime
                       folders and all they hold (0700 folders, 0600 files), the config and bundle (not writable by
                       others).
@@ -28,6 +31,7 @@ read (``lstat``, no symlink is followed).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -38,7 +42,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from llmojid.client.hook import SPOOL_HEADER_BYTES, SPOOL_MAGIC, SPOOL_SUFFIX, SPOOL_TMP_PREFIX
-from llmojid.common.lexicon import PRIMARY_WORDS, STANCE_WORDS
+from llmojid.common.lexicon import CELLS, PRIMARY_WORDS, STANCE_WORDS
 from llmojid.common.sanitizer import find_pii
 from llmojid.common.taxonomy import MAX_FACE_LEN
 from llmojid.daemon.privacy import bundle as layout
@@ -52,8 +56,9 @@ from llmojid.daemon.privacy.sealed import (
     tables,
 )
 from llmojid.daemon.seal import SealError, key_id_of, open_sealed
+from llmojid.daemon.sessions import SESSION_FIELDS, TYPING_FIELDS
 
-CHECKS: Final = ("store.sealed", "store.plaintext", "bundle", "spool", "logs", "modes")
+CHECKS: Final = ("store.sealed", "store.plaintext", "sessions", "bundle", "spool", "logs", "modes")
 #: Row ids named per failure (the count says how many there are).
 MAX_ROW_IDS: Final = 5
 #: Log bytes read per file (the newest part).
@@ -311,6 +316,57 @@ def check_plaintext(conn: sqlite3.Connection, report: Report) -> None:
                 f"{table}.{name}",
                 f"{len(bad)} distinct value(s) in rows {shown} are not {what} (prose or personal data in clear)",
             )
+
+
+# --- the session diary -----------------------------------------------------------------------------------------
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def session_problems(line: dict[str, Any], tokens: set[str]) -> list[str]:
+    """What is wrong with one diary line (empty when nothing): unknown fields, a field against its rule, or a
+    distinctive token of the journal's text anywhere but in the model names (those are the journal's own
+    plaintext column, checked by ``store.plaintext``). Pure."""
+    problems: list[str] = []
+    if set(line) != SESSION_FIELDS:
+        return [f"fields other than the diary's: {', '.join(sorted(set(line) ^ SESSION_FIELDS))}"]
+    typing = line["typing"]
+    rules = {
+        "harness": _text_rule(_NAME)(line["harness"]),
+        "models": isinstance(line["models"], list)
+        and line["model"] in line["models"]
+        and all(_text_rule(_MODEL)(m) for m in line["models"]),
+        "times": all(_text_rule(_ISO, pii=False)(line[k]) for k in ("start", "end")),
+        "counts": all(_number(line[k]) for k in ("duration_seconds", "turns", "messages", "faces_total")),
+        "faces": all(
+            set(f) == {"canonical", "count"} and _face_ok(f["canonical"]) and _number(f["count"]) for f in line["faces"]
+        ),
+        "cells": all(
+            set(c) == {"cell", "messages"} and c["cell"] in CELLS and _number(c["messages"]) for c in line["cells"]
+        ),
+        "typing": isinstance(typing, dict)
+        and set(typing) == TYPING_FIELDS
+        and all(v is None or _number(v) for v in typing.values()),
+    }
+    problems += [f"{name} break their rule" for name, ok in rules.items() if not ok]
+    rest = {k: v for k, v in line.items() if k not in ("model", "models")}
+    if distinctive_tokens(json.dumps(rest, ensure_ascii=False)) & tokens:
+        problems.append("holds your journal's text")
+    return problems
+
+
+def check_sessions(lines: list[dict[str, Any]], tokens: set[str], report: Report) -> None:
+    """The ``sessions`` check over the diary's lines as the daemon serves them (the newest
+    ``sessions.MAX_SESSIONS``: what ``llmojid-ctl sessions`` and the report can show), numbered from 1, oldest
+    first."""
+    bad: dict[str, list[int]] = {}
+    for number, line in enumerate(lines, start=1):
+        report.count("sessions")
+        for problem in session_problems(line, tokens):
+            bad.setdefault(problem, []).append(number)
+    for problem, numbers in sorted(bad.items()):
+        shown = ", ".join(str(n) for n in numbers[:MAX_ROW_IDS]) + (", ..." if len(numbers) > MAX_ROW_IDS else "")
+        report.fail("sessions", "journal.sessions", f"{len(numbers)} line(s) ({shown}): {problem}")
 
 
 # --- files ---------------------------------------------------------------------------------------------------------

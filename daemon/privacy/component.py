@@ -36,6 +36,7 @@ from llmojid.client import paths
 from llmojid.client import protocol as p
 from llmojid.common.sanitizer import sanitize
 from llmojid.common.version import VERSION
+from llmojid.daemon import sessions
 from llmojid.daemon.clock import WallClockWatch
 from llmojid.daemon.dispatch import CallContext, Dispatcher, DispatchError, args_as
 from llmojid.daemon.keys import KeyringUnavailableError
@@ -195,6 +196,9 @@ class PrivacyComponent:
             tokens = auditor.check_sealed(conn, keys.get, active, sealed_report)
             if "store.plaintext" in only:
                 auditor.check_plaintext(conn, report)
+            if "sessions" in only:
+                diary = sessions.gather(self.store, conn, since=None, limit=sessions.MAX_SESSIONS)
+                auditor.check_sessions(diary["sessions"], tokens, report)
             return tokens
 
         tokens = await self.store.read(store_checks)
