@@ -31,7 +31,7 @@ from llmojid.client.connection import Client, DaemonError
 from llmojid.common.lexicon import CELL_OF_WORD
 from llmojid.common.taxonomy import canonicalize
 from llmojid.daemon.privacy.auditor import session_problems
-from tests.harness_transcripts import ClaudeSession, CodexSession, HermesSession, jsonl
+from tests.harness_transcripts import ClaudeSession, CodexSession, GeminiSession, HermesSession, jsonl
 from tests.hook_support import journal_rows, run_hook, start
 from tests.stand_ins import StandInHandler, serve_stand_in
 from tests.support import DaemonProcess, make_env, remove_tree, scan_for, short_tempdir
@@ -358,3 +358,29 @@ def test_rows_whose_text_retention_dropped_still_make_their_sessions(workdir: Pa
         assert daemon.ctl_json("audit", "--json", "--only", "sessions")["ok"] is True
     finally:
         assert daemon.stop() == 0, daemon.log()
+
+
+def test_gemini_cli_sessions_come_from_its_hook_without_their_text(daemon: DaemonProcess) -> None:
+    """The real Gemini CLI hook script with a chat file as Gemini CLI 0.61 writes it (a --resume included): one
+    session line with its turns, messages and faces; no prompt, reply, cwd, session id or path in the diary."""
+    canary = "GEMINIDIARYCANARY"
+    session = GeminiSession(session=f"{canary}-session", cwd=f"/home/someone/{canary}-cwd", canary=canary)
+    chats = daemon.home / ".gemini" / "tmp" / f"{canary}-project" / "chats"
+    chats.mkdir(parents=True)
+    path = chats / "session-2026-01-02T03-04-1e95d6d4.jsonl"
+    expected: list[Any] = []
+    for n, before in ((0, session.header()), (1, []), (2, session.resume())):
+        lines, rows = session.turn(n)
+        with path.open("ab") as f:
+            f.write(jsonl([*before, *lines]))
+        expected += rows
+        result = run_hook(daemon.env, "gemini", session.after_agent_payload(str(path), prompt=f"task {n} {canary}"))
+        assert result.returncode == 0 and result.stdout == b"", result
+    assert len(journal_rows(daemon, "gemini")) == len(expected) == 6
+    lines = daemon.ctl_json_lines("sessions", "--json")
+    (line,) = lines
+    assert (line["harness"], line["models"], line["turns"], line["messages"]) == ("gemini", [session.model], 3, 6)
+    faces = Counter(canonicalize(e.kaomoji) for e in expected)
+    assert {f["canonical"]: f["count"] for f in line["faces"]} == dict(faces)
+    shown = json.dumps(lines) + daemon.ctl("sessions").stdout.decode()
+    assert canary not in shown and str(path) not in shown
