@@ -53,6 +53,19 @@ class StandInHandler(BaseHTTPRequestHandler):
         self.send("application/json", json.dumps(body).encode(), status)
 
 
+    def send_chat_completion_stream(self, content: str, model: str) -> None:
+        """An OpenAI-compatible streamed chat completion (``data:`` lines, then ``[DONE]``) saying ``content`` in
+        two deltas, the way the API streams (OpenCode's ``@ai-sdk/openai-compatible`` provider reads this)."""
+        head = {"id": "chatcmpl-standin", "object": "chat.completion.chunk", "created": 1, "model": model}
+        half = len(content) // 2
+        deltas = [{"role": "assistant", "content": ""}, {"content": content[:half]}, {"content": content[half:]}]
+        chunks = [head | {"choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas]
+        usage = {"prompt_tokens": 10, "completion_tokens": 12, "total_tokens": 22}
+        chunks.append(head | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": usage})
+        stream = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+        self.send("text/event-stream", stream)
+
+
 class UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     """HTTP over a Unix socket (http.server assumes an (address, port) peer: give it one)."""
 

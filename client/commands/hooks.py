@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 #: The harnesses ``llmojid.client.installers.harnesses.HARNESSES`` knows (a test holds the two together). Named
 #: here so that building the CLI's parser does not import the installers (and PyYAML) for every command.
-NAMES = ("claude-code", "codex", "hermes")
+NAMES = ("claude-code", "codex", "hermes", "opencode", "grok")
 
 
 def register(sub: Any) -> None:
@@ -118,6 +118,7 @@ def _run(args: argparse.Namespace, request: Request, harnesses: list[Harness], h
             if args.dry_run:
                 written = [c.path for c in result.changes if c.changed]
             else:
+                _make_hooks_dir(harness, result.changes)
                 # One file at a time, each recorded as soon as it is written: if a later file cannot be written
                 # (it changed under us), the record still lets uninstall undo the ones that were.
                 try:
@@ -141,6 +142,15 @@ def _run(args: argparse.Namespace, request: Request, harnesses: list[Harness], h
         for note in result.notes:
             print(f"  note: {note}")
     return EXIT_DAEMON_ERROR if refused else EXIT_OK
+
+
+def _make_hooks_dir(harness: Harness, changes: list[Any]) -> None:
+    """Create the folder a hook file goes into (OpenCode's plugins/, Grok's hooks/) when the harness has none yet."""
+    if not harness.make_hooks_dir:
+        return
+    for change in changes:
+        if change.role == "hooks" and change.after is not None and change.changed:
+            os.makedirs(os.path.dirname(change.path), mode=0o700, exist_ok=True)
 
 
 def cmd_install(args: argparse.Namespace) -> int:

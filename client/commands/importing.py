@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from llmojid.client import protocol as p
 from llmojid.client.cli import EXIT_OK, UsageError, connect, print_json
 
-HARNESSES = ("claude-code", "codex", "hermes")
+HARNESSES = ("claude-code", "codex", "hermes", "opencode", "grok")
 #: Seconds without any frame from the daemon before giving up (it sends progress at least every file).
 IMPORT_TIMEOUT_SECONDS = 600.0
 BAR_WIDTH = 28

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
-from llmojid.client.installers import codex_toml, commands, hermes_yaml, hooks_json, nudge
+from llmojid.client.installers import codex_toml, commands, hermes_yaml, hooks_json, nudge, opencode_plugin
 from llmojid.client.installers.edits import Edit, SettingsError, undo_by_search, undo_exact
 from llmojid.client.installers.hooks_json import HookEntry
 
@@ -36,7 +36,8 @@ class Harness:
     dir_env: str
     dir_default: str
     hooks_file: str
-    hooks_format: Literal["json", "yaml"]
+    #: ``plugin``: a file that is ours alone (OpenCode), written whole and deleted on uninstall.
+    hooks_format: Literal["json", "yaml", "plugin"]
     journal_event: str
     nudge_event: str
     envelope: nudge.EnvelopeKind
@@ -44,10 +45,16 @@ class Harness:
     flag_file: str = ""
     #: What the user must still do after the hook file changed.
     after_change: str = ""
+    #: ``$<dir_env>/<dir_env_sub>`` is the directory when the variable is set (OpenCode: $XDG_CONFIG_HOME/opencode).
+    dir_env_sub: str = ""
+    #: The hook file lives in a folder of the harness directory that may not exist yet (created on install).
+    make_hooks_dir: bool = False
 
     def directory(self, home: str, environ: Mapping[str, str]) -> str:
-        override = environ.get(self.dir_env, "")
-        return override if override.startswith("/") else f"{home.rstrip('/')}/{self.dir_default}"
+        override = environ.get(self.dir_env, "") if self.dir_env else ""
+        if override.startswith("/"):
+            return f"{override.rstrip('/')}/{self.dir_env_sub}" if self.dir_env_sub else override
+        return f"{home.rstrip('/')}/{self.dir_default}"
 
     def files(self, home: str, environ: Mapping[str, str]) -> dict[Role, str]:
         base = self.directory(home, environ)
@@ -112,6 +119,39 @@ HARNESSES: dict[str, Harness] = {
                 "Hermes asks once, in the terminal, before it first runs a new hook command; gateway and desktop "
                 "runs need that approval given once, or `hooks_auto_accept: true` in config.yaml."
             ),
+        ),
+        # OpenCode runs no hook commands: our plugin file (ours alone) starts the hook on each finished message.
+        Harness(
+            name="opencode",
+            title="OpenCode",
+            hook_arg="opencode",
+            dir_env="XDG_CONFIG_HOME",
+            dir_env_sub="opencode",
+            dir_default=".config/opencode",
+            hooks_file="plugins/llmojid.js",
+            hooks_format="plugin",
+            journal_event=opencode_plugin.EVENT,
+            nudge_event="",
+            envelope="additional-context",
+            instructions_file="AGENTS.md",
+            make_hooks_dir=True,
+            after_change="OpenCode loads plugins when it starts: restart running sessions (the TUI, opencode serve).",
+        ),
+        # Grok Build reads every ~/.grok/hooks/*.json (Claude Code's shape); llmojid.json is ours. It discards an
+        # allowing UserPromptSubmit hook's output, so there is no hard nudge.
+        Harness(
+            name="grok",
+            title="Grok Build",
+            hook_arg="grok",
+            dir_env="",
+            dir_default=".grok",
+            hooks_file="hooks/llmojid.json",
+            hooks_format="json",
+            journal_event="Stop",
+            nudge_event="",
+            envelope="additional-context",
+            instructions_file="AGENTS.md",
+            make_hooks_dir=True,
         ),
     )
 }
@@ -188,10 +228,12 @@ def is_ours(harness: Harness, home: str) -> Callable[[str, str], bool]:
 
 
 def _events(harness: Harness) -> tuple[str, ...]:
-    return (harness.journal_event, harness.nudge_event)
+    return tuple(e for e in (harness.journal_event, harness.nudge_event) if e)
 
 
 def find_hooks(harness: Harness, text: str) -> list[HookEntry]:
+    if harness.hooks_format == "plugin":
+        return opencode_plugin.find(text)
     if harness.hooks_format == "json":
         return hooks_json.find(text, _events(harness))
     return hermes_yaml.find(text, _events(harness))
@@ -202,13 +244,17 @@ def our_hooks(harness: Harness, text: str, home: str) -> list[HookEntry]:
     return [e for e in find_hooks(harness, text) if ours(e.event, e.command)]
 
 
-def _add_hooks(harness: Harness, text: str, entries: list[HookEntry]) -> tuple[str, list[Edit]]:
+def _add_hooks(harness: Harness, text: str, entries: list[HookEntry], home: str) -> tuple[str, list[Edit]]:
+    if harness.hooks_format == "plugin":
+        return opencode_plugin.add(text, entries, home)
     if harness.hooks_format == "json":
         return hooks_json.add(text, entries)
     return hermes_yaml.add(text, entries)
 
 
 def _strip_hooks(harness: Harness, text: str, home: str) -> str:
+    if harness.hooks_format == "plugin":
+        return opencode_plugin.remove(text)
     if harness.hooks_format == "json":
         return hooks_json.remove(text, is_ours(harness, home), _events(harness))
     return hermes_yaml.remove(text, is_ours(harness, home), _events(harness))
@@ -271,6 +317,10 @@ def plan(harness: Harness, states: Mapping[Role, FileState], request: Request, h
         result.notes.extend(change.notes)
     if hooks_change.changed and request.command and harness.after_change:
         result.notes.append(harness.after_change)
+    if request.command and request.nudge == "hard" and not harness.nudge_event:
+        result.notes.append(
+            f"{harness.title} has no per-turn hook for a hard nudge; nothing added for it (--nudge soft works)."
+        )
     if harness.name == "codex" and request.command and not hooks_change.changed:
         result.notes.append("hooks.json is unchanged, so a trust you gave Codex for it still holds.")
     return result
@@ -285,7 +335,8 @@ def _plan_hooks(harness: Harness, state: FileState, request: Request, home: str)
         base = _restore(
             text, state.record, strip=lambda t: _strip_hooks(harness, t, home), clean=_clean_hooks(harness, home)
         )
-        delete = base == "" and state.record is not None and state.record.created
+        ours_alone = harness.hooks_format == "plugin"
+        delete = base == "" and (ours_alone or (state.record is not None and state.record.created))
         return Change(state.role, state.path, state.text, None if delete else base, None)
     desired = _desired_hooks(harness, present, request, home)
     if Counter((e.event, e.command) for e in present) == Counter((e.event, e.command) for e in desired):
@@ -293,7 +344,7 @@ def _plan_hooks(harness: Harness, state: FileState, request: Request, home: str)
     base = _restore(
         text, state.record, strip=lambda t: _strip_hooks(harness, t, home), clean=_clean_hooks(harness, home)
     )
-    after, edits = _add_hooks(harness, base, desired)
+    after, edits = _add_hooks(harness, base, desired, home)
     created = state.text is None or (state.record is not None and state.record.created and base == "")
     return Change(state.role, state.path, state.text, after, Record.of(after, edits, created))
 
@@ -306,7 +357,7 @@ def _desired_hooks(harness: Harness, present: list[HookEntry], request: Request,
     else:
         journal_command = request.command
     wanted = [HookEntry(harness.journal_event, journal_command)]
-    if request.nudge == "hard":
+    if request.nudge == "hard" and harness.nudge_event:
         body = nudge.wording(request.long)
         keep = [e for e in hard if nudge.hard_wording(e.command, harness.envelope) == body][:1]
         wanted += keep or [HookEntry(harness.nudge_event, nudge.hard_command(harness.envelope, body))]

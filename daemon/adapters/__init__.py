@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from llmojid.client.protocol import JournalRow
-from llmojid.daemon.adapters import claude_code, codex, generic, hermes
+from llmojid.daemon.adapters import claude_code, codex, generic, grok, hermes
+from llmojid.daemon.adapters import opencode as opencode_adapter
 from llmojid.daemon.adapters.base import Line, ParseState, decode_json, stop_transcript
 
 
@@ -30,6 +31,8 @@ class TranscriptAdapter:
     #: The parse state a first read starts from: (transcript file stem, decoded payload or {}).
     initial_state: Callable[[str, dict[str, Any]], ParseState]
     parse_transcript_lines: Callable[[Iterable[Line], ParseState], tuple[list[JournalRow], ParseState]]
+    #: Facts from files beside the transcript, folded into the state before each read (blocking; Grok's model).
+    context: Callable[[str, ParseState], ParseState] | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,11 @@ class PayloadAdapter:
 def _hermes_rows(raw: bytes, received_at: str) -> list[JournalRow] | None:
     payload = decode_json(raw)
     return hermes.rows_from_payload(payload, received_at) if isinstance(payload, dict) else None
+
+
+def _opencode_rows(raw: bytes, received_at: str) -> list[JournalRow] | None:
+    document = decode_json(raw)
+    return opencode_adapter.rows_from_message(document, received_at) if isinstance(document, dict) else None
 
 
 def _generic_rows(raw: bytes, received_at: str) -> list[JournalRow] | None:
@@ -57,6 +65,12 @@ ADAPTERS: Final[dict[str, TranscriptAdapter | PayloadAdapter]] = {
     codex.HARNESS: TranscriptAdapter(codex.HARNESS, stop_transcript, codex.initial_state, codex.parse_transcript_lines),
     hermes.HARNESS: PayloadAdapter(hermes.HARNESS, _hermes_rows),
     generic.HARNESS: PayloadAdapter(generic.HARNESS, _generic_rows),
+    # OpenCode: our plugin hands the hook one finished message per file (see adapters/opencode.py).
+    opencode_adapter.HARNESS: PayloadAdapter(opencode_adapter.HARNESS, _opencode_rows),
+    # Grok Build: built to the documented contract (the CLI cannot be installed here).
+    grok.HARNESS: TranscriptAdapter(
+        grok.HARNESS, grok.transcript_of, grok.initial_state, grok.parse_transcript_lines, grok.session_context
+    ),
 }
 
 #: The harness names, as hooks pass them and as the journal's ``harness`` column holds them.

@@ -1,0 +1,224 @@
+"""The real OpenCode CLI loads the plugin ``llmojid-ctl hooks install opencode`` writes, and its replies land.
+
+OpenCode talks to a loopback stand-in of an OpenAI-compatible chat-completions API (a provider with
+``@ai-sdk/openai-compatible`` and ``baseURL`` http://127.0.0.1:PORT/v1 in the temporary HOME's
+``~/.config/opencode/opencode.json``, the user's own config) that answers each turn with its own kaomoji-led
+message, streamed as the API streams. Three turns of one session (``opencode run``, ``--continue``, ``--session
+ID``) check that each finished message is handed over once, with its prompt and model, through the hand-off
+file the plugin writes and the detached hook it starts; that the user's config, plugin and AGENTS.md survive
+install and uninstall byte for byte; that OpenCode's output is exactly the reply (the plugin prints nothing);
+and that ``import opencode`` (reading ``opencode.db`` read-only) finds the same three rows, adding none.
+
+On its first start OpenCode npm-installs ``@opencode-ai/plugin`` into its config folder; ``scripts/setup`` keeps
+a copy in ``.cache/harnesses/opencode-config`` that seeds it (else OpenCode fetches it from the npm registry).
+
+Skipped, with the reason, when the CLI is not installed. To run it: ``scripts/setup`` (it runs
+``npm install --prefix .cache/harnesses opencode-ai``), or set ``LLMOJID_TEST_OPENCODE`` to an ``opencode`` binary.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from tests.hook_support import journal_rows, spool_files
+from tests.stand_ins import StandInHandler, serve_stand_in
+from tests.support import DaemonProcess
+
+MODEL = "stand-in-model"
+PROMPTS = ("first prompt", "second prompt", "third prompt")
+REPLIES = {
+    "first prompt": ("(◕‿◕)", "First answer from the stand-in, CANARY-OPENCODE."),
+    "second prompt": ("(＾▽＾)", "Second answer from the stand-in."),
+    "third prompt": ("(・_・;)", "Third answer from the stand-in."),
+}
+CACHE = Path(__file__).resolve().parent.parent / ".cache" / "harnesses"
+PLUGIN_SEED = CACHE / "opencode-config"
+#: The user's own files in OpenCode's config folder: they must come out of install and uninstall byte for byte.
+USER_PLUGIN = "// the user's own plugin\nexport const Mine = async () => ({});\n"
+USER_AGENTS = "# My rules\n\nBe brief.\n"
+ANSI = re.compile(rb"\x1b\[[0-9;]*[A-Za-z]")
+#: Variables of the outer environment that would point OpenCode somewhere other than the temporary HOME and stand-in.
+LEAKY_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "OPENCODE_CONFIG", "OPENCODE_CONFIG_DIR")
+#: Generous: the machine is shared and slow, and each ``opencode run`` starts a 180 MB binary.
+RUN_TIMEOUT_SECONDS = 300
+ROWS_TIMEOUT_SECONDS = 60
+
+
+def _opencode_binary() -> str | None:
+    """``LLMOJID_TEST_OPENCODE``, else the native binary npm unpacked into .cache/harnesses, else ``opencode``."""
+    if os.environ.get("LLMOJID_TEST_OPENCODE"):
+        return os.environ["LLMOJID_TEST_OPENCODE"]
+    native = CACHE / "node_modules" / "opencode-linux-x64" / "bin" / "opencode"
+    return str(native) if native.exists() else shutil.which("opencode")
+
+
+def _opencode_json(base_url: str) -> str:
+    """The user's config, written as a person would (a comment-free JSON with their own layout)."""
+    return (
+        "{\n"
+        '  "$schema": "https://opencode.ai/config.json",\n'
+        '  "provider": {\n'
+        '    "standin": {\n'
+        '      "npm": "@ai-sdk/openai-compatible",\n'
+        '      "name": "llmojid test stand-in",\n'
+        f'      "options": {{ "baseURL": "{base_url}", "apiKey": "sk-stand-in" }},\n'
+        f'      "models": {{ "{MODEL}": {{ "name": "Stand-in" }} }}\n'
+        "    }\n"
+        "  },\n"
+        f'  "model": "standin/{MODEL}",\n'
+        f'  "small_model": "standin/{MODEL}",\n'
+        '  "autoupdate": false,\n'
+        '  "share": "disabled"\n'
+        "}\n"
+    )
+
+
+class _StandInAPI(StandInHandler):
+    """Answers POST .../chat/completions with the reply for the latest prompt it carries (streamed when asked)."""
+
+    requests: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = self.read_json()
+        if not self.path.endswith("/chat/completions"):
+            self.send("application/json", b"{}")
+            return
+        self.requests.append(body)
+        face, text = REPLIES[_latest_prompt(body)]
+        if body.get("stream"):
+            self.send_chat_completion_stream(f"{face} {text}", str(body.get("model") or MODEL))
+        else:
+            self.send_chat_completion(f"{face} {text}")
+
+    def do_GET(self) -> None:
+        self.send("application/json", b'{"object": "list", "data": []}')
+
+
+def _latest_prompt(body: dict[str, Any]) -> str:
+    """Which of PROMPTS the request's newest user message carries (a title request carries the first)."""
+    said = ""
+    for message in body.get("messages") or []:
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            parts = content if isinstance(content, list) else [{"text": content}]
+            said = " ".join(str(p.get("text", "")) for p in parts if isinstance(p, dict))
+    return next((p for p in reversed(PROMPTS) if p in said), PROMPTS[0])
+
+
+@pytest.fixture
+def stand_in_api() -> Iterator[str]:
+    _StandInAPI.requests.clear()
+    with serve_stand_in(_StandInAPI) as url:
+        yield url + "/v1"
+
+
+def _wait_rows(daemon: DaemonProcess, count: int) -> list[Any]:
+    """The hook runs detached after OpenCode exits: its row lands a moment after ``opencode run`` returns."""
+    deadline = time.monotonic() + ROWS_TIMEOUT_SECONDS
+    while len(rows := journal_rows(daemon, "opencode")) < count and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return rows
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    _opencode_binary() is None,
+    reason="OpenCode CLI not installed: run scripts/setup (npm install --prefix .cache/harnesses opencode-ai) or "
+    "set LLMOJID_TEST_OPENCODE to an opencode binary",
+)
+def test_opencode_runs_our_plugin_and_each_reply_lands_once(daemon: DaemonProcess, stand_in_api: str) -> None:
+    opencode = _opencode_binary()
+    assert opencode is not None
+    config_dir = daemon.home / ".config" / "opencode"
+    (config_dir / "plugins").mkdir(parents=True)
+    user_files = {
+        config_dir / "opencode.json": _opencode_json(stand_in_api).encode(),
+        config_dir / "plugins" / "mine.js": USER_PLUGIN.encode(),
+        config_dir / "AGENTS.md": USER_AGENTS.encode(),
+    }
+    for path, data in user_files.items():
+        path.write_bytes(data)
+    if (PLUGIN_SEED / "node_modules" / "@opencode-ai" / "plugin").exists():
+        shutil.copy(PLUGIN_SEED / "package.json", config_dir / "package.json")
+        shutil.copytree(PLUGIN_SEED / "node_modules", config_dir / "node_modules", symlinks=True)
+
+    installed = daemon.ctl("hooks", "install", "opencode")
+    assert b"OpenCode: install done" in installed.stdout
+    plugin = config_dir / "plugins" / "llmojid.js"
+    assert plugin.stat().st_mode & 0o777 == 0o600
+    assert {p: p.read_bytes() for p in user_files} == user_files
+    status = daemon.ctl_json("hooks", "status", "--json")
+    entry = next(h for h in status["harnesses"] if h["harness"] == "opencode")
+    assert (entry["installed"], entry["current"]) == (True, True)
+
+    project = daemon.home / "project"
+    project.mkdir()
+    env = {k: v for k, v in daemon.env.items() if k not in LEAKY_ENV}
+    env.update(
+        PWD=str(project),
+        OPENCODE_DISABLE_AUTOUPDATE="1",
+        OPENCODE_DISABLE_MODELS_FETCH="1",
+        LLMOJID_HOOK_TIMEOUT_MS="10000",
+        NO_COLOR="1",
+    )
+    session = ""
+    for n, prompt in enumerate(PROMPTS):
+        resume = [[], ["--continue"], ["--session", session]][n]
+        result = subprocess.run(
+            [opencode, "run", *resume, *prompt.split()],
+            env=env,
+            cwd=project,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=RUN_TIMEOUT_SECONDS,
+        )
+        logs = result.stderr.decode(errors="replace")
+        assert result.returncode == 0, logs[-2000:]
+        face, text = REPLIES[prompt]
+        # What the CLI shows is the reply and nothing of ours.
+        assert ANSI.sub(b"", result.stdout).decode().strip() == f"{face} {text}"
+        assert "llmojid" not in logs.lower() and "error" not in logs.lower(), logs[-2000:]
+        rows = _wait_rows(daemon, n + 1)
+        assert len(rows) == n + 1, f"turn {n + 1}: {len(rows)} rows\n{logs[-2000:]}\n{daemon.log()}"
+        session = rows[0].session
+
+    rows = journal_rows(daemon, "opencode")
+    assert [(r.kaomoji, r.assistant_text, r.user_text, r.model) for r in rows] == [
+        (*REPLIES[p], p, MODEL) for p in PROMPTS
+    ]
+    assert session.startswith("ses_") and {r.session for r in rows} == {session}
+    assert all(r.cwd == str(project) for r in rows)
+    # Each prompt reached the stand-in.
+    sent = [_latest_prompt(r) for r in _StandInAPI.requests if r.get("stream")]
+    assert set(PROMPTS) <= set(sent)
+    # Nothing left behind: the hook removed every hand-off file, and nothing was spooled.
+    handoffs = daemon.root / "run" / "llmojid" / "opencode"
+    assert handoffs.is_dir() and handoffs.stat().st_mode & 0o777 == 0o700
+    assert list(handoffs.iterdir()) == []
+    assert spool_files(daemon) == []
+    assert {p: p.read_bytes() for p in user_files} == user_files
+
+    # The backfill reads opencode.db (read-only) and derives the same three messages: nothing new to add.
+    tally = daemon.ctl_json("import", "opencode", "--json")["harnesses"]["opencode"]
+    assert (tally["files"], tally["rows_found"], tally["rows_new"], tally["bad_lines"], tally["unreadable"]) == (
+        1,
+        3,
+        0,
+        0,
+        0,
+    )
+    assert len(journal_rows(daemon, "opencode")) == 3
+
+    removed = daemon.ctl("hooks", "uninstall", "opencode")
+    assert b"OpenCode: uninstall done" in removed.stdout
+    assert not plugin.exists()
+    assert {p: p.read_bytes() for p in user_files} == user_files
