@@ -52,7 +52,6 @@ class StandInHandler(BaseHTTPRequestHandler):
         body = {"choices": [{"message": {"role": "assistant", "content": content}}]}
         self.send("application/json", json.dumps(body).encode(), status)
 
-
     def send_chat_completion_stream(self, content: str, model: str) -> None:
         """An OpenAI-compatible streamed chat completion (``data:`` lines, then ``[DONE]``) saying ``content`` in
         two deltas, the way the API streams (OpenCode's ``@ai-sdk/openai-compatible`` provider reads this)."""

@@ -55,7 +55,12 @@ HOOK_SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("claude-code", "CLAUDE_CONFIG_DIR", ".claude", "settings.json"),
     ("codex", "CODEX_HOME", ".codex", "hooks.json"),
     ("hermes", "HERMES_HOME", ".hermes", "config.yaml"),
+    # OpenCode: our plugin file names its command on its second line (client/installers/opencode_plugin.py).
+    ("opencode", "XDG_CONFIG_HOME", ".config/opencode", "plugins/llmojid.js"),
+    ("grok", "", ".grok", "hooks/llmojid.json"),
 )
+#: Harnesses whose directory is a folder of the variable's directory ($XDG_CONFIG_HOME/opencode), not the variable.
+HOOK_DIR_UNDER_ENV = {"opencode": "opencode"}
 #: The probe the child interpreter runs. It prints one JSON object; every part fails on its own.
 PROBE = r"""
 import json, sys
@@ -323,13 +328,16 @@ def check_encoder(probe: dict[str, Any]) -> Check:
 def hook_commands(home: Path) -> Iterator[tuple[str, Path, str]]:
     """Every registered hook command that mentions llmojid: (harness, settings file, command)."""
     for harness, dir_env, dir_default, filename in HOOK_SETTINGS:
-        override = os.environ.get(dir_env, "")
-        settings = (Path(override) if override.startswith("/") else home / dir_default) / filename
+        override = os.environ.get(dir_env, "") if dir_env else ""
+        base = Path(override) / HOOK_DIR_UNDER_ENV.get(harness, "") if override.startswith("/") else home / dir_default
+        settings = base / filename
         try:
             text = settings.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue
-        if settings.suffix == ".json":
+        if settings.suffix == ".js":
+            commands = _plugin_commands(text)
+        elif settings.suffix == ".json":
             try:
                 commands = list(_json_commands(json.loads(text)))
             except json.JSONDecodeError:
@@ -341,6 +349,16 @@ def hook_commands(home: Path) -> Iterator[tuple[str, Path, str]]:
         for command in commands:
             if "llmojid" in command:
                 yield harness, settings, command
+
+
+def _plugin_commands(text: str) -> list[str]:
+    from llmojid.client.installers.edits import SettingsError
+    from llmojid.client.installers.opencode_plugin import find
+
+    try:
+        return [entry.command for entry in find(text)]
+    except SettingsError:
+        return []
 
 
 def _json_commands(node: Any) -> Iterator[str]:
