@@ -207,6 +207,13 @@ def test_opencode_runs_our_plugin_and_each_reply_lands_once(daemon: DaemonProces
     assert spool_files(daemon) == []
     assert {p: p.read_bytes() for p in user_files} == user_files
 
+    # stats knows the harness: its rows, the hook's health (one event per finished message with text), no stale hook.
+    stats = daemon.ctl_json("stats", "--json")
+    assert {h["harness"]: h["count"] for h in stats["harnesses"]} == {"opencode": 3}
+    health = next(h for h in stats["hooks"] if h["harness"] == "opencode")
+    assert (health["rows_added"], health["bad_payloads"], health["spooled"]) == (3, 0, 0)
+    assert health["events"] >= 3 and stats["stale_hooks"] == []
+
     # The backfill reads opencode.db (read-only) and derives the same three messages: nothing new to add.
     tally = daemon.ctl_json("import", "opencode", "--json")["harnesses"]["opencode"]
     assert (tally["files"], tally["rows_found"], tally["rows_new"], tally["bad_lines"], tally["unreadable"]) == (
