@@ -153,3 +153,21 @@ def test_doctor_knows_both_and_flags_a_stale_plugin(env: dict[str, str]) -> None
     os.chmod(opencode / "plugins" / "llmojid.js", 0o600)
     checks = {c["name"]: c for c in json.loads(ctl(env, "doctor", "--json").stdout)["checks"]}
     assert checks["hooks"]["status"] == "fail" and "stale opencode hook" in checks["hooks"]["detail"]
+
+
+def test_an_older_plugin_body_is_shown_stale_and_rewritten(env: dict[str, str]) -> None:
+    home = Path(env["HOME"])
+    opencode, _grok = _populate(home)
+    assert ctl(env, "hooks", "install", "opencode").returncode == 0
+    plugin = opencode / "plugins" / "llmojid.js"
+    current = plugin.read_text()
+    plugin.write_text(current.replace("const KEEP = 256;", "const KEEP = 64;"))  # as an older llmojid wrote it
+
+    def entry() -> dict[str, object]:
+        status = json.loads(ctl(env, "hooks", "status", "--json").stdout)
+        return next(h for h in status["harnesses"] if h["harness"] == "opencode")
+
+    assert (entry()["installed"], entry()["current"]) == (True, False)
+    result = ctl(env, "hooks", "install", "opencode")
+    assert "OpenCode: install done" in result.stdout
+    assert plugin.read_text() == current and entry()["current"] is True

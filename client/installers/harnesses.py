@@ -339,7 +339,8 @@ def _plan_hooks(harness: Harness, state: FileState, request: Request, home: str)
         delete = base == "" and (ours_alone or (state.record is not None and state.record.created))
         return Change(state.role, state.path, state.text, None if delete else base, None)
     desired = _desired_hooks(harness, present, request, home)
-    if Counter((e.event, e.command) for e in present) == Counter((e.event, e.command) for e in desired):
+    same = Counter((e.event, e.command) for e in present) == Counter((e.event, e.command) for e in desired)
+    if same and (harness.hooks_format != "plugin" or opencode_plugin.is_current(text, home)):
         return Change(state.role, state.path, state.text, state.text, state.record)
     base = _restore(
         text, state.record, strip=lambda t: _strip_hooks(harness, t, home), clean=_clean_hooks(harness, home)
@@ -475,6 +476,8 @@ def status(
         present = []
     result.journal_hooks = [e.command for e in present if e.event == harness.journal_event]
     result.current = any(commands.same_command(c, command, home) for c in result.journal_hooks)
+    if harness.hooks_format == "plugin" and result.current:
+        result.current = opencode_plugin.is_current(hooks_state.text or "", home)  # an older plugin body is stale
     for entry in present:
         if entry.event == harness.nudge_event:
             result.hard_nudge = _wording_name(nudge.hard_wording(entry.command, harness.envelope))

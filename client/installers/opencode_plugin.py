@@ -147,6 +147,17 @@ def find(text: str) -> list[HookEntry]:
     return [HookEntry(EVENT, lines[1][len(COMMAND_PREFIX) :])]
 
 
+def is_current(text: str, home: str) -> bool:
+    """Whether ``text`` is exactly the plugin this llmojid writes for the command it names (an upgrade may change
+    the plugin's body: the file is then rewritten by ``hooks install`` and shown as not current by ``status``)."""
+    try:
+        found = find(text)
+    except SettingsError:
+        return False
+    words = commands.argv(found[0].command, home) if found else None
+    return words is not None and text == render(found[0].command, words)
+
+
 def add(text: str, entries: list[HookEntry], home: str) -> tuple[str, list[Edit]]:
     """The plugin for our one entry, and the edit that writes it (``text`` must be empty: the file is ours)."""
     if text:
