@@ -4,10 +4,11 @@ OpenCode talks to a loopback stand-in of an OpenAI-compatible chat-completions A
 ``@ai-sdk/openai-compatible`` and ``baseURL`` http://127.0.0.1:PORT/v1 in the temporary HOME's
 ``~/.config/opencode/opencode.json``, the user's own config) that answers each turn with its own kaomoji-led
 message, streamed as the API streams. Three turns of one session (``opencode run``, ``--continue``, ``--session
-ID``) check that each finished message is handed over once, with its prompt and model, through the hand-off
-file the plugin writes and the detached hook it starts; that the user's config, plugin and AGENTS.md survive
+ID``; the second turn has the model say something, call OpenCode's ``read`` tool, and answer again: two messages)
+check that each finished message is handed over once, with its prompt and model, through the hand-off file the
+plugin writes and the detached hook it starts; that the user's config, plugin and AGENTS.md survive
 install and uninstall byte for byte; that OpenCode's output is exactly the reply (the plugin prints nothing);
-and that ``import opencode`` (reading ``opencode.db`` read-only) finds the same three rows, adding none.
+and that ``import opencode`` (reading ``opencode.db`` read-only) finds the same four rows, adding none.
 
 On its first start OpenCode npm-installs ``@opencode-ai/plugin`` into its config folder; ``scripts/setup`` keeps
 a copy in ``.cache/harnesses/opencode-config`` that seeds it (else OpenCode fetches it from the npm registry).
@@ -35,11 +36,14 @@ from tests.support import DaemonProcess
 
 MODEL = "stand-in-model"
 PROMPTS = ("first prompt", "second prompt", "third prompt")
+#: The face-led messages each prompt gets. The second turn's first message comes with a call to OpenCode's read
+#: tool (a step that ends in ``tool-calls`` and still carries text); the second answers the tool's result.
 REPLIES = {
-    "first prompt": ("(◕‿◕)", "First answer from the stand-in, CANARY-OPENCODE."),
-    "second prompt": ("(＾▽＾)", "Second answer from the stand-in."),
-    "third prompt": ("(・_・;)", "Third answer from the stand-in."),
+    "first prompt": [("(◕‿◕)", "First answer from the stand-in, CANARY-OPENCODE.")],
+    "second prompt": [("(＾▽＾)", "Let me read the notes first."), ("(・_・;)", "The notes say hello.")],
+    "third prompt": [("(╯°□°)╯", "Third answer from the stand-in.")],
 }
+NOTES = "notes.txt"
 CACHE = Path(__file__).resolve().parent.parent / ".cache" / "harnesses"
 PLUGIN_SEED = CACHE / "opencode-config"
 #: The user's own files in OpenCode's config folder: they must come out of install and uninstall byte for byte.
@@ -86,6 +90,7 @@ class _StandInAPI(StandInHandler):
     """Answers POST .../chat/completions with the reply for the latest prompt it carries (streamed when asked)."""
 
     requests: ClassVar[list[dict[str, Any]]] = []
+    notes: ClassVar[str] = ""
 
     def do_POST(self) -> None:
         body = self.read_json()
@@ -93,9 +98,15 @@ class _StandInAPI(StandInHandler):
             self.send("application/json", b"{}")
             return
         self.requests.append(body)
-        face, text = REPLIES[_latest_prompt(body)]
-        if body.get("stream"):
-            self.send_chat_completion_stream(f"{face} {text}", str(body.get("model") or MODEL))
+        replies = REPLIES[_latest_prompt(body)]
+        messages = body.get("messages") or [{}]
+        answered_tool = isinstance(messages[-1], dict) and messages[-1].get("role") == "tool"
+        face, text = replies[-1] if answered_tool else replies[0]
+        model = str(body.get("model") or MODEL)
+        if len(replies) > 1 and not answered_tool and body.get("tools"):
+            self.send_chat_completion_stream(f"{face} {text}", model, tool_call=("read", {"filePath": self.notes}))
+        elif body.get("stream"):
+            self.send_chat_completion_stream(f"{face} {text}", model)
         else:
             self.send_chat_completion(f"{face} {text}")
 
@@ -162,6 +173,8 @@ def test_opencode_runs_our_plugin_and_each_reply_lands_once(daemon: DaemonProces
 
     project = daemon.home / "project"
     project.mkdir()
+    (project / NOTES).write_text("hello\n")
+    _StandInAPI.notes = str(project / NOTES)
     env = {k: v for k, v in daemon.env.items() if k not in LEAKY_ENV}
     env.update(
         PWD=str(project),
@@ -183,17 +196,18 @@ def test_opencode_runs_our_plugin_and_each_reply_lands_once(daemon: DaemonProces
         )
         logs = result.stderr.decode(errors="replace")
         assert result.returncode == 0, logs[-2000:]
-        face, text = REPLIES[prompt]
-        # What the CLI shows is the reply and nothing of ours.
-        assert ANSI.sub(b"", result.stdout).decode().strip() == f"{face} {text}"
+        # What the CLI shows is the replies and nothing of ours.
+        shown = ANSI.sub(b"", result.stdout).decode().strip()
+        assert shown == "\n".join(f"{face} {text}" for face, text in REPLIES[prompt])
         assert "llmojid" not in logs.lower() and "error" not in logs.lower(), logs[-2000:]
-        rows = _wait_rows(daemon, n + 1)
-        assert len(rows) == n + 1, f"turn {n + 1}: {len(rows)} rows\n{logs[-2000:]}\n{daemon.log()}"
+        count = sum(len(REPLIES[p]) for p in PROMPTS[: n + 1])
+        rows = _wait_rows(daemon, count)
+        assert len(rows) == count, f"turn {n + 1}: {len(rows)} rows\n{logs[-2000:]}\n{daemon.log()}"
         session = rows[0].session
 
     rows = journal_rows(daemon, "opencode")
     assert [(r.kaomoji, r.assistant_text, r.user_text, r.model) for r in rows] == [
-        (*REPLIES[p], p, MODEL) for p in PROMPTS
+        (face, text, p, MODEL) for p in PROMPTS for face, text in REPLIES[p]
     ]
     assert session.startswith("ses_") and {r.session for r in rows} == {session}
     assert all(r.cwd == str(project) for r in rows)
@@ -209,21 +223,21 @@ def test_opencode_runs_our_plugin_and_each_reply_lands_once(daemon: DaemonProces
 
     # stats knows the harness: its rows, the hook's health (one event per finished message with text), no stale hook.
     stats = daemon.ctl_json("stats", "--json")
-    assert {h["harness"]: h["count"] for h in stats["harnesses"]} == {"opencode": 3}
+    assert {h["harness"]: h["count"] for h in stats["harnesses"]} == {"opencode": 4}
     health = next(h for h in stats["hooks"] if h["harness"] == "opencode")
-    assert (health["rows_added"], health["bad_payloads"], health["spooled"]) == (3, 0, 0)
-    assert health["events"] >= 3 and stats["stale_hooks"] == []
+    assert (health["events"], health["rows_added"], health["bad_payloads"], health["spooled"]) == (4, 4, 0, 0)
+    assert stats["stale_hooks"] == []
 
     # The backfill reads opencode.db (read-only) and derives the same three messages: nothing new to add.
     tally = daemon.ctl_json("import", "opencode", "--json")["harnesses"]["opencode"]
     assert (tally["files"], tally["rows_found"], tally["rows_new"], tally["bad_lines"], tally["unreadable"]) == (
         1,
-        3,
+        4,
         0,
         0,
         0,
     )
-    assert len(journal_rows(daemon, "opencode")) == 3
+    assert len(journal_rows(daemon, "opencode")) == 4
 
     removed = daemon.ctl("hooks", "uninstall", "opencode")
     assert b"OpenCode: uninstall done" in removed.stdout
