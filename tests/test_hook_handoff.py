@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 from llmojid.client import handoff
 from tests.harness_transcripts import Expected, OpenCodeSession
 from tests.hook_support import journal_rows, spool_files, start, wait_spool_drained
-from tests.support import LLMOJID_CTL, DaemonProcess
+from tests.support import LLMOJID_CTL, DaemonProcess, make_env
 
 
 def _handoff_dir(proc: DaemonProcess) -> Path:
@@ -126,3 +127,41 @@ def test_handoff_names() -> None:
     assert handoff.is_handoff_name("msg-000001796300267213-10965-k2j4x9.json")
     for name in ("msg-.json", "msg-a/b.json", "msg-1.json.tmp", "other-1.json", "msg-1 2.json", ".msg-1.json"):
         assert not handoff.is_handoff_name(name)
+
+
+def test_the_opencode_hook_path_reads_only_the_standard_library(tmp_path: Path) -> None:
+    """``python -X importtime`` of ``hook opencode <file>``: the standard library and the hook's own modules only."""
+    env = make_env(tmp_path)
+    folder = tmp_path / "run" / "llmojid" / "opencode"
+    folder.mkdir(mode=0o700, parents=True)
+    path = _write(folder, "msg-000000000000001-1-abc.json", OpenCodeSession().turn(1)[0][1])
+    code = (
+        "import sys; sys.argv = ['llmojid-ctl', 'hook', 'opencode', sys.argv[1]];"
+        " from llmojid.client.entry import main; main()"
+    )
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code, str(path)], env=env, capture_output=True, timeout=60
+    )
+    assert result.returncode == 0
+    assert not path.exists(), "read and removed (no daemon ever ran here: the event could not be kept)"
+    modules = {
+        line.split("|")[-1].strip()
+        for line in result.stderr.decode().splitlines()
+        if line.startswith("import time:") and "imported package" not in line
+    }
+    ours = {m for m in modules if m.split(".")[0] == "llmojid"}
+    assert ours <= {
+        "llmojid",
+        "llmojid.client",
+        "llmojid.client.entry",
+        "llmojid.client.hook",
+        "llmojid.client.minipack",
+        "llmojid.client.paths",
+        "llmojid.client.handoff",
+    }
+    assert "llmojid.client.handoff" in ours
+    site_machinery = ("__editable__", "_distutils_hack", "sitecustomize", "usercustomize", "_virtualenv")
+    foreign = {
+        m for m in modules - ours if m.split(".")[0] not in sys.stdlib_module_names and not m.startswith(site_machinery)
+    }
+    assert foreign == set()
