@@ -134,7 +134,8 @@ def _send_handoffs(harness: str, path: str, socket_override: str | None) -> None
         except handoff.NotAHandoff:
             continue
         try:
-            _send(harness, payload, socket_override)
+            if payload:
+                _send(harness, payload, socket_override)
         finally:
             handoff.remove(item)
 

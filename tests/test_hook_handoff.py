@@ -165,3 +165,22 @@ def test_the_opencode_hook_path_reads_only_the_standard_library(tmp_path: Path) 
         m for m in modules - ours if m.split(".")[0] not in sys.stdlib_module_names and not m.startswith(site_machinery)
     }
     assert foreign == set()
+
+
+def test_hostile_handoff_contents_never_fail_the_hook_or_the_daemon(daemon: DaemonProcess) -> None:
+    folder = _handoff_dir(daemon)
+    good_document, expected = OpenCodeSession().turn(1)[0][1], OpenCodeSession().turn(1)[1]
+    contents = [b"\xff\xfe not json", b"[" * 100_000, b"", b'{"info": 5, "parts": {"a": 1}}', b"null"]
+    for n, data in enumerate(contents):
+        path = folder / f"msg-{n:015d}-1-hostile.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        result = _hook(daemon, path)
+        assert (result.returncode, result.stdout) == (0, b"")
+        assert not path.exists()
+    _hook(daemon, _write(folder, "msg-000000000000099-1-abc.json", good_document))
+    assert _rows(daemon) == expected
+    health = next(h for h in daemon.ctl_json("stats", "--json")["hooks"] if h["harness"] == "opencode")
+    # The empty file is no event at all; a document of the wrong shape gives no row; three do not decode.
+    assert (health["rows_added"], health["bad_payloads"]) == (1, 3)
