@@ -184,3 +184,17 @@ def test_hostile_handoff_contents_never_fail_the_hook_or_the_daemon(daemon: Daem
     health = next(h for h in daemon.ctl_json("stats", "--json")["hooks"] if h["harness"] == "opencode")
     # The empty file is no event at all; a document of the wrong shape gives no row; three do not decode.
     assert (health["rows_added"], health["bad_payloads"]) == (1, 3)
+
+
+def test_audit_flags_a_handoff_left_waiting(daemon: DaemonProcess) -> None:
+    folder = _handoff_dir(daemon)
+    path = _write(folder, "msg-000000000000001-1-abc.json", OpenCodeSession(canary="CANARY-AUDIT").turn(1)[0][1])
+    fresh = daemon.ctl("audit", "--json", check=False)
+    assert fresh.returncode == 0, fresh.stdout
+    old = time.time() - 3600
+    os.utime(path, (old, old))
+    stale = daemon.ctl("audit", "--json", check=False)
+    assert stale.returncode != 0
+    failures = json.loads(stale.stdout)["failures"]
+    assert [(f["check"], f["where"]) for f in failures] == [("spool", str(path))]
+    assert b"CANARY-AUDIT" not in stale.stdout + stale.stderr
