@@ -30,6 +30,7 @@ lines around it still count. Nothing here logs a path or any text.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 import os
@@ -174,8 +175,14 @@ def _sources(harness: str, paths: list[str], since: datetime | None) -> list[Sou
             st = os.lstat(path)
         except OSError:
             continue
-        if stat.S_ISREG(st.st_mode) and (since is None or datetime.fromtimestamp(st.st_mtime, UTC) >= since):
-            out.append(Source(harness, path, st.st_size, st.st_mtime))
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        written = st.st_mtime
+        if harness == "opencode":  # a WAL-mode database is written to its -wal file until a checkpoint
+            with contextlib.suppress(OSError):
+                written = max(written, os.stat(path + "-wal").st_mtime)
+        if since is None or datetime.fromtimestamp(written, UTC) >= since:
+            out.append(Source(harness, path, st.st_size, written))
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -182,3 +183,25 @@ def test_grok_hooks_turn_by_turn_then_an_import_adds_nothing(daemon: DaemonProce
     assert _rows(daemon, "grok") == expected
     tally = daemon.ctl_json("import", "grok", "--json")["harnesses"]["grok"]
     assert (tally["rows_found"], tally["rows_new"]) == (6, 0)
+
+
+def test_import_opencode_since_sees_writes_still_in_the_wal(daemon: DaemonProcess) -> None:
+    """A WAL database's own file keeps its old time until a checkpoint: ``--since`` must look at the -wal too."""
+    folder = daemon.home / ".local" / "share" / "opencode"
+    folder.mkdir(parents=True)
+    database = folder / "opencode.db"
+    writer = sqlite3.connect(database, isolation_level=None)
+    writer.execute("PRAGMA journal_mode = WAL")
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.executescript(OPENCODE_SCHEMA)
+    documents, expected = OpenCodeSession().turn(1)
+    writer.execute("BEGIN")
+    _store(writer, documents)
+    writer.execute("COMMIT")
+    long_ago = time.time() - 400 * 86400
+    os.utime(database, (long_ago, long_ago))
+    try:
+        tally = daemon.ctl_json("import", "opencode", "--since", "2025-12-31", "--json")["harnesses"]["opencode"]
+    finally:
+        writer.close()
+    assert (tally["files"], tally["rows_new"]) == (1, len(expected))
