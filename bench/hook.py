@@ -173,6 +173,7 @@ def opencode_cases(daemon: DaemonProcess, env: dict[str, str], runs: int) -> dic
             for n in range(1, size + 1):
                 client.request(p.HookEvent(harness="opencode", payload=json.dumps(session.turn(n)[0][1]).encode()))
     out: dict[str, list[float]] = {f"message {size:,}": [] for size in OPENCODE_SIZES}
+    out |= {f"message {size:,} CPU": [] for size in OPENCODE_SIZES}
     turn = dict.fromkeys(OPENCODE_SIZES, 0)
     for i in range(runs):
         for size, session in sessions.items():
@@ -182,8 +183,9 @@ def opencode_cases(daemon: DaemonProcess, env: dict[str, str], runs: int) -> dic
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(json.dumps(document).encode())
-            ms, _, _ = timed([LLMOJID_CTL, "hook", "opencode", str(path)], b"", env)
+            ms, _, cpu_ms = timed([LLMOJID_CTL, "hook", "opencode", str(path)], b"", env)
             out[f"message {size:,}"].append(ms)
+            out[f"message {size:,} CPU"].append(cpu_ms)
     out["plugin handler (node)"] = plugin_handler_ms(runs)
     out["left behind"] = [float(len(list(folder.iterdir())))]
     return out
@@ -232,10 +234,12 @@ def plugin_handler_ms(runs: int) -> list[float]:
 
 def print_opencode(result: dict[str, list[float]], runs: int) -> None:
     print(f"\nOpenCode: the hook process the plugin starts per finished message, {runs} calls each (interleaved)")
-    print(f"{'case':<34}{'p50 ms':>9}{'p90 ms':>9}")
-    for name, values in result.items():
-        if name != "left behind" and values:
-            print(f"{name:<34}{statistics.median(values):>9.1f}{percentile(values, 0.9):>9.1f}")
+    print(f"{'case':<34}{'p50 ms':>9}{'p90 ms':>9}{'CPU p50 ms':>12}")
+    for name in (*(f"message {size:,}" for size in OPENCODE_SIZES), "plugin handler (node)"):
+        values, cpu = result[name], result.get(f"{name} CPU")
+        if values:
+            cpu_text = f"{statistics.median(cpu):>12.1f}" if cpu else f"{'':>12}"
+            print(f"{name:<34}{statistics.median(values):>9.1f}{percentile(values, 0.9):>9.1f}{cpu_text}")
     first, last = (statistics.median(result[f"message {size:,}"]) for size in OPENCODE_SIZES)
     print(
         f"p50 ratio message 1,000 / message 10: {last / first:.2f}; hand-off files left: {result['left behind'][0]:.0f}"
