@@ -3,7 +3,7 @@ ours among the user's ``~/.grok/hooks/*.json``), on real files in a temporary HO
 
 Shown: the round trip leaves every file of the user's byte for byte and removes what install created; a second
 install changes nothing; a file of the user's at our path (or a corrupt one) is refused untouched; ``status``
-says what is installed and current; a hard nudge is declined with a note (neither has a per-turn hook); the
+says what is installed and current; a hard nudge is declined with a note (no prompt hook llmojid can use); the
 OpenCode plugin names the command it runs, and doctor flags it when that command is stale.
 """
 
@@ -138,7 +138,7 @@ def test_a_hard_nudge_is_declined_with_a_note(env: dict[str, str]) -> None:
     _populate(home)
     result = ctl(env, "hooks", "install", "opencode", "grok", "--nudge", "hard")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("no per-turn hook for a hard nudge") == 2
+    assert result.stdout.count("gets no hard nudge from llmojid") == 2
     assert json.loads((home / ".grok" / "hooks" / "llmojid.json").read_text())["hooks"].keys() == {"Stop"}
 
 

@@ -319,7 +319,7 @@ def plan(harness: Harness, states: Mapping[Role, FileState], request: Request, h
         result.notes.append(harness.after_change)
     if request.command and request.nudge == "hard" and not harness.nudge_event:
         result.notes.append(
-            f"{harness.title} has no per-turn hook for a hard nudge; nothing added for it (--nudge soft works)."
+            f"{harness.title} gets no hard nudge from llmojid (no prompt hook it can use); --nudge soft works."
         )
     if harness.name == "codex" and request.command and not hooks_change.changed:
         result.notes.append("hooks.json is unchanged, so a trust you gave Codex for it still holds.")
