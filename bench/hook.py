@@ -174,8 +174,12 @@ def opencode_cases(daemon: DaemonProcess, env: dict[str, str], runs: int) -> dic
                 client.request(p.HookEvent(harness="opencode", payload=json.dumps(session.turn(n)[0][1]).encode()))
     out: dict[str, list[float]] = {f"message {size:,}": [] for size in OPENCODE_SIZES}
     out |= {f"message {size:,} CPU": [] for size in OPENCODE_SIZES}
+    out |= {"python -I -c pass (floor)": [], "python -I -c pass (floor) CPU": []}
     turn = dict.fromkeys(OPENCODE_SIZES, 0)
     for i in range(runs):
+        ms, _, cpu_ms = timed([sys.executable, "-I", "-c", "pass"], b"", env)
+        out["python -I -c pass (floor)"].append(ms)
+        out["python -I -c pass (floor) CPU"].append(cpu_ms)
         for size, session in sessions.items():
             turn[size] += 1
             document = session.turn(size + turn[size])[0][1]
@@ -235,14 +239,17 @@ def plugin_handler_ms(runs: int) -> list[float]:
 def print_opencode(result: dict[str, list[float]], runs: int) -> None:
     print(f"\nOpenCode: the hook process the plugin starts per finished message, {runs} calls each (interleaved)")
     print(f"{'case':<34}{'p50 ms':>9}{'p90 ms':>9}{'CPU p50 ms':>12}")
-    for name in (*(f"message {size:,}" for size in OPENCODE_SIZES), "plugin handler (node)"):
+    cases = ("python -I -c pass (floor)", *(f"message {size:,}" for size in OPENCODE_SIZES), "plugin handler (node)")
+    for name in cases:
         values, cpu = result[name], result.get(f"{name} CPU")
         if values:
             cpu_text = f"{statistics.median(cpu):>12.1f}" if cpu else f"{'':>12}"
             print(f"{name:<34}{statistics.median(values):>9.1f}{percentile(values, 0.9):>9.1f}{cpu_text}")
     first, last = (statistics.median(result[f"message {size:,}"]) for size in OPENCODE_SIZES)
+    floor = statistics.median(result["python -I -c pass (floor)"])
     print(
-        f"p50 ratio message 1,000 / message 10: {last / first:.2f}; hand-off files left: {result['left behind'][0]:.0f}"
+        f"p50 ratio message 1,000 / message 10: {last / first:.2f}; hook p50 minus floor p50 (message 10):"
+        f" {first - floor:.1f} ms; hand-off files left: {result['left behind'][0]:.0f}"
     )
 
 
