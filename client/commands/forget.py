@@ -26,7 +26,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("forget", help="delete journal rows (and with --all, the keys) for good")
     scope = parser.add_mutually_exclusive_group(required=True)
     scope.add_argument("--before", metavar="DATE", help="rows older than DATE (YYYY-MM-DD or ISO-8601, UTC)")
-    scope.add_argument("--harness", metavar="NAME", help="rows of one harness (claude-code, codex, hermes, opencode, grok ...)")
+    scope.add_argument("--harness", metavar="NAME", help="rows of one harness (claude-code, codex, hermes ...)")
     scope.add_argument("--all", action="store_true", help="everything, then the keys (crypto-shredding)")
     scope.add_argument(
         "--expired", action="store_true", help="now, drop the text of rows older than retain_text_days (config)"
