@@ -52,18 +52,23 @@ def test_opencode_subagent_sessions_and_odd_documents_give_no_row() -> None:
     documents, expected = OpenCodeSession(parent_session="ses_parent").turn(1)
     assert expected == [] and all(opencode.rows_from_message(d, "") == [] for d in documents)
     good = OpenCodeSession().turn(1)[0][1]
-    assert opencode.rows_from_message(good, "")  # the face-led reply
+    assert len(opencode.rows_from_message(good, "")) == 1  # the face-led reply
+    text = good["parts"][0]["text"]
     for broken in (
         {},
         {**good, "info": {**good["info"], "role": "user"}},
         {**good, "info": {**good["info"], "id": 7}},
+        {**good, "info": {**good["info"], "sessionID": None}, "session": {}},
         {**good, "parts": "not a list"},
-        {**good, "parts": [{"type": "text", "text": good["parts"][0]["text"], "synthetic": True}]},
-        {**good, "parts": [{"type": "tool", "text": good["parts"][0]["text"]}]},
-        {**good, "prompt": None, "session": [], "info": {**good["info"], "time": {"completed": 1e300}}},
+        {**good, "parts": [{"type": "text", "text": text, "synthetic": True}]},
+        {**good, "parts": [{"type": "text", "text": text, "ignored": True}]},
+        {**good, "parts": [{"type": "reasoning", "text": text}]},
     ):
-        rows = opencode.rows_from_message(broken, "2026-06-01T00:00:00Z")
-        assert rows == [] or rows[0].ts == "2026-06-01T00:00:00Z"
+        assert opencode.rows_from_message(broken, "2026-06-01T00:00:00Z") == []
+    # Odd but usable: no prompt, no session record, a time out of range (the time it arrived is used).
+    odd = {**good, "prompt": None, "session": [], "info": {**good["info"], "time": {"completed": 1e300}}}
+    (row,) = opencode.rows_from_message(odd, "2026-06-01T00:00:00Z")
+    assert (row.ts, row.user_text, row.session) == ("2026-06-01T00:00:00Z", "", good["info"]["sessionID"])
 
 
 def test_opencode_time_is_the_completion_time_in_utc() -> None:
