@@ -251,7 +251,7 @@ def _print_status(entry: dict[str, Any], home: str) -> None:
         shown += f" -> {_short(hooks_file['target'], home)}"
     print(f"{title:<12} {state:<14} {shown}")
     for command in entry["journal_hooks"]:
-        flag = "" if entry["current"] else "  (not this llmojid-ctl)"
+        flag = "" if entry["current"] else "  (not this llmojid-ctl, or an older plugin: run hooks install)"
         print(f"  hook:  {command}{flag}")
     for command in entry["missing_programs"]:
         print(f"  warning: the hook's program does not exist; reinstall: {command}")
