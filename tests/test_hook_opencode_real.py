@@ -8,7 +8,9 @@ ID``; the second turn has the model say something, call OpenCode's ``read`` tool
 check that each finished message is handed over once, with its prompt and model, through the hand-off file the
 plugin writes and the detached hook it starts; that the user's config, plugin and AGENTS.md survive
 install and uninstall byte for byte; that OpenCode's output is exactly the reply (the plugin prints nothing);
-and that ``import opencode`` (reading ``opencode.db`` read-only) finds the same four rows, adding none.
+and that ``import opencode`` (reading ``opencode.db`` read-only) finds the same four rows, adding none. A second
+test stops the daemon before a turn: the detached hook, alone after OpenCode has exited, spools the message
+sealed, and the daemon journals it when it is back.
 
 On its first start OpenCode npm-installs ``@opencode-ai/plugin`` into its config folder; ``scripts/setup`` keeps
 a copy in ``.cache/harnesses/opencode-config`` that seeds it (else OpenCode fetches it from the npm registry).
@@ -30,7 +32,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from tests.hook_support import journal_rows, spool_files
+from tests.hook_support import journal_rows, spool_files, wait_spool_drained
 from tests.stand_ins import StandInHandler, serve_stand_in
 from tests.support import DaemonProcess
 
@@ -140,64 +142,81 @@ def _wait_rows(daemon: DaemonProcess, count: int) -> list[Any]:
     return rows
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(
-    _opencode_binary() is None,
-    reason="OpenCode CLI not installed: run scripts/setup (npm install --prefix .cache/harnesses opencode-ai) or "
-    "set LLMOJID_TEST_OPENCODE to an opencode binary",
+SKIP_REASON = (
+    "OpenCode CLI not installed: run scripts/setup (npm install --prefix .cache/harnesses opencode-ai) or "
+    "set LLMOJID_TEST_OPENCODE to an opencode binary"
 )
-def test_opencode_runs_our_plugin_and_each_reply_lands_once(daemon: DaemonProcess, stand_in_api: str) -> None:
-    opencode = _opencode_binary()
-    assert opencode is not None
-    config_dir = daemon.home / ".config" / "opencode"
-    (config_dir / "plugins").mkdir(parents=True)
-    user_files = {
-        config_dir / "opencode.json": _opencode_json(stand_in_api).encode(),
-        config_dir / "plugins" / "mine.js": USER_PLUGIN.encode(),
-        config_dir / "AGENTS.md": USER_AGENTS.encode(),
-    }
-    for path, data in user_files.items():
-        path.write_bytes(data)
-    if (PLUGIN_SEED / "node_modules" / "@opencode-ai" / "plugin").exists():
-        shutil.copy(PLUGIN_SEED / "package.json", config_dir / "package.json")
-        shutil.copytree(PLUGIN_SEED / "node_modules", config_dir / "node_modules", symlinks=True)
 
-    installed = daemon.ctl("hooks", "install", "opencode")
-    assert b"OpenCode: install done" in installed.stdout
-    plugin = config_dir / "plugins" / "llmojid.js"
-    assert plugin.stat().st_mode & 0o777 == 0o600
-    assert {p: p.read_bytes() for p in user_files} == user_files
-    status = daemon.ctl_json("hooks", "status", "--json")
-    entry = next(h for h in status["harnesses"] if h["harness"] == "opencode")
-    assert (entry["installed"], entry["current"]) == (True, True)
 
-    project = daemon.home / "project"
-    project.mkdir()
-    (project / NOTES).write_text("hello\n")
-    _StandInAPI.notes = str(project / NOTES)
-    env = {k: v for k, v in daemon.env.items() if k not in LEAKY_ENV}
-    env.update(
-        PWD=str(project),
-        OPENCODE_DISABLE_AUTOUPDATE="1",
-        OPENCODE_DISABLE_MODELS_FETCH="1",
-        LLMOJID_HOOK_TIMEOUT_MS="10000",
-        NO_COLOR="1",
-    )
-    session = ""
-    for n, prompt in enumerate(PROMPTS):
-        resume = [[], ["--continue"], ["--session", session]][n]
+class _OpenCode:
+    """OpenCode set up in the daemon's temporary HOME as a user would have it, with our plugin installed."""
+
+    def __init__(self, daemon: DaemonProcess, stand_in_api: str) -> None:
+        binary = _opencode_binary()
+        assert binary is not None
+        self.binary = binary
+        self.config_dir = daemon.home / ".config" / "opencode"
+        (self.config_dir / "plugins").mkdir(parents=True)
+        self.user_files = {
+            self.config_dir / "opencode.json": _opencode_json(stand_in_api).encode(),
+            self.config_dir / "plugins" / "mine.js": USER_PLUGIN.encode(),
+            self.config_dir / "AGENTS.md": USER_AGENTS.encode(),
+        }
+        for path, data in self.user_files.items():
+            path.write_bytes(data)
+        if (PLUGIN_SEED / "node_modules" / "@opencode-ai" / "plugin").exists():
+            shutil.copy(PLUGIN_SEED / "package.json", self.config_dir / "package.json")
+            shutil.copytree(PLUGIN_SEED / "node_modules", self.config_dir / "node_modules", symlinks=True)
+        installed = daemon.ctl("hooks", "install", "opencode")
+        assert b"OpenCode: install done" in installed.stdout
+        self.plugin = self.config_dir / "plugins" / "llmojid.js"
+        self.project = daemon.home / "project"
+        self.project.mkdir()
+        (self.project / NOTES).write_text("hello\n")
+        _StandInAPI.notes = str(self.project / NOTES)
+        self.env = {k: v for k, v in daemon.env.items() if k not in LEAKY_ENV}
+        self.env.update(
+            PWD=str(self.project),
+            OPENCODE_DISABLE_AUTOUPDATE="1",
+            OPENCODE_DISABLE_MODELS_FETCH="1",
+            LLMOJID_HOOK_TIMEOUT_MS="10000",
+            NO_COLOR="1",
+        )
+
+    def user_files_now(self) -> dict[Path, bytes]:
+        return {p: p.read_bytes() for p in self.user_files}
+
+    def run(self, *args: str) -> tuple[str, str]:
+        """``opencode run ARGS`` in the project: (what it shows on stdout, ANSI codes removed; its stderr)."""
         result = subprocess.run(
-            [opencode, "run", *resume, *prompt.split()],
-            env=env,
-            cwd=project,
+            [self.binary, "run", *args],
+            env=self.env,
+            cwd=self.project,
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=RUN_TIMEOUT_SECONDS,
         )
         logs = result.stderr.decode(errors="replace")
         assert result.returncode == 0, logs[-2000:]
+        return ANSI.sub(b"", result.stdout).decode().strip(), logs
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_opencode_binary() is None, reason=SKIP_REASON)
+def test_opencode_runs_our_plugin_and_each_reply_lands_once(daemon: DaemonProcess, stand_in_api: str) -> None:
+    oc = _OpenCode(daemon, stand_in_api)
+    user_files, plugin, project = oc.user_files, oc.plugin, oc.project
+    assert plugin.stat().st_mode & 0o777 == 0o600
+    assert oc.user_files_now() == user_files
+    status = daemon.ctl_json("hooks", "status", "--json")
+    entry = next(h for h in status["harnesses"] if h["harness"] == "opencode")
+    assert (entry["installed"], entry["current"]) == (True, True)
+
+    session = ""
+    for n, prompt in enumerate(PROMPTS):
+        resume = [[], ["--continue"], ["--session", session]][n]
+        shown, logs = oc.run(*resume, *prompt.split())
         # What the CLI shows is the replies and nothing of ours.
-        shown = ANSI.sub(b"", result.stdout).decode().strip()
         assert shown == "\n".join(f"{face} {text}" for face, text in REPLIES[prompt])
         assert "llmojid" not in logs.lower() and "error" not in logs.lower(), logs[-2000:]
         count = sum(len(REPLIES[p]) for p in PROMPTS[: n + 1])
@@ -219,7 +238,7 @@ def test_opencode_runs_our_plugin_and_each_reply_lands_once(daemon: DaemonProces
     assert handoffs.is_dir() and handoffs.stat().st_mode & 0o777 == 0o700
     assert list(handoffs.iterdir()) == []
     assert spool_files(daemon) == []
-    assert {p: p.read_bytes() for p in user_files} == user_files
+    assert oc.user_files_now() == user_files
 
     # stats knows the harness: its rows, the hook's health (one event per finished message with text), no stale hook.
     stats = daemon.ctl_json("stats", "--json")
@@ -242,4 +261,30 @@ def test_opencode_runs_our_plugin_and_each_reply_lands_once(daemon: DaemonProces
     removed = daemon.ctl("hooks", "uninstall", "opencode")
     assert b"OpenCode: uninstall done" in removed.stdout
     assert not plugin.exists()
-    assert {p: p.read_bytes() for p in user_files} == user_files
+    assert oc.user_files_now() == user_files
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_opencode_binary() is None, reason=SKIP_REASON)
+def test_with_the_daemon_away_the_detached_hook_spools_and_the_reply_lands_later(
+    daemon: DaemonProcess, stand_in_api: str
+) -> None:
+    """OpenCode exits right after the turn; the hook it started goes on alone, finds no daemon, seals the message
+    into the spool and removes the hand-off; the daemon journals it when it is back."""
+    oc = _OpenCode(daemon, stand_in_api)
+    assert daemon.stop() == 0  # it ran once: the spool key hooks seal to is published
+    shown, logs = oc.run("first", "prompt")
+    assert shown == "{} {}".format(*REPLIES["first prompt"][0])
+    handoffs = daemon.root / "run" / "llmojid" / "opencode"
+    deadline = time.monotonic() + ROWS_TIMEOUT_SECONDS
+    while (not spool_files(daemon) or list(handoffs.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    spooled = spool_files(daemon)
+    assert len(spooled) == 1 and list(handoffs.iterdir()) == [], logs[-2000:]
+    assert b"CANARY-OPENCODE" not in spooled[0].read_bytes()
+    daemon.start()
+    wait_spool_drained(daemon)
+    rows = journal_rows(daemon, "opencode")
+    assert [(r.kaomoji, r.assistant_text, r.user_text, r.model) for r in rows] == [
+        (*REPLIES["first prompt"][0], "first prompt", MODEL)
+    ]
