@@ -12,7 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import stat
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -171,3 +174,48 @@ def test_an_older_plugin_body_is_shown_stale_and_rewritten(env: dict[str, str]) 
     result = ctl(env, "hooks", "install", "opencode")
     assert "OpenCode: install done" in result.stdout
     assert plugin.read_text() == current and entry()["current"] is True
+
+
+def _fake_opencode(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A process named ``opencode`` (a copy of sleep) with the given environment, as a running OpenCode would be."""
+    binary = tmp_path / "bin" / "opencode"
+    if not binary.exists():
+        binary.parent.mkdir(exist_ok=True)
+        shutil.copy("/bin/sleep", binary)
+    return subprocess.Popen([str(binary), "300"], env=env)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="running processes are read from /proc (Linux)")
+def test_status_says_which_running_opencode_has_not_loaded_the_plugin(env: dict[str, str], tmp_path: Path) -> None:
+    home = Path(env["HOME"])
+    _populate(home)
+    other_home = tmp_path / "someone-else"
+    (other_home / ".config" / "opencode").mkdir(parents=True)
+    before = _fake_opencode(tmp_path, env)
+    elsewhere = _fake_opencode(tmp_path, dict(env, HOME=str(other_home), XDG_CONFIG_HOME=""))
+    try:
+        time.sleep(2.5)  # process start times are known to a second (the boot time's resolution)
+        assert ctl(env, "hooks", "install", "opencode").returncode == 0
+        time.sleep(2.5)
+        after = _fake_opencode(tmp_path, env)
+        try:
+
+            def todo() -> list[str]:
+                status = json.loads(ctl(env, "hooks", "status", "--json").stdout)
+                return next(h for h in status["harnesses"] if h["harness"] == "opencode")["todo"]
+
+            assert todo() == [
+                "restart OpenCode: 1 running OpenCode process(es) started before the plugin was written and do not"
+                " load it"
+            ]
+            assert "  to do: restart OpenCode: 1 running" in ctl(env, "hooks", "status").stdout
+            before.kill()
+            before.wait()
+            assert todo() == []
+        finally:
+            after.kill()
+            after.wait()
+    finally:
+        for proc in (before, elsewhere):
+            proc.kill()
+            proc.wait()

@@ -222,6 +222,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "feature_flag": st.feature_flag,
                 "files": {role: {"path": path, "target": s.path} for (role, path), s in _paired(harness, home, states)},
                 "errors": st.errors,
+                "todo": _todo(harness, st.installed, states),
             }
         )
     if args.json:
@@ -230,6 +231,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     for entry in out:
         _print_status(entry, home)
     return EXIT_OK
+
+
+def _todo(harness: Harness, installed: bool, states: dict[Role, Any]) -> list[str]:
+    """What the user still has to do before the harness journals (beyond what the entry's state shows)."""
+    todo: list[str] = []
+    if harness.name == "opencode" and installed:
+        from llmojid.client.installers.running import opencode_not_loaded
+
+        stale = opencode_not_loaded(states["hooks"].path)
+        if stale:
+            todo.append(
+                f"restart OpenCode: {stale} running OpenCode process(es) started before the plugin was written"
+                " and do not load it"
+            )
+    return todo
 
 
 def _paired(harness: Harness, home: str, states: dict[Role, Any]) -> list[tuple[tuple[Role, str], Any]]:
@@ -263,3 +279,5 @@ def _print_status(entry: dict[str, Any], home: str) -> None:
         print(f"  nudge: soft ({entry['soft_nudge']})")
     for role, message in entry["errors"].items():
         print(f"  error in the {role} file: {message}")
+    for item in entry.get("todo", []):
+        print(f"  to do: {item}")
