@@ -20,7 +20,9 @@ Gemini CLI's ``AfterAgent`` hook (``sh hooks/gemini``) on chat files of 10 and 5
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -30,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.harness_transcripts import ClaudeSession, GeminiSession, jsonl
+from tests.harness_transcripts import ClaudeSession, GeminiSession, OpenCodeSession, jsonl
 from tests.hook_support import HOOKS, spool_files, start
 from tests.support import LLMOJID_CTL, DaemonProcess, make_env, remove_tree, short_tempdir
 
@@ -146,6 +148,7 @@ def main() -> int:
                 rss[-size].append(kib)
                 cpu[-size].append(cpu_ms)
         spooled = len(spool_files(daemon)) - spooled_before
+        opencode = opencode_cases(daemon, hook_env, args.runs)
     finally:
         daemon.stop()
 
@@ -185,7 +188,111 @@ def main() -> int:
         f"gemini p50 ratio 5,000 / 10 turns: {gemini_ratio:.2f}; minus floor p50 (10 turns): {gemini_overhead:.1f} ms"
     )
     print(f"timed calls that missed the 300 ms ack budget and spooled: {spooled}")
+    print_opencode(opencode, args.runs)
     return 0
+
+
+# --- OpenCode: one hook process per finished message -----------------------------------------------------------------
+OPENCODE_SIZES = (10, 1_000)
+
+
+def opencode_cases(daemon: DaemonProcess, env: dict[str, str], runs: int) -> dict[str, list[float]]:
+    """Wall ms of the process our plugin starts per message (``llmojid-ctl hook opencode <file>``), at message 10
+    and at message 1,000 of one session, interleaved; plus the plugin's own time per message inside a JS runtime.
+
+    The earlier messages of each session are journaled first through the socket (untimed), so the daemon holds
+    the session's rows as it would after that many messages. The hand-off file is written the way the plugin
+    writes it (0600, in the 0700 hand-off folder) just before each call; the call removes it.
+    """
+    from llmojid.client import protocol as p
+    from llmojid.client.connection import Client
+
+    folder = daemon.root / "run" / "llmojid" / "opencode"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    sessions = {size: OpenCodeSession(session=f"ses_bench{size:010d}") for size in OPENCODE_SIZES}
+    with Client(daemon.socket_path, timeout=60) as client:
+        for size, session in sessions.items():
+            for n in range(1, size + 1):
+                client.request(p.HookEvent(harness="opencode", payload=json.dumps(session.turn(n)[0][1]).encode()))
+    out: dict[str, list[float]] = {f"message {size:,}": [] for size in OPENCODE_SIZES}
+    out |= {f"message {size:,} CPU": [] for size in OPENCODE_SIZES}
+    out |= {"python -I -c pass (floor)": [], "python -I -c pass (floor) CPU": []}
+    turn = dict.fromkeys(OPENCODE_SIZES, 0)
+    for i in range(runs):
+        ms, _, cpu_ms = timed([sys.executable, "-I", "-c", "pass"], b"", env)
+        out["python -I -c pass (floor)"].append(ms)
+        out["python -I -c pass (floor) CPU"].append(cpu_ms)
+        for size, session in sessions.items():
+            turn[size] += 1
+            document = session.turn(size + turn[size])[0][1]
+            path = folder / f"msg-{time.time_ns():020d}-{i}-bench.json"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(json.dumps(document).encode())
+            ms, _, cpu_ms = timed([LLMOJID_CTL, "hook", "opencode", str(path)], b"", env)
+            out[f"message {size:,}"].append(ms)
+            out[f"message {size:,} CPU"].append(cpu_ms)
+    out["plugin handler (node)"] = plugin_handler_ms(runs)
+    out["left behind"] = [float(len(list(folder.iterdir())))]
+    return out
+
+
+PLUGIN_TIMER = r"""
+import { pathToFileURL } from "node:url";
+const plugin = await import(pathToFileURL(process.argv[2]).href);
+const make = Object.values(plugin)[0];
+const hooks = await make({ client: { session: { messages: async () => ({ data: [] }) } } });
+const times = [];
+for (let n = 0; n < Number(process.argv[3]); n++) {
+  const user = { id: `msg_u${n}`, sessionID: "ses_b", role: "user", time: { created: 1 } };
+  const info = { id: `msg_a${n}`, sessionID: "ses_b", parentID: user.id, role: "assistant", modelID: "m",
+                 time: { created: 1, completed: 2 }, path: { cwd: "/" } };
+  await hooks.event({ event: { type: "message.updated", properties: { info: user } } });
+  for (const [id, messageID, text] of [["p1", user.id, "a prompt"], ["p2", info.id, "(◕‿◕) a reply"]]) {
+    const part = { id: id + n, messageID, type: "text", text };
+    await hooks.event({ event: { type: "message.part.updated", properties: { part } } });
+  }
+  const t0 = process.hrtime.bigint();
+  await hooks.event({ event: { type: "message.updated", properties: { info } } });
+  times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+}
+console.log(JSON.stringify(times));
+"""
+
+
+def plugin_handler_ms(runs: int) -> list[float]:
+    """The plugin's own time per finished message (write the hand-off file, start the hook; not waiting for it),
+    measured in node (OpenCode runs it in Bun) with ``/bin/true`` as the hook. Empty without node."""
+    from llmojid.client.installers.opencode_plugin import render
+
+    node = shutil.which("node")
+    if node is None:
+        return []
+    with tempfile.TemporaryDirectory(prefix="ljb-plugin-") as tmp:
+        plugin = Path(tmp) / "llmojid.mjs"
+        plugin.write_text(render("/bin/true", ["/bin/true"]))
+        timer = Path(tmp) / "timer.mjs"
+        timer.write_text(PLUGIN_TIMER)
+        env = dict(os.environ, XDG_RUNTIME_DIR=tmp)
+        done = subprocess.run([node, str(timer), str(plugin), str(runs)], capture_output=True, env=env, timeout=300)
+        return [float(t) for t in json.loads(done.stdout or b"[]")]
+
+
+def print_opencode(result: dict[str, list[float]], runs: int) -> None:
+    print(f"\nOpenCode: the hook process the plugin starts per finished message, {runs} calls each (interleaved)")
+    print(f"{'case':<34}{'p50 ms':>9}{'p90 ms':>9}{'CPU p50 ms':>12}")
+    cases = ("python -I -c pass (floor)", *(f"message {size:,}" for size in OPENCODE_SIZES), "plugin handler (node)")
+    for name in cases:
+        values, cpu = result[name], result.get(f"{name} CPU")
+        if values:
+            cpu_text = f"{statistics.median(cpu):>12.1f}" if cpu else f"{'':>12}"
+            print(f"{name:<34}{statistics.median(values):>9.1f}{percentile(values, 0.9):>9.1f}{cpu_text}")
+    first, last = (statistics.median(result[f"message {size:,}"]) for size in OPENCODE_SIZES)
+    floor = statistics.median(result["python -I -c pass (floor)"])
+    print(
+        f"p50 ratio message 1,000 / message 10: {last / first:.2f}; hook p50 minus floor p50 (message 10):"
+        f" {first - floor:.1f} ms; hand-off files left: {result['left behind'][0]:.0f}"
+    )
 
 
 if __name__ == "__main__":

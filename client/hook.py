@@ -22,6 +22,10 @@ The promises, in order of importance:
    Nothing is ever written in plaintext. If the daemon has never run (no public key), the event cannot be sealed
    and is not recorded; one line on stderr says so (transcript-based harnesses can still be imported later).
 
+OpenCode cannot pipe to a hook (it exits right after a turn): its plugin writes each message to a private
+hand-off file and runs ``llmojid-ctl hook opencode <file>`` detached; the hook checks that file
+(``llmojid.client.handoff``: every check is there), sends its contents as the payload, and removes it.
+
 Duplicates are harmless by design: an event that the daemon committed but whose ack came too late is also
 spooled, and the journal's (harness, session, message id) key stores the rows once.
 
@@ -70,6 +74,8 @@ TIMEOUT_ENV = "LLMOJID_HOOK_TIMEOUT_MS"
 #: shows plain stdout as a "Hook system message", so it gets nothing; Antigravity reads a JSON object, ``{}``
 #: (no ``decision``) lets the agent stop.
 OUTPUT = {"hermes": b"{}\n", "agy": b"{}\n"}
+#: Harnesses whose plugin hands the hook a file instead of a pipe (``llmojid.client.handoff``); stdin is not read.
+HANDOFF_HARNESSES = frozenset({"opencode"})
 
 SPOOL_MAGIC = b"LJSPL1"
 SPOOL_INFO = b"llmojid spool v1"
@@ -88,24 +94,59 @@ class _NoAck(Exception):
 
 def main(argv: list[str]) -> int:
     """Entry from ``llmojid.client.entry``: ``argv`` is everything after the program name."""
-    harness, socket_override = _parse_argv(argv)
+    harness, socket_override, handoff = _parse_argv(argv)
     try:
-        payload = _read_stdin()
-        if payload is not None and harness:
-            deadline = time.monotonic() + _timeout_ms() / 1000.0
-            if len(payload) + FRAME_OVERHEAD > MAX_FRAME_BYTES or not _deliver(
-                harness, payload, paths.socket_path(socket_override), deadline
-            ):
-                _spool_or_warn(harness, payload)
+        if harness in HANDOFF_HARNESSES:
+            _send_handoffs(harness, handoff, socket_override)
+        else:
+            payload = _read_stdin()
+            if payload is not None and harness:
+                _send(harness, payload, socket_override)
     except BaseException:  # noqa: S110 - promise 1: a hook never fails its harness
         pass
     _write_output(harness)
     return 0
 
 
+def _send(harness: str, payload: bytes, socket_override: str | None) -> None:
+    """Deliver one payload within the budget, else spool it sealed (promises 2 and 3)."""
+    deadline = time.monotonic() + _timeout_ms() / 1000.0
+    if len(payload) + FRAME_OVERHEAD > MAX_FRAME_BYTES or not _deliver(
+        harness, payload, paths.socket_path(socket_override), deadline
+    ):
+        _spool_or_warn(harness, payload)
+
+
+def _send_handoffs(harness: str, path: str, socket_override: str | None) -> None:
+    """Send the hand-off file the plugin named, then any leftovers of killed hooks beside it; remove each once it
+    is delivered or spooled (or cannot be either: it is never left in plaintext). A path that fails the checks in
+    ``handoff`` is neither read nor removed."""
+    from llmojid.client import handoff
+
+    if not path:
+        return
+    todo = [path]
+    try:
+        handoff.check_directory(os.path.dirname(path))
+        todo += handoff.orphans(os.path.dirname(path), skip=os.path.basename(path))
+    except handoff.NotAHandoff:
+        return
+    for item in todo:
+        try:
+            payload = handoff.read(item, MAX_PAYLOAD_BYTES)
+        except handoff.NotAHandoff:
+            continue
+        try:
+            if payload:
+                _send(harness, payload, socket_override)
+        finally:
+            handoff.remove(item)
+
+
 # --- arguments and settings -----------------------------------------------------------------------------------------
-def _parse_argv(argv: list[str]) -> tuple[str, str | None]:
-    """The harness name after ``hook`` and a ``--socket`` override. Unknown words are ignored, never fatal."""
+def _parse_argv(argv: list[str]) -> tuple[str, str | None, str]:
+    """The harness name after ``hook``, a ``--socket`` override and the hand-off file named after the harness
+    (OpenCode's plugin passes one). Unknown words are ignored, never fatal."""
     socket_override: str | None = None
     words: list[str] = []
     i = 0
@@ -122,7 +163,7 @@ def _parse_argv(argv: list[str]) -> tuple[str, str | None]:
         i += 1
     if words and words[0] == "hook":
         words = words[1:]
-    return (words[0] if words else ""), socket_override
+    return (words[0] if words else ""), socket_override, (words[1] if len(words) > 1 else "")
 
 
 def _timeout_ms() -> int:

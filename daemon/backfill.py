@@ -10,6 +10,10 @@ Where the histories are (spec section 6; each harness's home honours its own var
   (the rows' cwd) is in ``tmp/<project>/.project_root``.
 * Antigravity is not replayed: its transcripts name no model (the hook takes it from the Stop payload), and rows
   are keyed by model.
+* OpenCode: its SQLite history (``llmojid.daemon.opencode_history``: read-only, never in OpenCode's way); each
+  assistant message goes through ``adapters.opencode.rows_from_message`` as the plugin's hand-off would.
+* Grok Build: ``~/.grok/sessions/<project>/<session>/updates.jsonl``, subagent sessions (listed under a parent's
+  ``subagents/``) left out.
 
 The reading is the hook path's own: transcripts go through ``adapters.reader.read_slice`` (same line cap, same
 handling of a half-written last line) and the harness adapter's ``parse_transcript_lines`` from a fresh state, so
@@ -30,6 +34,8 @@ lines around it still count. Nothing here logs a path or any text.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import logging
 import os
 import sqlite3
@@ -44,7 +50,9 @@ import msgspec
 import trio
 
 from llmojid.client import protocol as p
+from llmojid.daemon import opencode_history
 from llmojid.daemon.adapters import ADAPTERS, TranscriptAdapter, hermes
+from llmojid.daemon.adapters import opencode as opencode_adapter
 from llmojid.daemon.adapters.base import decode_json
 from llmojid.daemon.adapters.reader import Cursor, NotReadable, read_slice
 from llmojid.daemon.dispatch import CallContext, Dispatcher, DispatchError, args_as
@@ -58,7 +66,7 @@ log = logging.getLogger("llmojid.backfill")
 SendProgress = Callable[[dict[str, object]], Awaitable[None]]
 
 REQUEST_NAME: Final = "journal.import"
-IMPORTABLE: Final = ("claude-code", "codex", "hermes", "gemini")
+IMPORTABLE: Final = ("claude-code", "codex", "hermes", "gemini", "opencode", "grok")
 #: Least time between two progress frames (a terminal redraw, not a flood on the socket).
 PROGRESS_INTERVAL: Final = 0.1
 #: Rows per write transaction (and per existence query in a dry run).
@@ -67,6 +75,8 @@ BATCH_ROWS: Final = 500
 MAX_SESSION_LOG_BYTES: Final = 64 * 1024 * 1024
 #: Longest Gemini CLI ``.project_root`` read (it holds one path).
 MAX_PROJECT_ROOT_BYTES: Final = 4096
+#: OpenCode sessions read per worker-thread call (each one in its own short read).
+OPENCODE_SESSIONS_PER_READ: Final = 50
 
 
 class ImportArgs(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -114,6 +124,7 @@ def harness_home(harness: str, home: str, environ: Mapping[str, str]) -> str:
         "claude-code": ("CLAUDE_CONFIG_DIR", ".claude"),
         "codex": ("CODEX_HOME", ".codex"),
         "hermes": ("HERMES_HOME", ".hermes"),
+        "grok": ("", ".grok"),
     }[harness]
     override = environ.get(var, "")
     return override if os.path.isabs(override) else os.path.join(home, default)
@@ -148,6 +159,14 @@ def discover(harnesses: tuple[str, ...], home: str, environ: Mapping[str, str], 
     """
     found: list[Source] = []
     for harness in harnesses:
+        if harness in ("opencode", "grok"):
+            paths = (
+                opencode_history.database_paths(home, environ)
+                if harness == "opencode"
+                else grok_transcripts(os.path.join(harness_home(harness, home, environ), "sessions"))
+            )
+            found += _sources(harness, paths, since)
+            continue
         root = os.path.join(harness_home(harness, home, environ), _SUBDIR[harness])
         walk: Iterator[tuple[str, list[str], list[str]]] = os.walk(root, followlinks=False)
         if harness == "hermes":  # Hermes keeps its session logs flat
@@ -170,6 +189,64 @@ def discover(harnesses: tuple[str, ...], home: str, environ: Mapping[str, str], 
                     continue
                 found.append(Source(harness, path, st.st_size, st.st_mtime))
     return found
+
+
+def _sources(harness: str, paths: list[str], since: datetime | None) -> list[Source]:
+    out = []
+    for path in paths:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        written = st.st_mtime
+        if harness == "opencode":  # a WAL-mode database is written to its -wal file until a checkpoint
+            with contextlib.suppress(OSError):
+                written = max(written, os.stat(path + "-wal").st_mtime)
+        if since is None or datetime.fromtimestamp(written, UTC) >= since:
+            out.append(Source(harness, path, st.st_size, written))
+    return out
+
+
+def grok_transcripts(root: str) -> list[str]:
+    """``<root>/<project>/<session>/updates.jsonl`` of every session that is not a subagent's."""
+    children = _grok_subagent_ids(root)
+    found = []
+    for path in sorted(glob.glob(os.path.join(glob.escape(root), "*", "*", "updates.jsonl"))):
+        if os.path.basename(os.path.dirname(path)) not in children:
+            found.append(path)
+    return found
+
+
+def _grok_subagent_ids(root: str) -> set[str]:
+    """Ids of subagent sessions: every folder name and JSON string under a parent's ``subagents/`` (their files
+    are undocumented, so, as llmoji does, anything that could be an id counts; only session folder names are ever
+    compared with the set). The parent's own id is left out."""
+    ids: set[str] = set()
+    for sub in glob.glob(os.path.join(glob.escape(root), "*", "*", "subagents")):
+        found: set[str] = set()
+        for directory, dirs, names in os.walk(sub, followlinks=False):
+            found.update(dirs)
+            for name in names:
+                if not name.endswith(".json"):
+                    continue
+                try:
+                    with open(os.path.join(directory, name), "rb") as handle:
+                        stack: list[Any] = [decode_json(handle.read(MAX_SESSION_LOG_BYTES))]
+                except OSError:
+                    continue
+                while stack:
+                    node = stack.pop()
+                    if isinstance(node, dict):
+                        stack.extend(node.values())
+                    elif isinstance(node, list):
+                        stack.extend(node)
+                    elif isinstance(node, str):
+                        found.add(node)
+        found.discard(os.path.basename(os.path.dirname(sub)))
+        ids |= found
+    return ids
 
 
 # --- Times ------------------------------------------------------------------------------------------------------------
@@ -234,7 +311,10 @@ def read_transcript_slice(adapter: TranscriptAdapter, path: str, cursor: Cursor 
     fresh = adapter.initial_state(_stem(path), _hints(adapter.harness, path))
     start = cursor or Cursor(state=fresh)
     piece = read_slice(path, start, fresh)
-    rows, state = adapter.parse_transcript_lines(piece.lines, piece.cursor.state)
+    state = piece.cursor.state
+    if adapter.context is not None:
+        state = adapter.context(path, state)
+    rows, state = adapter.parse_transcript_lines(piece.lines, state)
     moved = msgspec.structs.replace(piece.cursor, state=state)
     more = piece.more and moved.offset != start.offset
     return Slice(rows, state.bad_lines - piece.cursor.state.bad_lines, moved.offset, more, moved)
@@ -381,6 +461,10 @@ class Backfill:
             rows, bad = await trio.to_thread.run_sync(read_hermes, source.path, source.mtime)
             yield rows, bad, source.size
             return
+        if source.harness == "opencode":
+            async for item in _opencode_rows(source):
+                yield item
+            return
         adapter = ADAPTERS[source.harness]
         assert isinstance(adapter, TranscriptAdapter)
         cursor: Cursor | None = None
@@ -424,6 +508,17 @@ async def count_new(store: Store, rows: list[p.JournalRow], seen: set[bytes]) ->
         present = await store.read(partial(_present, keys=batch))
         new += len(batch) - present
     return new
+
+
+async def _opencode_rows(source: Source) -> AsyncIterator[tuple[list[p.JournalRow], int, int]]:
+    """Rows of an OpenCode history database, a few sessions per worker-thread call. Raises NotReadable."""
+    chosen = await trio.to_thread.run_sync(opencode_history.sessions, source.path)
+    fallback = iso(source.mtime)
+    for start in range(0, len(chosen), OPENCODE_SESSIONS_PER_READ):
+        batch = chosen[start : start + OPENCODE_SESSIONS_PER_READ]
+        documents, bad = await trio.to_thread.run_sync(opencode_history.documents, source.path, batch)
+        rows = [row for d in documents for row in opencode_adapter.rows_from_message(d, fallback)]
+        yield rows, bad, source.size * (start + len(batch)) // max(1, len(chosen))
 
 
 def _present(conn: sqlite3.Connection, *, keys: list[bytes]) -> int:

@@ -60,8 +60,8 @@ def hook_frames(data: bytes) -> None:
 
 
 def transcripts(data: bytes) -> None:
-    """Claude Code, Codex, Gemini CLI and Antigravity transcript lines (one fuzz input = a whole JSONL slice) and
-    Hermes/generic payloads."""
+    """Claude Code, Codex, Gemini CLI, Antigravity and Grok Build transcript lines (one fuzz input = a whole JSONL
+    slice) and Hermes, generic and OpenCode payloads."""
     from llmojid.daemon.adapters import ADAPTERS, antigravity, claude_code, codex, gemini
 
     lines: list[bytes | None] = [line for line in data.split(b"\n")]
@@ -71,6 +71,12 @@ def transcripts(data: bytes) -> None:
             assert row.kaomoji and len(row.kaomoji) <= 32
     for name in ("hermes", "generic"):
         ADAPTERS[name].rows_from_payload(data, "2026-01-01T00:00:00Z")  # type: ignore[union-attr]
+    # OpenCode's hand-off documents and Grok Build's ACP update stream.
+    ADAPTERS["opencode"].rows_from_payload(data, "2026-01-01T00:00:00Z")  # type: ignore[union-attr]
+    from llmojid.daemon.adapters import grok
+
+    for row in grok.parse_transcript_lines(lines, grok.initial_state("updates", {}))[0]:
+        assert row.kaomoji and len(row.kaomoji) <= 32
 
 
 def taxonomy(data: bytes) -> None:

@@ -411,3 +411,157 @@ class AgySession:
                 "lastUserInput": prompt,
             }
         ).encode()
+
+
+# --- OpenCode ---------------------------------------------------------------------------------------------------------
+def _epoch_ms(seq: int) -> int:
+    return int((BASE_TIME + timedelta(seconds=seq)).timestamp() * 1000)
+
+
+@dataclass
+class OpenCodeSession:
+    """Finished assistant messages as our plugin hands them over (and as ``opencode.db`` keeps them): per turn a
+    prompt with a synthetic part, a tool step without text, a face-led reply in two text parts, and a reply that
+    is not face-led."""
+
+    session: str = "ses_0c0de0000000000000000001"
+    cwd: str = "/home/someone/project"
+    model: str = "claude-sonnet-4-5"
+    provider: str = "anthropic"
+    canary: str = "CANARY"
+    parent_session: str | None = None
+    seq: int = 0
+
+    def _id(self, kind: str) -> str:
+        self.seq += 1
+        return f"{kind}_{self.seq:012x}{self.session[-6:]}"
+
+    def turn(self, n: int) -> tuple[list[dict[str, Any]], list[Expected]]:
+        """(documents of the turn's finished assistant messages, the rows they must give)."""
+        prompt_id = self._id("msg")
+        prompt = f"turn {n} prompt {self.canary}-{n}"
+        prompt_info = {
+            "id": prompt_id,
+            "sessionID": self.session,
+            "role": "user",
+            "time": {"created": _epoch_ms(self.seq)},
+        }
+        prompt_parts = [
+            {"id": self._id("prt"), "messageID": prompt_id, "type": "text", "text": prompt},
+            {"id": self._id("prt"), "messageID": prompt_id, "type": "text", "text": "file body", "synthetic": True},
+        ]
+        session = {"id": self.session, "parentID": self.parent_session, "directory": self.cwd}
+        face = FACES[n % len(FACES)]
+        texts = [None, [f"{face} Turn {n} answer {self.canary}-{n}.", f"Second part {n}."], [f"Plain words {n}."]]
+        documents: list[dict[str, Any]] = []
+        expected: list[Expected] = []
+        for texts_of in texts:
+            message_id = self._id("msg")
+            info = {
+                "id": message_id,
+                "sessionID": self.session,
+                "parentID": prompt_id,
+                "role": "assistant",
+                "modelID": self.model,
+                "providerID": self.provider,
+                "path": {"cwd": self.cwd, "root": "/"},
+                "time": {"created": _epoch_ms(self.seq), "completed": _epoch_ms(self.seq + 1)},
+                "finish": "stop" if texts_of else "tool-calls",
+            }
+            parts = [
+                {"id": self._id("prt"), "messageID": message_id, "type": "text", "text": t} for t in texts_of or []
+            ]
+            documents.append(
+                {
+                    "info": info,
+                    "parts": parts,
+                    "prompt": {"info": prompt_info, "parts": prompt_parts},
+                    "session": session,
+                }
+            )
+            if texts_of and texts_of[0].startswith(face) and self.parent_session is None:
+                body = "\n".join(texts_of)[len(face) :].strip()
+                ts = datetime.fromtimestamp(info["time"]["completed"] / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                expected.append(Expected(ts, self.model, self.session, face, body, prompt, self.cwd))
+        return documents, expected
+
+
+# --- Grok Build -------------------------------------------------------------------------------------------------------
+@dataclass
+class GrokSession:
+    """An ACP ``updates.jsonl`` as the llmoji 3.0 contract describes it (not checked against the live program), with
+    its Stop payloads. Per turn: a prompt in two user chunks, a face-led message in three chunks, a tool call, a
+    message that is not face-led, a second face-led message, and (after the hook has run) ``turn_completed``."""
+
+    session: str = "0198c0de-0000-7000-8000-000000000001"
+    cwd: str = "/home/someone/project"
+    model: str = "grok-code-fast-1"
+    canary: str = "CANARY"
+    seq: int = 0
+
+    def _update(self, kind: str, pid: str, text: str | None = None, **extra: Any) -> dict[str, Any]:
+        self.seq += 1
+        update: dict[str, Any] = {"sessionUpdate": kind, **extra}
+        if text is not None:
+            update["content"] = {"type": "text", "text": text}
+        meta = {"promptId": pid, "agentTimestampMs": _epoch_ms(self.seq)}
+        return {
+            "jsonrpc": "2.0",
+            "method": "session/update",
+            "params": {"sessionId": self.session, "update": update, "_meta": meta},
+        }
+
+    def turn(self, n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Expected]]:
+        """(lines up to the end of the turn, the ``turn_completed`` line written after the hook ran, expected rows)."""
+        pid = f"prompt-{n:04d}"
+        prompt = f"turn {n} prompt {self.canary}-{n}"
+        face, second = FACES[n % len(FACES)], FACES[(n + 1) % len(FACES)]
+        lines = [
+            {
+                "jsonrpc": "2.0",
+                "method": "session/update",
+                "params": {"update": {"sessionUpdate": "available_commands_update"}},
+            },
+            self._update("user_message_chunk", pid, prompt[:7]),
+            self._update("user_message_chunk", pid, prompt[7:]),
+        ]
+        expected: list[Expected] = []
+
+        def message(text: str, chunks: int) -> None:
+            size = -(-len(text) // chunks)
+            first = None
+            for i in range(0, len(text), size):
+                lines.append(self._update("agent_message_chunk", pid, text[i : i + size]))
+                first = first or lines[-1]
+            assert first is not None
+            ts = datetime.fromtimestamp(first["params"]["_meta"]["agentTimestampMs"] / 1000, UTC)
+            found = next((f for f in (face, second) if text.startswith(f)), None)
+            if found is not None:
+                stamp = ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                expected.append(
+                    Expected(stamp, self.model, self.session, found, text[len(found) :].strip(), prompt, self.cwd)
+                )
+
+        message(f"{face} Turn {n} first message {self.canary}-{n}.", 3)
+        lines.append(self._update("tool_call", pid, None, toolCallId=f"call-{n}", title="read a file"))
+        lines.append(self._update("tool_call_update", pid, None, toolCallId=f"call-{n}", status="completed"))
+        message(f"Plain words {n}.", 2)
+        lines.append(self._update("tool_call", pid, None, toolCallId=f"call-{n}b", title="run tests"))
+        message(f"{second} Turn {n} last message.", 2)
+        usage = {"modelUsage": {"grok-4-fast-small": {"outputTokens": 3}, self.model: {"outputTokens": 90}}}
+        completed = [self._update("turn_completed", pid, None, prompt_id=pid, usage=usage)]
+        return lines, completed, expected
+
+    def chat_history(self) -> list[dict[str, Any]]:
+        return [{"type": "user", "content": "x"}, {"type": "assistant", "model_id": self.model, "content": "y"}]
+
+    def stop_payload(self, transcript_path: str, n: int, *, reason: str = "end_turn") -> bytes:
+        payload = {
+            "hook_event_name": "Stop",
+            "session_id": self.session,
+            "transcript_path": transcript_path,
+            "cwd": self.cwd,
+            "reason": reason,
+            "promptId": f"prompt-{n:04d}",
+        }
+        return json.dumps(payload).encode()

@@ -52,6 +52,33 @@ class StandInHandler(BaseHTTPRequestHandler):
         body = {"choices": [{"message": {"role": "assistant", "content": content}}]}
         self.send("application/json", json.dumps(body).encode(), status)
 
+    def send_chat_completion_stream(
+        self, content: str, model: str, tool_call: tuple[str, dict[str, Any]] | None = None
+    ) -> None:
+        """An OpenAI-compatible streamed chat completion (``data:`` lines, then ``[DONE]``) saying ``content`` in
+        two deltas, the way the API streams (OpenCode's ``@ai-sdk/openai-compatible`` provider reads this), then
+        optionally calling one tool (name, arguments), its arguments streamed in two pieces too."""
+        head = {"id": "chatcmpl-standin", "object": "chat.completion.chunk", "created": 1, "model": model}
+        half = len(content) // 2
+        deltas: list[dict[str, Any]] = [
+            {"role": "assistant", "content": ""},
+            {"content": content[:half]},
+            {"content": content[half:]},
+        ]
+        if tool_call is not None:
+            name, arguments = tool_call
+            raw = json.dumps(arguments)
+            call = {"index": 0, "id": "call_standin", "type": "function", "function": {"name": name, "arguments": ""}}
+            deltas.append({"tool_calls": [call]})
+            for piece in (raw[: len(raw) // 2], raw[len(raw) // 2 :]):
+                deltas.append({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+        chunks = [head | {"choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas]
+        usage = {"prompt_tokens": 10, "completion_tokens": 12, "total_tokens": 22}
+        finish = "tool_calls" if tool_call is not None else "stop"
+        chunks.append(head | {"choices": [{"index": 0, "delta": {}, "finish_reason": finish}], "usage": usage})
+        stream = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+        self.send("text/event-stream", stream)
+
 
 class UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     """HTTP over a Unix socket (http.server assumes an (address, port) peer: give it one)."""

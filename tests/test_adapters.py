@@ -47,7 +47,9 @@ def _codex(turns: int, *, new_shape: bool) -> tuple[bytes, list[Expected]]:
 
 
 def test_registry_names_every_harness() -> None:
-    assert HARNESSES == ("claude-code", "codex", "hermes", "generic", "gemini", "agy")
+    assert HARNESSES == ("claude-code", "codex", "hermes", "generic", "gemini", "agy", "opencode", "grok")
+    assert isinstance(ADAPTERS["opencode"], PayloadAdapter)
+    assert isinstance(ADAPTERS["grok"], TranscriptAdapter)
     assert isinstance(ADAPTERS["claude-code"], TranscriptAdapter)
     assert isinstance(ADAPTERS["codex"], TranscriptAdapter)
     assert isinstance(ADAPTERS["hermes"], PayloadAdapter)

@@ -58,7 +58,12 @@ HOOK_SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     # Gemini CLI: $GEMINI_CLI_HOME is a home that holds .gemini/, hence the file's path below it.
     ("gemini", "GEMINI_CLI_HOME", ".", ".gemini/settings.json"),
     ("agy", "", ".gemini", "config/plugins/llmojid/hooks.json"),
+    # OpenCode: our plugin file names its command on its second line (client/installers/opencode_plugin.py).
+    ("opencode", "XDG_CONFIG_HOME", ".config/opencode", "plugins/llmojid.js"),
+    ("grok", "", ".grok", "hooks/llmojid.json"),
 )
+#: Harnesses whose directory is a folder of the variable's directory ($XDG_CONFIG_HOME/opencode), not the variable.
+HOOK_DIR_UNDER_ENV = {"opencode": "opencode"}
 #: The probe the child interpreter runs. It prints one JSON object; every part fails on its own.
 PROBE = r"""
 import json, sys
@@ -327,12 +332,15 @@ def hook_commands(home: Path) -> Iterator[tuple[str, Path, str]]:
     """Every registered hook command that mentions llmojid: (harness, settings file, command)."""
     for harness, dir_env, dir_default, filename in HOOK_SETTINGS:
         override = os.environ.get(dir_env, "") if dir_env else ""
-        settings = (Path(override) if override.startswith("/") else home / dir_default) / filename
+        base = Path(override) / HOOK_DIR_UNDER_ENV.get(harness, "") if override.startswith("/") else home / dir_default
+        settings = base / filename
         try:
             text = settings.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue
-        if settings.suffix == ".json":
+        if settings.suffix == ".js":
+            commands = _plugin_commands(text)
+        elif settings.suffix == ".json":
             try:
                 commands = list(_json_commands(json.loads(text)))
             except json.JSONDecodeError:
@@ -344,6 +352,16 @@ def hook_commands(home: Path) -> Iterator[tuple[str, Path, str]]:
         for command in commands:
             if "llmojid" in command:
                 yield harness, settings, command
+
+
+def _plugin_commands(text: str) -> list[str]:
+    from llmojid.client.installers.edits import SettingsError
+    from llmojid.client.installers.opencode_plugin import find
+
+    try:
+        return [entry.command for entry in find(text)]
+    except SettingsError:
+        return []
 
 
 def _json_commands(node: Any) -> Iterator[str]:

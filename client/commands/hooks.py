@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 #: The harnesses ``llmojid.client.installers.harnesses.HARNESSES`` knows (a test holds the two together). Named
 #: here so that building the CLI's parser does not import the installers (and PyYAML) for every command.
-NAMES = ("claude-code", "codex", "hermes", "gemini", "agy")
+NAMES = ("claude-code", "codex", "hermes", "gemini", "agy", "opencode", "grok")
 
 
 def register(sub: Any) -> None:
@@ -144,6 +144,7 @@ def _run(args: argparse.Namespace, request: Request, harnesses: list[Harness], h
             if args.dry_run:
                 written = [c.path for c in result.changes if c.changed]
             else:
+                _make_hooks_dir(harness, result.changes)
                 # One file at a time, each recorded as soon as it is written: if a later file cannot be written
                 # (it changed under us), the record still lets uninstall undo the ones that were.
                 try:
@@ -171,6 +172,15 @@ def _run(args: argparse.Namespace, request: Request, harnesses: list[Harness], h
         for note in result.notes:
             print(f"  note: {note}")
     return EXIT_DAEMON_ERROR if refused else EXIT_OK
+
+
+def _make_hooks_dir(harness: Harness, changes: list[Any]) -> None:
+    """Create the folder a hook file goes into (OpenCode's plugins/, Grok's hooks/) when the harness has none yet."""
+    if not harness.make_hooks_dir:
+        return
+    for change in changes:
+        if change.role == "hooks" and change.after is not None and change.changed:
+            os.makedirs(os.path.dirname(change.path), mode=0o700, exist_ok=True)
 
 
 def cmd_install(args: argparse.Namespace) -> int:
@@ -258,13 +268,24 @@ CODEX_TRUST_STEP = "trust the hook once in Codex (/hooks in the Codex TUI); llmo
 
 
 def _to_do(harness: Harness, installed: bool, journal_hooks: list[str], states: dict[Role, Any]) -> list[str]:
-    """What the user still has to do before an installed hook runs (Codex hook trust, Gemini folder trust)."""
+    """What the user still has to do before an installed hook runs (Codex hook trust, Gemini folder trust, an
+    OpenCode started before our plugin was written)."""
     if not installed:
         return []
     if harness.name == "codex":
         return [CODEX_TRUST_STEP]
     if "manifest" in states and states["manifest"].text is None:  # Antigravity loads no plugin without it
         return [f"the plugin's marker {states['manifest'].path} is missing: run `llmojid-ctl hooks install agy`"]
+    if harness.name == "opencode":
+        from llmojid.client.installers.running import opencode_not_loaded
+
+        stale = opencode_not_loaded(states["hooks"].path)
+        if not stale:
+            return []
+        return [
+            f"restart OpenCode: {stale} running OpenCode process(es) started before the plugin was written"
+            " and do not load it"
+        ]
     if harness.name != "gemini":
         return []
     from llmojid.client.installers import files, gemini_trust
@@ -298,7 +319,7 @@ def _print_status(entry: dict[str, Any], home: str) -> None:
         shown += f" -> {_short(hooks_file['target'], home)}"
     print(f"{title:<12} {state:<14} {shown}")
     for command in entry["journal_hooks"]:
-        flag = "" if entry["current"] else "  (not this llmojid-ctl)"
+        flag = "" if entry["current"] else "  (not this llmojid-ctl, or an older plugin: run hooks install)"
         print(f"  hook:  {command}{flag}")
     for command in entry["missing_programs"]:
         print(f"  warning: the hook's program does not exist; reinstall: {command}")

@@ -20,7 +20,7 @@ from llmojid.client import protocol as p
 from llmojid.client.cli import EXIT_OK, UsageError, connect, print_json
 
 #: Antigravity is not here: its transcripts name no model, so they cannot be replayed (the daemon says the same).
-HARNESSES = ("claude-code", "codex", "hermes", "gemini")
+HARNESSES = ("claude-code", "codex", "hermes", "gemini", "opencode", "grok")
 #: Export formats (``--export FORMAT``); without one the daemon recognises each file's format.
 EXPORT_FORMATS = ("claude.ai", "chatgpt", "gemini", "openhands")
 AUTO = "auto"

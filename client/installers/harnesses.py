@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
-from llmojid.client.installers import agy_plugin, codex_toml, commands, hermes_yaml, hooks_json, nudge
+from llmojid.client.installers import agy_plugin, codex_toml, commands, hermes_yaml, hooks_json, nudge, opencode_plugin
 from llmojid.client.installers.edits import Edit, SettingsError, undo_by_search, undo_exact
 from llmojid.client.installers.hooks_json import HookEntry
 
@@ -36,7 +36,8 @@ class Harness:
     dir_env: str
     dir_default: str
     hooks_file: str
-    hooks_format: Literal["json", "yaml", "agy-plugin"]
+    #: ``plugin``: a file that is ours alone (OpenCode), written whole and deleted on uninstall.
+    hooks_format: Literal["json", "yaml", "agy-plugin", "plugin"]
     journal_event: str
     nudge_event: str
     envelope: nudge.EnvelopeKind
@@ -54,11 +55,17 @@ class Harness:
     detect_subdirs: tuple[str, ...] = ()
     #: What the user may still have to do for the hook to run at all, said on every install (and by status).
     reminder: str = ""
+    #: ``$<dir_env>/<dir_env_sub>`` is the directory when the variable is set (OpenCode: $XDG_CONFIG_HOME/opencode).
+    dir_env_sub: str = ""
+    #: The hook file lives in a folder of the harness directory that may not exist yet (created on install).
+    make_hooks_dir: bool = False
 
     def directory(self, home: str, environ: Mapping[str, str]) -> str:
         override = environ.get(self.dir_env, "") if self.dir_env else ""
         if override.startswith("/"):
-            return f"{override.rstrip('/')}/{self.dir_default}" if self.dir_env_is_home else override
+            if self.dir_env_is_home:
+                return f"{override.rstrip('/')}/{self.dir_default}"
+            return f"{override.rstrip('/')}/{self.dir_env_sub}" if self.dir_env_sub else override
         return f"{home.rstrip('/')}/{self.dir_default}"
 
     def files(self, home: str, environ: Mapping[str, str]) -> dict[Role, str]:
@@ -164,6 +171,39 @@ HARNESSES: dict[str, Harness] = {
             detect_subdirs=("antigravity-cli", "config"),
             after_change="Antigravity loads plugins when it starts: restart running sessions.",
         ),
+        # OpenCode runs no hook commands: our plugin file (ours alone) starts the hook on each finished message.
+        Harness(
+            name="opencode",
+            title="OpenCode",
+            hook_arg="opencode",
+            dir_env="XDG_CONFIG_HOME",
+            dir_env_sub="opencode",
+            dir_default=".config/opencode",
+            hooks_file="plugins/llmojid.js",
+            hooks_format="plugin",
+            journal_event=opencode_plugin.EVENT,
+            nudge_event="",
+            envelope="additional-context",
+            instructions_file="AGENTS.md",
+            make_hooks_dir=True,
+            after_change="OpenCode loads plugins when it starts: restart running sessions (the TUI, opencode serve).",
+        ),
+        # Grok Build reads every ~/.grok/hooks/*.json (Claude Code's shape); llmojid.json is ours. It discards an
+        # allowing UserPromptSubmit hook's output, so there is no hard nudge.
+        Harness(
+            name="grok",
+            title="Grok Build",
+            hook_arg="grok",
+            dir_env="",
+            dir_default=".grok",
+            hooks_file="hooks/llmojid.json",
+            hooks_format="json",
+            journal_event="Stop",
+            nudge_event="",
+            envelope="additional-context",
+            instructions_file="AGENTS.md",
+            make_hooks_dir=True,
+        ),
     )
 }
 
@@ -243,10 +283,12 @@ def is_ours(harness: Harness, home: str) -> Callable[[str, str], bool]:
 
 
 def _events(harness: Harness) -> tuple[str, ...]:
-    return (harness.journal_event, harness.nudge_event) if harness.nudge_event else (harness.journal_event,)
+    return tuple(e for e in (harness.journal_event, harness.nudge_event) if e)
 
 
 def find_hooks(harness: Harness, text: str) -> list[HookEntry]:
+    if harness.hooks_format == "plugin":
+        return opencode_plugin.find(text)
     if harness.hooks_format == "json":
         return hooks_json.find(text, _events(harness))
     if harness.hooks_format == "agy-plugin":
@@ -259,7 +301,9 @@ def our_hooks(harness: Harness, text: str, home: str) -> list[HookEntry]:
     return [e for e in find_hooks(harness, text) if ours(e.event, e.command)]
 
 
-def _add_hooks(harness: Harness, text: str, entries: list[HookEntry]) -> tuple[str, list[Edit]]:
+def _add_hooks(harness: Harness, text: str, entries: list[HookEntry], home: str) -> tuple[str, list[Edit]]:
+    if harness.hooks_format == "plugin":
+        return opencode_plugin.add(text, entries, home)
     if harness.hooks_format == "json":
         return hooks_json.add(text, entries)
     if harness.hooks_format == "agy-plugin":
@@ -268,6 +312,8 @@ def _add_hooks(harness: Harness, text: str, entries: list[HookEntry]) -> tuple[s
 
 
 def _strip_hooks(harness: Harness, text: str, home: str) -> str:
+    if harness.hooks_format == "plugin":
+        return opencode_plugin.remove(text)
     if harness.hooks_format == "json":
         return hooks_json.remove(text, is_ours(harness, home), _events(harness))
     if harness.hooks_format == "agy-plugin":
@@ -335,6 +381,10 @@ def plan(harness: Harness, states: Mapping[Role, FileState], request: Request, h
         result.notes.extend(change.notes)
     if hooks_change.changed and request.command and harness.after_change:
         result.notes.append(harness.after_change)
+    if request.command and request.nudge == "hard" and not harness.nudge_event:
+        result.notes.append(
+            f"{harness.title} gets no hard nudge from llmojid (no prompt hook it can use); --nudge soft works."
+        )
     if harness.name == "codex" and request.command and not hooks_change.changed:
         result.notes.append("hooks.json is unchanged, so a trust you gave Codex for it still holds.")
     if request.command and request.nudge == "hard" and not harness.nudge_event:
@@ -353,15 +403,17 @@ def _plan_hooks(harness: Harness, state: FileState, request: Request, home: str)
         base = _restore(
             text, state.record, strip=lambda t: _strip_hooks(harness, t, home), clean=_clean_hooks(harness, home)
         )
-        delete = base == "" and state.record is not None and state.record.created
+        ours_alone = harness.hooks_format == "plugin"
+        delete = base == "" and (ours_alone or (state.record is not None and state.record.created))
         return Change(state.role, state.path, state.text, None if delete else base, None)
     desired = _desired_hooks(harness, present, request, home)
-    if Counter((e.event, e.command) for e in present) == Counter((e.event, e.command) for e in desired):
+    same = Counter((e.event, e.command) for e in present) == Counter((e.event, e.command) for e in desired)
+    if same and (harness.hooks_format != "plugin" or opencode_plugin.is_current(text, home)):
         return Change(state.role, state.path, state.text, state.text, state.record)
     base = _restore(
         text, state.record, strip=lambda t: _strip_hooks(harness, t, home), clean=_clean_hooks(harness, home)
     )
-    after, edits = _add_hooks(harness, base, desired)
+    after, edits = _add_hooks(harness, base, desired, home)
     created = state.text is None or (state.record is not None and state.record.created and base == "")
     return Change(state.role, state.path, state.text, after, Record.of(after, edits, created))
 
@@ -510,6 +562,8 @@ def status(
         present = []
     result.journal_hooks = [e.command for e in present if e.event == harness.journal_event]
     result.current = any(commands.same_command(c, command, home) for c in result.journal_hooks)
+    if harness.hooks_format == "plugin" and result.current:
+        result.current = opencode_plugin.is_current(hooks_state.text or "", home)  # an older plugin body is stale
     for entry in present:
         if entry.event == harness.nudge_event:
             result.hard_nudge = _wording_name(nudge.hard_wording(entry.command, harness.envelope))

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from llmojid.client.protocol import JournalRow
-from llmojid.daemon.adapters import antigravity, claude_code, codex, gemini, generic, hermes
+from llmojid.daemon.adapters import antigravity, claude_code, codex, gemini, generic, grok, hermes
+from llmojid.daemon.adapters import opencode as opencode_adapter
 from llmojid.daemon.adapters.base import Line, ParseState, decode_json, stop_transcript
 
 
@@ -33,6 +34,8 @@ class TranscriptAdapter:
     #: What each hook event's payload adds to the saved parse state before the new lines are read (a harness
     #: whose transcript names no model: Antigravity); None when the transcript says it all.
     event_state: Callable[[ParseState, dict[str, Any]], ParseState] | None = None
+    #: Facts from files beside the transcript, folded into the state before each read (blocking; Grok's model).
+    context: Callable[[str, ParseState], ParseState] | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,11 @@ class PayloadAdapter:
 def _hermes_rows(raw: bytes, received_at: str) -> list[JournalRow] | None:
     payload = decode_json(raw)
     return hermes.rows_from_payload(payload, received_at) if isinstance(payload, dict) else None
+
+
+def _opencode_rows(raw: bytes, received_at: str) -> list[JournalRow] | None:
+    document = decode_json(raw)
+    return opencode_adapter.rows_from_message(document, received_at) if isinstance(document, dict) else None
 
 
 def _generic_rows(raw: bytes, received_at: str) -> list[JournalRow] | None:
@@ -69,6 +77,16 @@ ADAPTERS: Final[dict[str, TranscriptAdapter | PayloadAdapter]] = {
         antigravity.initial_state,
         antigravity.parse_transcript_lines,
         antigravity.event_state,
+    ),
+    # OpenCode: our plugin hands the hook one finished message per file (see adapters/opencode.py).
+    opencode_adapter.HARNESS: PayloadAdapter(opencode_adapter.HARNESS, _opencode_rows),
+    # Grok Build: built to the documented contract (the CLI cannot be installed here).
+    grok.HARNESS: TranscriptAdapter(
+        grok.HARNESS,
+        grok.transcript_of,
+        grok.initial_state,
+        grok.parse_transcript_lines,
+        context=grok.session_context,
     ),
 }
 

@@ -342,7 +342,10 @@ def _read_and_parse(
 ) -> tuple[Any, list[p.JournalRow], Any]:
     """One slice of a transcript, parsed (runs in a worker thread)."""
     piece = read_slice(path, cursor, hints)
-    rows, state = adapter.parse_transcript_lines(piece.lines, piece.cursor.state)
+    state = piece.cursor.state
+    if adapter.context is not None:
+        state = adapter.context(path, state)
+    rows, state = adapter.parse_transcript_lines(piece.lines, state)
     return piece, rows, state
 
 

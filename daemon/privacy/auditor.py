@@ -11,6 +11,8 @@ Checks, each named in the report:
 * ``bundle``          the bundle folder holds only ``manifest.json`` and ``<slug>.jsonl`` files (no subfolder, no
                       symlink), each valid (``bundle.validate``), and none of the journal's distinctive tokens;
 * ``spool``           the spool holds only sealed spool files (their magic, private modes) and in-flight temps;
+                      OpenCode's hand-off folder (``client/handoff.py``) holds no message older than
+                      ``HANDOFF_STALE_SECONDS`` (a hand-off is plaintext: a hook removes it within its budget);
 * ``logs``            the log files named (``--log``, and ``*.log`` in the state folder) hold no personal data and
                       none of the journal's distinctive tokens;
 * ``sessions``        the session diary (``llmojid.daemon.sessions``, what ``llmojid-ctl sessions`` and the report
@@ -36,6 +38,7 @@ import os
 import re
 import sqlite3
 import stat
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +128,8 @@ class AuditPaths:
     data_dir: Path
     bundle_dir: Path
     logs: tuple[Path, ...] = ()
+    #: OpenCode's hand-off folder (``<runtime dir>/opencode``), checked with the spool.
+    handoff_dir: Path | None = None
 
 
 # --- tokens --------------------------------------------------------------------------------------------------------
@@ -417,6 +422,33 @@ def check_spool(spool_dir: Path, report: Report) -> None:
             report.fail("spool", str(path), "a spool file that is not sealed (wrong magic or too short)")
 
 
+#: A hand-off file older than this was left by a hook that did not finish and no later message picked it up.
+HANDOFF_STALE_SECONDS: Final = 300.0
+
+
+def check_handoffs(handoff_dir: Path, report: Report, *, now: float) -> None:
+    """OpenCode's hand-off folder: a private folder, and no plaintext message left waiting in it."""
+    try:
+        st = os.lstat(handoff_dir)
+    except FileNotFoundError:
+        return
+    report.count("spool")
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode) or _mode_problem(st, private=True):
+        report.fail("spool", str(handoff_dir), "the OpenCode hand-off folder is not a private folder of ours")
+        return
+    for entry in sorted(os.listdir(handoff_dir)):
+        path = handoff_dir / entry
+        report.count("spool")
+        est = os.lstat(path)
+        if now - est.st_mtime > HANDOFF_STALE_SECONDS:
+            report.fail(
+                "spool",
+                str(path),
+                "an OpenCode message left in plaintext by a hook that did not finish; the next OpenCode message"
+                " sends it (or delete the file)",
+            )
+
+
 def check_logs(logs: Iterable[Path], tokens: set[str], report: Report) -> None:
     for path in logs:
         try:
@@ -529,6 +561,8 @@ def check_files(p: AuditPaths, tokens: set[str], report: Report, only: frozenset
         check_bundle(p.bundle_dir, tokens, report)
     if "spool" in only:
         check_spool(p.spool_dir, report)
+        if p.handoff_dir is not None:
+            check_handoffs(p.handoff_dir, report, now=time.time())
     if "logs" in only:
         found = sorted(p.state_dir.glob("*.log")) if p.state_dir.is_dir() else []
         check_logs([*p.logs, *found], tokens, report)

@@ -216,6 +216,7 @@ class PrivacyComponent:
             data_dir=paths.data_dir(),
             bundle_dir=folder,
             logs=tuple(logs),
+            handoff_dir=paths.runtime_dir() / "opencode",
         )
         await trio.to_thread.run_sync(auditor.check_files, audit_paths, tokens, report, only)
         for check in sorted(only):
