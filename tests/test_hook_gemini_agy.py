@@ -110,7 +110,7 @@ def test_gemini_backfill_reads_only_chat_files_and_takes_the_project_root(home_d
     cli = subprocess.run(
         [LLMOJID_CTL, "import", "agy"], env=home_daemon.env, capture_output=True, text=True, timeout=60
     )
-    assert cli.returncode == 2 and "invalid choice" in cli.stderr
+    assert cli.returncode == 2 and "import takes one harness" in cli.stderr and "agy" not in cli.stderr.split("(")[1]
     with pytest.raises(DaemonError) as refused:
         _import(home_daemon, harness="agy")
     assert refused.value.code == p.ErrorCode.INVALID_ARGUMENT
