@@ -257,6 +257,7 @@ def _runs(kinds: list[str], members: frozenset[str]) -> Iterator[tuple[int, int]
 
 
 _ALPHA: Final = frozenset({"alpha"})
+_WORD: Final = frozenset({"word"})
 _CJK: Final = frozenset({"cjk"})
 _WORDISH: Final = frozenset({"word", "alpha"})
 _NUMBERISH: Final = frozenset({"alpha", "digit", "word"})
@@ -460,10 +461,18 @@ def _detect(line: str) -> str | None:
 
 #: A flat mouth between two punctuation eyes: ``(,_')``, ``(;_;)``, ``(._.)``.
 _PUNCT_EYES_RE: Final = re.compile(r"[!-/:-@\[\]^`{-~]_+[!-/:-@\[\]^`{-~]")
+#: One punctuation eye twice with only spaces between: ``(= =)``, ``(* *)``.
+_SPACED_PUNCT_EYES_RE: Final = re.compile(r"([!-/:-@\[\]^`{-~])\s+\1")
 #: Two of one eye glyph side by side: ``(..)``, ``(--)``, ``(__)``; three are an ellipsis or a rule.
 _TWIN_EYES_RE: Final = re.compile(r"(?<![._\-])([._\-])\1(?![._\-])")
 #: ASCII letters that are eyes when the same one sits either side of a mouth (``(o|o)``, ``(T!T)``, ``(xLx)``).
-_LETTER_EYES: Final = frozenset("TtoOxXuUQqvb")
+_LETTER_EYES: Final = frozenset("TtoOxXuUQqvbdpij")
+#: Dashes prose uses that faces use as closed eyes: ``(― o ―)``, ``(―.―)``.
+_DASH_EYES: Final = frozenset("―‐‒–—")
+#: Eyes that differ but pair: a wink (``^'``, ``^°``), hands held up (``p…q``), squeezed shut (``>…<``).
+_RULE_EYE_PAIRS: Final = frozenset(
+    {("^", "'"), ("'", "^"), ("^", "°"), ("°", "^"), ("^", "`"), ("`", "^"), ("p", "q"), ("q", "p"), (">", "<")}
+)
 #: Eyes that are also prose punctuation: with a letter or digit between them they are an abbreviation or a
 #: number (``i.e.``, ``1,2,3``, ``10:00``), not a face.
 _PROSE_EYES: Final = frozenset(".,:")
@@ -475,16 +484,31 @@ _BRACKET_CHARS: Final = (
 )
 
 
+def _is_eye(a: str, mouth: str, twin: bool) -> bool:
+    """Can ``a`` be an eye round ``mouth``? Letters only from a short list; never a line or a prose glyph (a dash is
+    an exception); ``. , :`` not round a letter or digit (``i.e.``, ``1,2``, ``10:00``); ``*`` not round ``.``."""
+    if a in _LETTER_EYES or a in _DASH_EYES or (twin and _kind(a) == "word"):
+        return True  # a Greek or Cyrillic letter twice is a pair of eyes: (σρσ), (ёωё)
+    if a.isalnum() or a in _BRACKET_CHARS or _kind(a) in ("line", "prose", "mark", "space"):
+        return False
+    return not (a in _PROSE_EYES and mouth.isalnum()) and not (a == "*" and "." in mouth)
+
+
 def _twin_eyes(s: str) -> bool:
-    """The same eye either side of any one glyph (``^q^``, ``o|o``, ``∩L∩``, ``☆.☆``), spaces ignored."""
+    """Eyes either side of a mouth of one or two glyphs, spaces ignored: the same eye twice (``^q^``, ``o|o``,
+    ``∩L∩``, ``☆.☆``, ``^-,^``) or a known pair (``p_q``, ``>,<``, ``^-'``)."""
     t = "".join(_fold(c) for c in s if not c.isspace())
     for i in range(len(t) - 2):
-        a, m = t[i], t[i + 1]
-        if t[i + 2] != a or m == a:
-            continue
-        eye = a in _LETTER_EYES or (not a.isalnum() and _kind(a) not in ("line", "prose", "mark"))
-        if eye and not (a in _PROSE_EYES and m.isalnum()) and not (a == "*" and m == "."):  # *.* is a glob
-            return True
+        a = t[i]
+        for width in (1, 2):
+            if i + width + 1 >= len(t):
+                break
+            mouth, b = t[i + 1 : i + 1 + width], t[i + 1 + width]
+            if a in mouth or b in mouth or (width == 2 and any(c.isalnum() for c in mouth)):
+                continue  # a wide mouth is punctuation (^-,^); between letters it is a word (or not)
+            twin = a == b
+            if (twin or (a, b) in _RULE_EYE_PAIRS) and _is_eye(a, mouth, twin) and _is_eye(b, mouth, twin):
+                return True
     return False
 
 
@@ -509,6 +533,8 @@ def _has_eyes(inside: str) -> bool:
         return True
     folded = "".join(_fold(c) for c in inside)
     if (_TWIN_EYES_RE.search(folded) or _PUNCT_EYES_RE.search(folded)) and not _reads_as_prose(t, kinds):
+        return True
+    if _SPACED_PUNCT_EYES_RE.search(folded):
         return True
     return _twin_eyes(inside)
 
@@ -535,15 +561,61 @@ def _word_or_number_inside(span: str) -> bool:
     if not closed or (not any(ch in _X_OPEN_TYPE for ch in span) and _bare_face(span)):
         return False  # what follows an unclosed bracket is whatever the line says next
     after = span[span.index(inside) + len(inside) :] if inside else ""
-    if any(_kind(ch) == "face" and not unicodedata.category(ch).startswith("P") for ch in after) or _twin_eyes(after):
+    if _face_follows(after):
         return False  # another face follows the bracket: (荷物)////┳┳|ﾄﾞｱЮﾍ(ﾟｰﾟ?)
     t, kinds = _squeeze(inside)
     if len(t) == 1:
-        return (kinds[0] == "cjk" and t not in _SINGLE_GLYPH_FACES) or t.isdigit()  # (一), （注）, (1)
+        return (kinds[0] == "cjk" and _is_ideograph(t) and t not in _SINGLE_GLYPH_FACES) or t.isdigit()
     if t.isalpha():
-        # Only letters: a word (「OK」, 【完了】, (Привет), (Δx)) unless it mirrors like eyes round a mouth (XoX).
-        return t != t[::-1] and (t.isascii() or _reads_as_prose(t, kinds))
-    return _reads_as_prose(t, kinds, pairs=False, number_punct=not any(k == "face" for k in kinds))
+        # Only letters: a word (「OK」, 【完了】, (Привет), (Δx)) unless it has eyes round a mouth (XoX, pΩq).
+        return t != t[::-1] and not _twin_eyes(inside) and (t.isascii() or _reads_as_prose(t, kinds))
+    return _prose_among_glyphs(t, kinds)
+
+
+def _is_ideograph(c: str) -> bool:
+    """A kanji or hanzi (``注``, ``一``): alone in brackets a word; a lone kana (``ェ``, ``ツ``) is a face part."""
+    return unicodedata.name(c, "").startswith(("CJK UNIFIED", "CJK COMPATIBILITY IDEOGRAPH"))
+
+
+def _face_follows(after: str) -> bool:
+    """Does a face follow the first bracket: a face glyph that is not punctuation, eyes, or a bracket holding a face."""
+    if any(_kind(ch) == "face" and not unicodedata.category(ch).startswith("P") for ch in after):
+        return True
+    if _twin_eyes(after):
+        return True
+    for k, ch in enumerate(after):
+        if ch in _X_OPEN_TYPE:
+            end = _walk_typed(after, k) if k == 0 else _walk_typed(after[k:], 0)
+            if end > 0 and _body_is_face(after[k + 1 : k + end - 1]):
+                return True
+    return False
+
+
+#: Gloom lines drawn with letters: ``(ｌｌｌ´～｀ｌｌｌ)``, ``Σ(▼ロ▼lll)``.
+_GLOOM_LINES: Final = frozenset("lI|")
+
+
+def _prose_among_glyphs(t: str, kinds: list[str]) -> bool:
+    """Prose inside a bracket that also holds other glyphs: three ASCII letters that are not a face word or gloom
+    lines, three kana or kanji in a row, three Greek or Cyrillic letters in a row (one or two are eyes and mouths:
+    ``(ノヘ;)``, ``(pΦwΦq)``), two digits in a row, or a digit next to number punctuation with no face glyph near."""
+    for i, j in _runs(kinds, _ALPHA):
+        word = t[i:j]
+        if j - i >= 3 and word not in _FACE_WORDS and not set(word) <= _GLOOM_LINES:
+            return True
+    if any(j - i >= 3 for i, j in _runs(kinds, _CJK)):
+        return True
+    if any(j - i >= 3 and t[i:j] != t[i:j][::-1] for i, j in _runs(kinds, _WORD)):
+        return True  # Привет; but ёωё mirrors: eyes round a mouth
+    glyphs = any(k == "face" for k in kinds)
+    snout = t.find("(00)")  # the pig's snout, ( ´(00)ˋ ): a face, whatever digits usually mean
+    for i, k in enumerate(kinds):
+        if k != "digit" or (snout >= 0 and snout < i < snout + 3):
+            continue
+        for n in (i - 1, i + 1):
+            if 0 <= n < len(t) and (kinds[n] == "digit" or (not glyphs and t[n] in _NUMBER_PUNCT)):
+                return True
+    return False
 
 
 #: The refusals, in the order they are asked; the first that holds names why llmoji's face is not taken.

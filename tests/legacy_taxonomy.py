@@ -1,4 +1,10 @@
-"""The kaomoji taxonomy: is a message led by a face, which face, and what it pools with.
+"""The taxonomy as it was before issue 13 (schema version 4), kept for ``tests/test_resplit.py``: it writes journal
+rows exactly as the old daemon did (its split, its canonical form repeated to a fixed point), so the migration to
+llmoji 3.0's rules is tested on a real old journal. Test support only; the product never imports it.
+
+The original module docstring follows.
+
+The kaomoji taxonomy: is a message led by a face, which face, and what it pools with.
 
 Pure: standard library and ``unicodedata`` only, no I/O. The hook-free CLI (``llmojid-ctl face``) and the
 daemon's journal both import it, so it stays cheap to import and never raises, whatever the string.

@@ -76,8 +76,8 @@ def test_public_faces_span_and_canonical(split: face_lists.Split) -> None:
             same += taken == ref[0]
             assert taken == ref[0] or rule in NAMED_REFUSALS, message
     # Regression floors just under what bench/taxonomy.py measured (README, "Which messages are journaled").
-    assert found / len(faces) >= 0.93
-    assert same / with_ref >= 0.98
+    assert found / len(faces) >= 0.94  # issue 13's goals; measured 0.943 (dev) and 0.945 (test)
+    assert same / with_ref >= 0.99  # measured 0.9905 and 0.9904
     assert found > sum(llmoji.split_leading_kaomoji(m) is not None for _f, m in face_lists.messages(faces))
 
 
