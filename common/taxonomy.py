@@ -15,14 +15,15 @@ Two layers, on purpose (spec ``kaomoji-and-bundle.md`` sections 2-3):
 The named rules (each a constant naming it, a predicate, a test in ``tests/test_taxonomy.py``, a line in the
 README):
 
-* ``NO_FACE_GLYPH``: llmoji's span holds nothing a face is made of, only ASCII letters, digits, punctuation,
-  typography, arrows, check marks, box drawing or decoration, and no pair of eyes: ``[1]``, ``(*)``, ``(→``,
-  ``└──``, ``★★★★☆``, ``8)``, ``=>``, ``Σ(x)``, ``\\(``.
-* ``WORD_OR_NUMBER_INSIDE``: the inside of its bracket (or the span after its leader) reads as a word, a number
-  or a counter: ``(1/3)``, ``(e.g.``, ``(v2)``, ``【重要】``, ``(Привет)``, ``「はい」と答えました。``.
+* ``NO_FACE_GLYPH``: llmoji's span holds nothing a face is made of (only ASCII letters, digits, punctuation,
+  typography, arrows, check marks, box drawing or decoration: no face glyph, no kana or kanji, no Greek or
+  Cyrillic letter) and no pair of eyes (``^_^``, ``o|o``, ``(..)``, ``(= =)``, ``p_q``): ``[1]``, ``(1/3)``,
+  ``(*)``, ``(→``, ``└──``, ``★★★★☆``, ``8)``, ``=>``, ``Σ(x)``, ``\\(``.
+* ``WORD_OR_NUMBER_INSIDE``: the closed inside of its first bracket reads as a word, a number or a counter, and no
+  face follows the bracket: ``(0.0)``, ``【重要】…``, ``「はい」と…``, ``(Привет)``, ``(Δx)``, ``「OK」``, ``(一)``.
 * ``FOUND_BEYOND_LLMOJI``: llmoji takes no face, the detector below finds one: leaders llmoji does not know
-  (``ლ(ಠ益ಠლ)``, ``༼ つ ◕_◕ ༽つ``, ``|･ω･)``, ``~(˘▽˘~)``), the shrug's backslash, bare faces with glyphs
-  (``ಠ_ಠ``, ``^_^;``), a face after a decoration (``♡ (￣З￣)``).
+  (``ლ(ಠ益ಠლ)``, ``༼ つ ◕_◕ ༽つ``, ``|･ω･)``, ``~(˘▽˘~)``), the shrug's backslash, a face after a decoration
+  (``♡ (￣З￣)``).
 
 How the detector below judges a line llmoji passes over:
 
@@ -63,6 +64,7 @@ from llmojid.common.llmoji_rules import (
 
 __all__ = [
     "FOUND_BEYOND_LLMOJI",
+    "LLMOJI",
     "MAX_FACE_LEN",
     "NO_FACE_GLYPH",
     "WORD_OR_NUMBER_INSIDE",
@@ -74,7 +76,9 @@ __all__ = [
     "leading_face",
 ]
 
-#: The names of the rules where the journal's detector departs from llmoji 3.0 on purpose.
+#: What decided a verdict: llmoji's face taken as it is, or one of the named rules where the journal's detector
+#: departs from llmoji 3.0 on purpose.
+LLMOJI: Final = "llmoji"
 NO_FACE_GLYPH: Final = "no-face-glyph"
 WORD_OR_NUMBER_INSIDE: Final = "word-or-number-inside"
 FOUND_BEYOND_LLMOJI: Final = "found-beyond-llmoji"
@@ -263,12 +267,8 @@ _WORDISH: Final = frozenset({"word", "alpha"})
 _NUMBERISH: Final = frozenset({"alpha", "digit", "word"})
 
 
-def _reads_as_prose(t: str, kinds: list[str], *, pairs: bool = True, number_punct: bool = True) -> bool:
-    """Step 2: a word, a number or a counter in the squeezed text ``t`` (kinds alongside).
-
-    For a face llmoji takes, ``pairs=False`` lets two letters of a prose script pass (``rǒ`` in ``(*￣rǒ￣)``) and
-    ``number_punct=False`` a digit next to punctuation (``０-`` in ``(;－０-)``).
-    """
+def _reads_as_prose(t: str, kinds: list[str]) -> bool:
+    """Step 2: a word, a number or a counter in the squeezed text ``t`` (kinds alongside)."""
     for i, j in _runs(kinds, _ALPHA):
         if j - i >= 3 and t[i:j] not in _FACE_WORDS:
             return True
@@ -276,14 +276,13 @@ def _reads_as_prose(t: str, kinds: list[str], *, pairs: bool = True, number_punc
         return True
     for i, j in _runs(kinds, _WORDISH):
         run = t[i:j]
-        shortest = 2 if pairs else 3
-        if j - i >= shortest and "word" in kinds[i:j] and not (j - i >= 3 and run == run[::-1]):
+        if j - i >= 2 and "word" in kinds[i:j] and not (j - i >= 3 and run == run[::-1]):
             return True  # café, Δx, Привет; but ΘεΘ and ΦwΦ mirror, they are faces
     snout = t.find("(00)")  # the pig's snout, ( ´(00)ˋ ): a face, whatever digits usually mean
     for i, k in enumerate(kinds):
         if k == "digit" and not (snout >= 0 and snout < i < snout + 3):
             for n in (i - 1, i + 1):
-                if 0 <= n < len(t) and (kinds[n] in _NUMBERISH or (number_punct and t[n] in _NUMBER_PUNCT)):
+                if 0 <= n < len(t) and (kinds[n] in _NUMBERISH or t[n] in _NUMBER_PUNCT):
                     return True
     return False
 
@@ -512,17 +511,17 @@ def _twin_eyes(s: str) -> bool:
     return False
 
 
-def _inside(span: str) -> tuple[str, bool]:
-    """What a face rule judges, and whether it is closed: the inside of the span's first bracket (the innermost of a
-    leading run, ``((((`` or ``《《《``) to its typed close, or to the end when it never closes; or the span without
-    its leading leaders when it has no bracket (then it counts as closed)."""
+def _inside(span: str) -> tuple[str, bool, int]:
+    """What a face rule judges: (the inside of the span's first bracket, the innermost of a leading run such as
+    ``((((`` or ``《《《``, to its typed close or to the end when it never closes; whether it closed; where the
+    bracket ends). A span with no bracket is judged without its leading leaders, and counts as closed."""
     k = next((i for i, ch in enumerate(span) if ch in _X_OPEN_TYPE), -1)
     if k < 0:
-        return span.lstrip("".join(LEADERS)), True
+        return span.lstrip("".join(LEADERS)), True, len(span)
     while k + 1 < len(span) and span[k + 1] in _X_OPEN_TYPE:
         k += 1
     end = _walk_typed(span, k)
-    return (span[k + 1 : end - 1], True) if end > 0 else (span[k + 1 :], False)
+    return (span[k + 1 : end - 1], True, end) if end > 0 else (span[k + 1 :], False, len(span))
 
 
 def _has_eyes(inside: str) -> bool:
@@ -553,15 +552,16 @@ def _no_face_glyph(span: str) -> bool:
 
 
 def _word_or_number_inside(span: str) -> bool:
-    """``WORD_OR_NUMBER_INSIDE``: a closed inside reads as prose: a word (ASCII, CJK, Cyrillic, Greek, accented), a
-    number or a counter; or it is a lone CJK character (``(一)``, ``（注）``) that is not a known face glyph. With a
-    face glyph inside, the bar is higher (``(*￣rǒ￣)``, ``(;－０-)`` are faces): three letters make a word, and
-    only a digit next to a digit or a letter makes a number."""
-    inside, closed = _inside(span)
+    """``WORD_OR_NUMBER_INSIDE``: the closed inside of the first bracket reads as prose and no face follows it.
+
+    Prose: only letters that spell a word (``「OK」``, ``【完了】``, ``(Привет)``, ``(Δx)``; not eyes round a mouth,
+    ``(XoX)``, ``(pΩq)``); a lone kanji (``(一)``, ``（注）``; a lone kana such as ``(ェ)`` is a face part) or digit
+    (``(1)``); or, among other glyphs, what ``_prose_among_glyphs`` calls a word or a number.
+    """
+    inside, closed, end = _inside(span)
     if not closed or (not any(ch in _X_OPEN_TYPE for ch in span) and _bare_face(span)):
         return False  # what follows an unclosed bracket is whatever the line says next
-    after = span[span.index(inside) + len(inside) :] if inside else ""
-    if _face_follows(after):
+    if _face_follows(span[end:]):
         return False  # another face follows the bracket: (荷物)////┳┳|ﾄﾞｱЮﾍ(ﾟｰﾟ?)
     t, kinds = _squeeze(inside)
     if len(t) == 1:
@@ -585,7 +585,7 @@ def _face_follows(after: str) -> bool:
         return True
     for k, ch in enumerate(after):
         if ch in _X_OPEN_TYPE:
-            end = _walk_typed(after, k) if k == 0 else _walk_typed(after[k:], 0)
+            end = _walk_typed(after[k:], 0)
             if end > 0 and _body_is_face(after[k + 1 : k + end - 1]):
                 return True
     return False
@@ -633,16 +633,19 @@ def _refusal(span: str) -> str | None:
     return None
 
 
-def judge(text: str) -> tuple[str | None, str | None, str]:
-    """(the face the journal takes or None, llmoji 3.0's face or None, the rule that decided: "llmoji" when the
-    detector takes llmoji's face as it is, else one of the named rules, or "" when neither finds a face)."""
-    line, _ = first_line(text)
+def _judge_line(line: str) -> tuple[str | None, str | None, str]:
     reference = reference_face(line) or None
     if reference is not None:
         refused = _refusal(reference)
-        return (None, reference, refused) if refused else (reference, reference, "llmoji")
+        return (None, reference, refused) if refused else (reference, reference, LLMOJI)
     found = _detect(line)
     return (found, None, FOUND_BEYOND_LLMOJI) if found else (None, None, "")
+
+
+def judge(text: str) -> tuple[str | None, str | None, str]:
+    """(the face the journal takes or None, llmoji 3.0's face or None, what decided): ``LLMOJI`` when llmoji's face
+    is taken as it is, a named rule otherwise, "" when neither finds a face. For the tests, the bench and ``face``."""
+    return _judge_line(first_line(text)[0])
 
 
 def leading_face(text: str) -> tuple[str, str] | None:
@@ -653,8 +656,5 @@ def leading_face(text: str) -> tuple[str, str] | None:
     llmoji splits. Never raises, for any string.
     """
     line, after = first_line(text)
-    reference = reference_face(line)
-    if reference:
-        return None if _refusal(reference) else split_after(reference, line, after)
-    found = _detect(line)
-    return split_after(found, line, after) if found else None
+    face = _judge_line(line)[0]
+    return split_after(face, line, after) if face else None

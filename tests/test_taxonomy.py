@@ -1,11 +1,12 @@
 """The kaomoji taxonomy against its contract (spec ``kaomoji-and-bundle.md`` sections 2-3) and its corpus.
 
-Every vector and every must-accept / must-reject example of the spec is a case here, for the spec's own
-rules (``baseline_leading_face``) and for the journal's detector (``leading_face``). Property tests cover
-what no list of examples can: canonicalization is idempotent, the extractor never returns more than 32
-characters, and no string makes any of these functions raise. The corpus tests (``tests/data/faces``)
-pin the measured behaviour: the detector keeps every face span the spec's rules find whole, finds more
-faces, and takes almost no prose opener for a face.
+Every vector and every must-accept / must-reject example of the spec is a case here, for llmoji 3.0's rules
+(``baseline_leading_face``, the reference) and for the journal's detector (``leading_face``); where the spec and
+llmoji 3.0 disagree, llmoji 3.0 wins and the case says so. Each named rule where the detector departs from llmoji
+has its cases. Property tests: the extractor never returns more than 32 characters and no string makes any of these
+functions raise. The corpus tests (``tests/data/faces``) pin the measured behaviour: the detector keeps llmoji's
+span unless a named rule refuses it, finds more faces, and takes almost no prose opener for a face. The
+differential tests against the real llmoji 3.0.0 are in ``tests/test_taxonomy_differential.py``.
 """
 
 from __future__ import annotations
@@ -235,7 +236,7 @@ def test_is_kaomoji(candidate: str, ok: bool) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Where the detector departs from the floor, on purpose
+# Where the detector departs from llmoji 3.0, on purpose (the named rules have their own section below)
 # ---------------------------------------------------------------------------------------------------------
 
 
@@ -265,7 +266,7 @@ def test_is_kaomoji(candidate: str, ok: bool) -> None:
         "(Δx) is the step size.",
     ],
 )
-def test_detector_refuses_prose_the_floor_takes(text: str) -> None:
+def test_detector_refuses_prose_llmoji_takes(text: str) -> None:
     assert baseline_leading_face(text) is not None
     assert leading_face(text) is None
 
@@ -273,9 +274,9 @@ def test_detector_refuses_prose_the_floor_takes(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "face"),
     [
-        ("ヽ( ´ ∇ ｀ )ノ yay", "ヽ( ´ ∇ ｀ )ノ"),  # inner spaces after an arm: the floor takes "ヽ("
+        ("ヽ( ´ ∇ ｀ )ノ yay", "ヽ( ´ ∇ ｀ )ノ"),  # inner spaces after an arm
         ("ᕕ( ᐛ )ᕗ off we go", "ᕕ( ᐛ )ᕗ"),
-        ("¯\\_(ツ)_/¯ no idea", "¯\\_(ツ)_/¯"),  # the floor refuses the backslash at 1
+        ("¯\\_(ツ)_/¯ no idea", "¯\\_(ツ)_/¯"),  # llmoji refuses the backslash at 1
         ("ლ(ಠ益ಠლ) why", "ლ(ಠ益ಠლ)"),  # leaders outside the spec's list
         ("༼ つ ◕_◕ ༽つ gimme", "༼ つ ◕_◕ ༽つ"),
         ("~(˘▽˘~) la la", "~(˘▽˘~)"),
@@ -289,7 +290,7 @@ def test_detector_refuses_prose_the_floor_takes(text: str) -> None:
         ("ヽ(・∀・)ﾉHello there", "ヽ(・∀・)ﾉ"),  # prose glued to the face is not the face
     ],
 )
-def test_detector_finds_what_the_floor_misses(text: str, face: str) -> None:
+def test_detector_finds_faces_whole(text: str, face: str) -> None:
     found = leading_face(text)
     assert found is not None and found[0] == face
 
@@ -471,7 +472,7 @@ def test_named_rules_keep_faces_llmoji_takes(face: str) -> None:
     base = baseline_leading_face(message)
     assert base is not None and base[0] == face
     assert leading_face(message) == base
-    assert taxonomy.judge(message)[2] == "llmoji"
+    assert taxonomy.judge(message)[2] == taxonomy.LLMOJI
 
 
 @pytest.mark.parametrize("text", ["ლ(ಠ益ಠლ) why", "|･ω･) peek", "¯\\_(ツ)_/¯ no idea", "~(˘▽˘~) la la"])
