@@ -8,7 +8,8 @@ lost or gained rows are dropped, so counts, caches and bundles all use the new k
 
 Resumable and idempotent: rows are done in id order, a batch a transaction, and the batch's last id is committed
 with it; a crash resumes after the last committed batch, and re-splitting a re-split row changes nothing. When done
-the marker is removed and ``resplit_report`` (counts only, never a face or text) is left in ``meta``.
+the marker is removed and the counts are left in ``meta`` (``resplit_rows``, ``resplit_face_changed``, ...: one
+integer a key, never a face or a text).
 
 The whitespace between the face and the text was not stored: the message is rebuilt with one space, or with none
 when the text starts with a glyph that llmoji's rules would have glued to the face (``(>_<)ゞ``). A face followed by
@@ -17,7 +18,6 @@ a line break is then read as followed by a space, which can only differ when the
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import string
@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("llmojid.resplit")
 
 PENDING_KEY: Final = "resplit_after"
-REPORT_KEY: Final = "resplit_report"
+#: Prefix of the report's keys in ``meta``: ``resplit_`` + a field of ``ResplitReport``.
+REPORT_PREFIX: Final = "resplit_"
 BATCH: Final = 256
 _TABLE: Final = "journal"
 _BODY_PUNCT: Final = frozenset(string.punctuation + "—–…“”‘’«»")
@@ -147,17 +148,24 @@ def _resplit_row(
 
 
 def _load_partial(conn: sqlite3.Connection) -> ResplitReport:
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (REPORT_KEY,)).fetchone()
-    if row is None:
-        return ResplitReport()
-    try:
-        return ResplitReport(**{k: int(v) for k, v in json.loads(row[0]).items() if k in ResplitReport.__annotations__})
-    except (ValueError, TypeError):
-        return ResplitReport()
+    report = ResplitReport()
+    for name in asdict(report):
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (REPORT_PREFIX + name,)).fetchone()
+        if row is not None and str(row[0]).isdigit():
+            setattr(report, name, int(row[0]))
+    return report
+
+
+def load_report(conn: sqlite3.Connection) -> ResplitReport | None:
+    """The counts of the last re-split, or None when there was none."""
+    if conn.execute("SELECT 1 FROM meta WHERE key = ?", (REPORT_PREFIX + "rows",)).fetchone() is None:
+        return None
+    return _load_partial(conn)
 
 
 def _save(conn: sqlite3.Connection, report: ResplitReport) -> None:
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (REPORT_KEY, json.dumps(asdict(report), sort_keys=True)),
-    )
+    for name, value in asdict(report).items():
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (REPORT_PREFIX + name, str(value)),
+        )

@@ -19,6 +19,7 @@ from llmojid.daemon.keys import KeyManager
 from llmojid.daemon.store import Store, utc_now
 from tests import legacy_taxonomy
 from tests.support import DaemonProcess
+from tests.test_audit_helpers import audit, failures
 
 #: Messages whose face or canonical key the new rules change, and one they leave alone.
 MESSAGES = [
@@ -93,14 +94,17 @@ def test_old_journal_is_resplit_on_open(daemon: DaemonProcess, monkeypatch: pyte
     assert tail["(>_<)ゞ"]["assistant_text"] == "Sorry, my mistake."  # resealed, readable
     assert tail["( ｀∀´)ノ"]["canonical"] == "( `∀´)"
     assert all(taxonomy.canonicalize(face) == row["canonical"] for face, row in tail.items())
+    _code, audited, _err = audit(daemon)
+    assert not [f for f in failures(audited) if "meta" in f or "journal" in f]  # the counts in meta are plain ints
     assert daemon.stop() == 0
 
     with sqlite3.connect(db) as conn:
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         cache = conn.execute("SELECT count(*) FROM synthesis_cache").fetchone()[0]
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
+        report = resplit.load_report(conn)
     assert resplit.PENDING_KEY not in meta
-    assert '"face_changed": 1' in meta[resplit.REPORT_KEY] and '"canonical_changed": 2' in meta[resplit.REPORT_KEY]
+    assert report == resplit.ResplitReport(rows=5, face_changed=1, canonical_changed=2, cache_cells_dropped=1)
     assert cache == 0  # the cell of the old key (`∀´) was dropped
 
 
@@ -141,9 +145,9 @@ def test_resplit_resumes_and_is_idempotent(daemon: DaemonProcess, monkeypatch: p
     store = Store.open(db, KeyManager.open())
     try:
         again = store._conn.execute("SELECT id, kaomoji, canonical FROM journal ORDER BY id").fetchall()
-        report = store._conn.execute("SELECT value FROM meta WHERE key = 'resplit_report'").fetchone()[0]
+        report = resplit.load_report(store._conn)
     finally:
         store.close()
     assert again == first
-    assert '"face_changed": 0' in report and '"canonical_changed": 0' in report
+    assert report == resplit.ResplitReport(rows=5)
     daemon.start()  # the fixture stops it and checks the exit code
