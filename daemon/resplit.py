@@ -94,7 +94,8 @@ def run_pending(store: Store, conn: sqlite3.Connection) -> ResplitReport | None:
                 _save(conn, report)
             else:
                 conn.execute("DELETE FROM meta WHERE key = ?", (PENDING_KEY,))
-                _save(conn, report)
+                if report.rows:
+                    _save(conn, report)  # an empty journal (a new install) has nothing to report
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

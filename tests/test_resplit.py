@@ -80,7 +80,9 @@ def test_old_journal_is_resplit_on_open(daemon: DaemonProcess, monkeypatch: pyte
     _write_old_rows(db, daemon.env["LLMOJID_KEYRING_SERVICE"], monkeypatch)
 
     daemon.start()
-    before = _counts(daemon.ctl_json("stats", "--json"))
+    before_stats = daemon.ctl_json("stats", "--json")
+    assert "resplit" not in before_stats  # the new journal was empty when migration 5 ran: nothing to report
+    before = _counts(before_stats)
     assert before == {"(^_^)": 2, "(>_<)": 1, "(`∀´)": 1, "(・∀・)": 1}  # the old keys
     assert daemon.stop() == 0
     with sqlite3.connect(db) as conn:
@@ -90,6 +92,11 @@ def test_old_journal_is_resplit_on_open(daemon: DaemonProcess, monkeypatch: pyte
     after = daemon.ctl_json("stats", "--json")
     assert _counts(after) == {"(^_^)": 2, "(>_<)ゞ": 1, "( `∀´)": 1, "(・∀・ )": 1}  # what moved
     assert after["rows"] == before_rows(before)
+    assert after["resplit"] == {
+        "rows": 5, "face_changed": 1, "canonical_changed": 2, "kept_not_face_led": 0, "cache_cells_dropped": 1
+    }  # fmt: skip
+    human = daemon.ctl("stats").stdout.decode()
+    assert "face rules: 5 rows re-split when the rules became llmoji 3.0's: 1 to a new face, 2 to a new key" in human
     tail = {r["kaomoji"]: r for r in daemon.ctl_json_lines("journal", "tail", "--json", "-n", "10")}
     assert tail["(>_<)ゞ"]["assistant_text"] == "Sorry, my mistake."  # resealed, readable
     assert tail["( ｀∀´)ノ"]["canonical"] == "( `∀´)"
