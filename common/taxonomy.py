@@ -1,213 +1,108 @@
 """The kaomoji taxonomy: is a message led by a face, which face, and what it pools with.
 
-Pure: standard library and ``unicodedata`` only, no I/O. The hook-free CLI (``llmojid-ctl face``) and the
-daemon's journal both import it, so it stays cheap to import and never raises, whatever the string.
+Pure: standard library only, no I/O. The hook-free CLI (``llmojid-ctl face``) and the daemon's journal both
+import it, so it stays cheap to import and never raises, whatever the string.
 
 Two layers, on purpose (spec ``kaomoji-and-bundle.md`` sections 2-3):
 
-* **The floor.** ``extract_candidate``, ``is_kaomoji``, ``baseline_leading_face`` and ``canonicalize``
-  implement the spec's rules as written, because those rules define what a row of the existing ``llmoji``
-  corpus means. ``canonicalize`` is what pools bundles: there is one canonical form and it is the spec's.
-* **The detector.** ``leading_face`` is what the journal uses. The spec's extractor cuts faces with inner
-  spaces in half (``ヽ( ´ ∇ ｀ )ノ`` becomes ``ヽ(``), never considers leaders outside its list (``ლ ༼ ｡
-  ~ < |``), refuses ``¯\\_(ツ)_/¯`` for its backslash, and takes prose openers for faces (``[1]``,
-  ``(1/3)``, ``(e.g. x)``, ``【重要】``, ``└── src/``, ``\\(x\\)``). Wherever the floor finds a whole face,
-  the detector returns the same span, so that face is journaled, canonicalized and pooled exactly as the
-  old tool did; it differs by finding faces the floor misses or cuts, and by refusing openers that carry
-  no face.
+* **The reference.** ``canonicalize``, ``is_kaomoji``, ``extract_candidate`` and ``baseline_leading_face`` are
+  llmoji 3.0.0's rules (``llmoji_rules``), because they define what a row of the pooled corpus means:
+  ``canonicalize`` is the key bundles pool on, and it is llmoji's for every input.
+* **The detector.** ``leading_face`` is what the journal uses. It takes llmoji 3.0's face wherever llmoji finds
+  one, so that face is journaled, canonicalized and pooled exactly as llmoji does, except where a named rule
+  below says it is prose; and where llmoji finds nothing it looks further (``FOUND_BEYOND_LLMOJI``).
 
-How the detector judges the first non-blank line:
+The named rules (each a constant naming it, a predicate, a test in ``tests/test_taxonomy.py``, a line in the
+README):
 
-1. **Span.** A bracket-led line walks to the matching close (by bracket type, so the hand in
-   ``(」°ロ°)」`` does not end the face) within 32 characters and takes the spec's trailing arms. Any other
-   line takes its first whitespace-delimited word, as the spec does; when that word opens a bracket it does
-   not close (the face has inner spaces) the walk goes on across the spaces to the close. An ASCII letter
-   or digit never leads a bracketed face (``m(_ _)m`` is letter-led, the spec rejects it): such a word can
-   only be a bare face (``XD``, ``T_T``, ``8-)``). A Markdown code span is never a face.
-2. **Refusals.** The spec's floor (2..32 characters, no run of 4 ASCII letters); a backslash inside the
-   bracket (a Markdown escape, ``(\\*´∀｀\\*)``); a run of 3 ASCII letters that is not a face word
-   (``OwO``); a word in a prose script (two CJK, kana or Hangul syllables in a row, ``【重要】``; Greek,
-   Cyrillic or accented Latin letters next to each other that do not mirror, ``(Δx)``); a digit next to a
-   letter, a digit or number punctuation (``(1/3)``, ``(50%)``, ``(v2)``).
-3. **Evidence.** The body must hold a *face glyph* (a character faces are made of and prose is not:
-   ``‿ ▽ ◕ ಠ ´ ﾟ ｡ ∀``, and a lone CJK glyph such as ``益``), classified from Unicode properties with
-   explicit lists for what prose uses (typography, arrows, check marks, currency, emoji), what is only
-   decoration (``★ ♪ ✧``) and what is ambiguous (``° • × ¬``, box drawing); or an eye-mouth-eye core
-   (``^_^``, ``°д°``, ``o.O``) or a pair of eyes (``^^``, ``(_ _)``). A bare word needs the core.
+* ``NO_FACE_GLYPH``: llmoji's span holds nothing a face is made of (only ASCII letters, digits, punctuation,
+  typography, arrows, check marks, box drawing or decoration: no face glyph, no kana or kanji, no Greek or
+  Cyrillic letter) and no pair of eyes (``^_^``, ``o|o``, ``(..)``, ``(= =)``, ``p_q``): ``[1]``, ``(1/3)``,
+  ``(*)``, ``(→``, ``└──``, ``★★★★☆``, ``8)``, ``=>``, ``Σ(x)``, ``\\(``.
+* ``WORD_OR_NUMBER_INSIDE``: the closed inside of its first bracket reads as a word, a number or a counter, and no
+  face follows the bracket: ``(0.0)``, ``【重要】…``, ``「はい」と…``, ``(Привет)``, ``(Δx)``, ``「OK」``, ``(一)``.
+* ``FOUND_BEYOND_LLMOJI``: llmoji takes no face, the detector below finds one: leaders llmoji does not know
+  (``ლ(ಠ益ಠლ)``, ``༼ つ ◕_◕ ༽つ``, ``|･ω･)``, ``~(˘▽˘~)``), the shrug's backslash, a face after a decoration
+  (``♡ (￣З￣)``).
+
+How the detector below judges a line llmoji passes over:
+
+1. **Span.** A bracket-led line walks to the matching close (by bracket type, so the hand in ``(」°ロ°)」`` does
+   not end the face) within 32 characters and takes trailing arms. Any other line takes its first
+   whitespace-delimited word; when that word opens a bracket it does not close (the face has inner spaces) the
+   walk goes on across the spaces to the close. An ASCII letter or digit never leads a bracketed face. A
+   Markdown code span is never a face.
+2. **Refusals.** 2..32 characters, no run of 4 ASCII letters; a backslash inside the bracket; a run of 3 ASCII
+   letters that is not a face word (``OwO``); a word in a prose script; a digit next to a letter, a digit or
+   number punctuation.
+3. **Evidence.** The body must hold a *face glyph* (a character faces are made of and prose is not: ``‿ ▽ ◕ ಠ
+   ´ ﾟ ｡ ∀``, and a lone CJK glyph such as ``益``), classified from Unicode properties with explicit lists for
+   what prose uses, what is only decoration (``★ ♪ ✧``) and what is ambiguous (``° • × ¬``, box drawing); or an
+   eye-mouth-eye core (``^_^``, ``°д°``, ``o.O``) or a pair of eyes (``^^``, ``(_ _)``). A bare word needs the
+   core.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Final
 
+from llmojid.common.llmoji_rules import (
+    LEADERS,
+    MAX_FACE_LEN,
+    OPEN_BRACKETS,
+    canonicalize,
+    first_line,
+    is_kaomoji,
+    reference_face,
+    reference_split,
+    split_after,
+)
+
 __all__ = [
+    "FOUND_BEYOND_LLMOJI",
+    "LLMOJI",
     "MAX_FACE_LEN",
+    "NO_FACE_GLYPH",
+    "WORD_OR_NUMBER_INSIDE",
     "baseline_leading_face",
     "canonicalize",
     "extract_candidate",
     "is_kaomoji",
+    "judge",
     "leading_face",
 ]
 
-#: The spec caps a face at 32 characters: real faces run 5-25; the cap keeps a bracket walk from swallowing
-#: a parenthetical sentence.
-MAX_FACE_LEN: Final = 32
+#: What decided a verdict: llmoji's face taken as it is, or one of the named rules where the journal's detector
+#: departs from llmoji 3.0 on purpose.
+LLMOJI: Final = "llmoji"
+NO_FACE_GLYPH: Final = "no-face-glyph"
+WORD_OR_NUMBER_INSIDE: Final = "word-or-number-inside"
+FOUND_BEYOND_LLMOJI: Final = "found-beyond-llmoji"
 
-# ---------------------------------------------------------------------------------------------------------
-# The spec's vocabulary (section 2). Any change here changes what a journal row means.
-# ---------------------------------------------------------------------------------------------------------
+#: llmoji 3.0's splitter as it is: the reference the detector starts from (kept public for measurement).
+baseline_leading_face: Final = reference_split
 
-OPEN_BRACKETS: Final = "([（｛ʕʢ「『【〈《〔"
-CLOSE_BRACKETS: Final = ")]）｝ʔʡ」』】〉》〕"
-_BRACKETS: Final = frozenset(OPEN_BRACKETS + CLOSE_BRACKETS)
 
-#: First characters that may lead a face (rule A). ASCII letters, ``~`` and ``*`` are deliberately absent.
-LEADERS: Final = frozenset("([（｛ヽヾっ٩ᕕ╰╭╮┐┌＼¯໒\\⊂✧ΣψΨεƪʕ╱╲「『【〈《└┘♪♫♬♥♡❤★☆ʢ✿❀❣❥✦✩✪♩ᕦᕙ〔※୧")
+def extract_candidate(text: str) -> str:
+    """llmoji 3.0's face at the start of ``text`` ("" when it takes none): at most 32 characters."""
+    return reference_face(first_line(text)[0])
 
-#: Arms and decorations outside a closing ``)``: the extractor keeps them with the face, the canonicalizer
-#: strips them. One set for both so that what is extracted is exactly what canonicalization can undo.
-TRAIL_ARMS: Final = "ﻭっ/⊂⊃✧۶ᕗᗒ७ψΨзʃ╱ノﾉ╯╮╭┌┐┘└¯_」』】〉》♪♫♬♥♡❤★☆ᕤ୨〕✿❀❣❥✦✩✪♩※"
-_TRAIL_ARM_SET: Final = frozenset(TRAIL_ARMS)
-#: Arms and decorations before an opening ``(``. Bear frames (``ʕ…ʔ``, ``ʢ…ʡ``) are not arms: they stay.
-LEAD_ARMS: Final = "\\⊂✧ΣψΨεƪ╲٩ᕕ໒ヽヾ╰╭╮┐┌¯_「『【〈《└┘♪♫♬♥♡❤★☆ᕦᕙ୧〔✿❀❣❥✦✩✪♩※"
-INSIDE_LEAD_ARMS: Final = "っつづ*"
-INSIDE_TRAIL_ARMS: Final = "ςc*"
 
 _LETTER_RUN4: Final = re.compile(r"[A-Za-z]{4}")
-
-# Rule B, the bare faces. Eyes and mouths are the ASCII glyphs the spec's examples use.
+_WHITESPACE: Final = re.compile(r"\s")
+#: Arms the detector keeps after a closed bracket (llmoji's trailing arms plus ``ᗒ``).
+_TRAIL_ARM_SET: Final = frozenset("ﻭっ/⊂⊃✧۶ᕗᗒ७ψΨзʃ╱ノﾉ╯╮╭┌┐┘└¯_」』】〉》♪♫♬♥♡❤★☆ᕤ୨〕✿❀❣❥✦✩✪♩※")
+# Bare faces: the spec's two-character forms and the eyes that pair up (``o_O``, ``>_<``).
 _BARE_EXACT: Final = frozenset({"^^", "vv", "uu", "ㅠㅠ", "ㅜㅜ", "xD", "XD", "xP", "OwO", "UwU", "OvO", "UvU"})
 _PAIRED_EYES: Final = frozenset({"><", "oO", "Oo"})
-_B_EYES: Final = "^T-oO0xX><;@*uU=~"
-_B_MOUTHS: Final = "_.-ow"
 _B_EYE_PAIRS: Final = frozenset(
     {("o", "O"), ("O", "o"), ("o", "0"), ("0", "o"), ("O", "0"), ("0", "O"), (">", "<"), ("<", ">")}
     | {("x", "X"), ("X", "x"), ("u", "U"), ("U", "u")}
 )
-_WESTERN: Final = re.compile(r"[:;=8<>][-^o']?[)(DPpOo3<>/\\|*\[\]]")
-
-# ---------------------------------------------------------------------------------------------------------
-# Canonical form (section 3)
-# ---------------------------------------------------------------------------------------------------------
-
-
-def _canon_table() -> dict[int, int | None]:
-    """One ``str.translate`` table for step 2: deletions, folds and Cyrillic case, built once at import.
-
-    No destination is also a source, so one pass equals applying the rules one after another.
-    """
-    table: dict[int, int | None] = {}
-    deleted = [0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x0602, 0x033F]
-    deleted += list(range(0x0334, 0x0339)) + list(range(0xFE00, 0xFE10))
-    for cp in deleted:
-        table[cp] = None
-    folds = {
-        "）": ")", "（": "(", "ｃ": "c", "＞": ">", "＜": "<", "；": ";", "：": ":", "＿": "_", "＊": "*",
-        "｀": "`", "？": "?", "！": "!", "．": ".", "，": ",", "／": "/", "～": "~", "〜": "~", "［": "[",
-        "］": "]", "｜": "|", "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "º": "°", "˚": "°",
-        "･": "・", "•": "・", "◔": "◕", "◑": "◕", "◐": "◕", "◒": "◕", "◓": "◕", "◖": "◕", "◗": "◕",
-        "◉": "⊙", "●": "⊙", "ᴗ": "‿", "◡": "‿", "ᵕ": "‿", "⌣": "‿", "◍": "｡", "。": "｡",
-    }  # fmt: skip
-    for src, dst in folds.items():
-        table[ord(src)] = ord(dst)
-    # "Cyrillic capitals to lower case": every capital of the Cyrillic blocks with a one-letter lower case.
-    for cp in range(0x0400, 0x0530):
-        ch = chr(cp)
-        if ch.isupper() and len(ch.lower()) == 1:
-            table[cp] = ord(ch.lower())
-    return table
-
-
-_CANON_TABLE: Final = _canon_table()
-_LEAD_OUTSIDE_RE: Final = re.compile(rf"^[{re.escape(LEAD_ARMS)}]+(?=\()")
-_TRAIL_OUTSIDE_RE: Final = re.compile(rf"(?<=\))[{re.escape(TRAIL_ARMS)}]+$")
-_LEAD_INSIDE_RE: Final = re.compile(rf"^\([{re.escape(INSIDE_LEAD_ARMS)}]+")
-_TRAIL_INSIDE_RE: Final = re.compile(rf"[{re.escape(INSIDE_TRAIL_ARMS)}]+\)$")
-#: One pass of the rules already is the fixed point on every face of the spec; a few more cover the rest.
-_MAX_CANON_PASSES: Final = 8
-
-
-def _canonical_pass(s: str) -> str:
-    """Steps 1-5 of section 3, once."""
-    s = unicodedata.normalize("NFC", s)
-    s = s.translate(_CANON_TABLE).strip()
-    if len(s) >= 2 and s[0] == "(" and s[-1] == ")":
-        s = "(" + s[1:-1].replace(" ", "") + ")"
-    s = s.replace("・-・", "・_・")
-    s = _LEAD_OUTSIDE_RE.sub("", s)
-    s = _TRAIL_OUTSIDE_RE.sub("", s)
-    s = _LEAD_INSIDE_RE.sub("(", s)
-    return _TRAIL_INSIDE_RE.sub(")", s)
-
-
-def canonicalize(face: str) -> str:
-    """The canonical form of a face: the key bundles pool on (spec section 3).
-
-    The spec's steps, in its order, repeated until nothing changes. The spec states the result is
-    idempotent, but a single pass is not always: stripping arms can uncover a ``( … )`` wrapper whose
-    inner spaces step 3 already passed over (``ヽ(・∀・ )ﾉ`` gives ``(・∀・ )``, which itself gives
-    ``(・∀・)``), and deleting an invisible can leave a sequence that NFC would compose. Repeating the
-    pass is the only reading that keeps both the steps and the promise; on every vector of the spec one
-    pass already is the fixed point. Empty or whitespace-only input gives ``""``.
-    """
-    if len(face) <= 2 * MAX_FACE_LEN:
-        return _canonicalize_cached(face)
-    return _canonicalize(face)
-
-
-def _canonicalize(face: str) -> str:
-    s = face
-    for _ in range(_MAX_CANON_PASSES):
-        t = _canonical_pass(s)
-        if t == s:
-            return t
-        s = t
-    return s
-
-
-#: A journal repeats a few hundred faces thousands of times; only face-sized strings are kept.
-_canonicalize_cached: Final = lru_cache(maxsize=8192)(_canonicalize)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The spec's extractor and validator (section 2): the floor
-# ---------------------------------------------------------------------------------------------------------
-
-
-def _first_line(text: str) -> str:
-    """The first non-blank line with its leading whitespace stripped ("" when there is none).
-
-    Only a prefix is split: no span reaches past ``MAX_FACE_LEN`` characters, plus trailing arms that are
-    themselves capped, so a 50 MB message costs what a short one does.
-    """
-    s = text.lstrip()
-    head = s[: 4 * MAX_FACE_LEN]
-    lines = head.splitlines()
-    return lines[0] if lines else ""
-
-
-def _walk_brackets(s: str) -> int:
-    """Index just past the bracket matching ``s[0]`` if it closes within ``MAX_FACE_LEN`` characters, else -1.
-
-    The spec's walk: depth counts any of its openers against any of its closers, whatever their type.
-    """
-    depth = 0
-    for i in range(min(len(s), MAX_FACE_LEN)):
-        c = s[i]
-        if c in OPEN_BRACKETS:
-            depth += 1
-        elif c in CLOSE_BRACKETS:
-            depth -= 1
-            if depth <= 0:
-                return i + 1 if depth == 0 else -1
-    return -1
-
-
-_WHITESPACE: Final = re.compile(r"\s")
 
 
 def _first_word_end(s: str, start: int = 0) -> int:
@@ -217,77 +112,15 @@ def _first_word_end(s: str, start: int = 0) -> int:
 
 
 def _take_trail_arms(s: str, end: int) -> int:
-    """Extend a closed span over the spec's trailing arms, within the length cap."""
+    """Extend a closed span over trailing arms, within the length cap."""
     j = end
     while j < len(s) and j < MAX_FACE_LEN and s[j] in _TRAIL_ARM_SET:
         j += 1
     return j
 
 
-def extract_candidate(line: str) -> str:
-    """The spec's candidate span at the start of ``line`` ("" when the line is blank).
-
-    Takes the first non-blank line and strips its leading whitespace, so a whole message may be passed.
-    Bracket-led: walk to the matching close within 32 characters and keep the trailing arms; otherwise, or
-    when the bracket never closes, the first whitespace-delimited word cut to 32 characters.
-    """
-    s = _first_line(line)
-    if not s:
-        return ""
-    if s[0] in OPEN_BRACKETS:
-        end = _walk_brackets(s)
-        if end > 0:
-            return s[: _take_trail_arms(s, end)]
-    return s[: min(_first_word_end(s), MAX_FACE_LEN)]
-
-
-def _is_bare_face(c: str) -> bool:
-    """Rule B: a face without a leader (``^_^``, ``:)``, ``XD``, ``=^.^=``)."""
-    if c in _BARE_EXACT or c in _PAIRED_EYES:
-        return True
-    if c.isalpha() and c.casefold() == c.casefold()[::-1]:
-        return False  # all-letter palindromes: lol, mom
-    if len(c) == 2 and c[0] == c[1]:
-        return False  # >>, ==
-    if _WESTERN.fullmatch(c):
-        return True
-    core = c[1:-1] if len(c) == 5 and c[0] == "=" and c[-1] == "=" else c  # cat wrap =^.^=
-    if len(core) != 3:
-        return False
-    a, m, b = core[0], core[1], core[2]
-    return a in _B_EYES and b in _B_EYES and m in _B_MOUTHS and m not in (a, b) and (a == b or (a, b) in _B_EYE_PAIRS)
-
-
-def is_kaomoji(candidate: str) -> bool:
-    """The spec's validator, exactly: is this extracted candidate a face?"""
-    c = candidate
-    if not 2 <= len(c) <= MAX_FACE_LEN:
-        return False
-    if "\\" in c[1:]:
-        return False
-    if _LETTER_RUN4.search(c):
-        return False
-    if c[0] in LEADERS:
-        return any(not (ch.isascii() and ch.isalpha()) and ch not in _BRACKETS for ch in c)
-    return _is_bare_face(c)
-
-
-def _split(text: str, face: str) -> tuple[str, str]:
-    """(face, the message with the face and the whitespace around it removed)."""
-    rest = text.lstrip()
-    return face, rest[len(face) :].lstrip()
-
-
-def baseline_leading_face(text: str) -> tuple[str, str] | None:
-    """The spec's rules only (kept for measurement and compatibility checks); see ``leading_face``."""
-    candidate = extract_candidate(text)
-    if candidate and is_kaomoji(candidate):
-        return _split(text, candidate)
-    return None
-
-
 # ---------------------------------------------------------------------------------------------------------
-# The detector
+# The detector: how characters are judged, and faces llmoji passes over
 # ---------------------------------------------------------------------------------------------------------
 
 #: Brackets the detector matches by type (opener -> the closer that ends it). ``(`` and ``（`` are one type,
@@ -322,6 +155,7 @@ _SINGLE_GLYPH_FACES: Final = frozenset("ツシᐛᗜω∀Ддᴥʖ")
 #: ASCII letter runs that are faces, not words.
 _FACE_WORDS: Final = frozenset(
     {"OwO", "UwU", "OvO", "UvU", "owo", "uwu", "QwQ", "TwT", "ToT", "TvT", "XD", "xD", "XP", "xP"}
+    | {"lll", "llll", "III", "IIII"}  # the gloom lines of Σ(▼ロ▼lll)
 )
 #: Bare faces the detector takes whole: the spec's rule B list, the face words and the cheering ``\\o/``.
 _X_BARE_EXACT: Final = _BARE_EXACT | _PAIRED_EYES | _FACE_WORDS | {"\\o/"}
@@ -338,7 +172,7 @@ _X_EYE_PAIRS: Final = _B_EYE_PAIRS | frozenset(
 )
 _X_PAIRED_EYES: Final = frozenset({"^^", "><", "oO", "Oo", "TT"})
 #: Paired eyes with a gap: the bowing ``(_ _)``, ``( . .)``, and any non-ASCII eye twice (``(¬ ¬ )``).
-_SPACED_EYES: Final = re.compile(r"_\s+_|\.\s+\.|([^\x00-\x7f\s])\s+\1")
+_SPACED_EYES: Final = re.compile(r"_\s+_|\.\s+\.|-\s+-|([^\x00-\x7f\s])\s+\1")
 #: Decorations allowed around an ASCII core in a bare word (``^_^;``, ``*_*``, ``=^.^=``).
 _X_BARE_DECOR: Final = ";*'\"~!?/=#"
 #: Punctuation that, next to a digit, makes a number, counter or version (``1/3``, ``50%``, ``0.5``, ``#1``).
@@ -427,6 +261,7 @@ def _runs(kinds: list[str], members: frozenset[str]) -> Iterator[tuple[int, int]
 
 
 _ALPHA: Final = frozenset({"alpha"})
+_WORD: Final = frozenset({"word"})
 _CJK: Final = frozenset({"cjk"})
 _WORDISH: Final = frozenset({"word", "alpha"})
 _NUMBERISH: Final = frozenset({"alpha", "digit", "word"})
@@ -619,13 +454,207 @@ def _detect(line: str) -> str | None:
     return _checked(face, line[k + 1 : end - 1])
 
 
+# ---------------------------------------------------------------------------------------------------------
+# The named rules where llmoji 3.0 takes prose for a face
+# ---------------------------------------------------------------------------------------------------------
+
+#: A flat mouth between two punctuation eyes: ``(,_')``, ``(;_;)``, ``(._.)``.
+_PUNCT_EYES_RE: Final = re.compile(r"[!-/:-@\[\]^`{-~]_+[!-/:-@\[\]^`{-~]")
+#: One punctuation eye twice with only spaces between: ``(= =)``, ``(* *)``.
+_SPACED_PUNCT_EYES_RE: Final = re.compile(r"([!-/:-@\[\]^`{-~])\s+\1")
+#: Two of one eye glyph side by side: ``(..)``, ``(--)``, ``(__)``; three are an ellipsis or a rule.
+_TWIN_EYES_RE: Final = re.compile(r"(?<![._\-])([._\-])\1(?![._\-])")
+#: ASCII letters that are eyes when the same one sits either side of a mouth (``(o|o)``, ``(T!T)``, ``(xLx)``).
+_LETTER_EYES: Final = frozenset("TtoOxXuUQqvbdpij")
+#: Dashes prose uses that faces use as closed eyes: ``(― o ―)``, ``(―.―)``.
+_DASH_EYES: Final = frozenset("―‐‒–—")
+#: Eyes that differ but pair: a wink (``^'``, ``^°``), hands held up (``p…q``), squeezed shut (``>…<``).
+_RULE_EYE_PAIRS: Final = frozenset(
+    {("^", "'"), ("'", "^"), ("^", "°"), ("°", "^"), ("^", "`"), ("`", "^"), ("p", "q"), ("q", "p"), (">", "<")}
+)
+#: Eyes that are also prose punctuation: with a letter or digit between them they are an abbreviation or a
+#: number (``i.e.``, ``1,2,3``, ``10:00``), not a face.
+_PROSE_EYES: Final = frozenset(".,:")
+
+
+#: Brackets of any kind: no evidence of a face by themselves.
+_BRACKET_CHARS: Final = (
+    frozenset(_X_OPEN_TYPE) | frozenset(_X_CLOSE_TYPE) | frozenset(OPEN_BRACKETS) | frozenset("）]｝ʔʡ」』】〉》〕")
+)
+
+
+def _is_eye(a: str, mouth: str, twin: bool) -> bool:
+    """Can ``a`` be an eye round ``mouth``? Letters only from a short list; never a line or a prose glyph (a dash is
+    an exception); ``. , :`` not round a letter or digit (``i.e.``, ``1,2``, ``10:00``); ``*`` not round ``.``."""
+    if a in _LETTER_EYES or a in _DASH_EYES or (twin and _kind(a) == "word"):
+        return True  # a Greek or Cyrillic letter twice is a pair of eyes: (σρσ), (ёωё)
+    if a.isalnum() or a in _BRACKET_CHARS or _kind(a) in ("line", "prose", "mark", "space"):
+        return False
+    return not (a in _PROSE_EYES and mouth.isalnum()) and not (a == "*" and "." in mouth)
+
+
+def _twin_eyes(s: str) -> bool:
+    """Eyes either side of a mouth of one or two glyphs, spaces ignored: the same eye twice (``^q^``, ``o|o``,
+    ``∩L∩``, ``☆.☆``, ``^-,^``) or a known pair (``p_q``, ``>,<``, ``^-'``)."""
+    t = "".join(_fold(c) for c in s if not c.isspace())
+    for i in range(len(t) - 2):
+        a = t[i]
+        for width in (1, 2):
+            if i + width + 1 >= len(t):
+                break
+            mouth, b = t[i + 1 : i + 1 + width], t[i + 1 + width]
+            if a in mouth or b in mouth or (width == 2 and any(c.isalnum() for c in mouth)):
+                continue  # a wide mouth is punctuation (^-,^); between letters it is a word (or not)
+            twin = a == b
+            if (twin or (a, b) in _RULE_EYE_PAIRS) and _is_eye(a, mouth, twin) and _is_eye(b, mouth, twin):
+                return True
+    return False
+
+
+def _inside(span: str) -> tuple[str, bool, int]:
+    """What a face rule judges: (the inside of the span's first bracket, the innermost of a leading run such as
+    ``((((`` or ``《《《``, to its typed close or to the end when it never closes; whether it closed; where the
+    bracket ends). A span with no bracket is judged without its leading leaders, and counts as closed."""
+    k = next((i for i, ch in enumerate(span) if ch in _X_OPEN_TYPE), -1)
+    if k < 0:
+        return span.lstrip("".join(LEADERS)), True, len(span)
+    while k + 1 < len(span) and span[k + 1] in _X_OPEN_TYPE:
+        k += 1
+    end = _walk_typed(span, k)
+    return (span[k + 1 : end - 1], True, end) if end > 0 else (span[k + 1 :], False, len(span))
+
+
+def _has_eyes(inside: str) -> bool:
+    """A pair of eyes: the detector's eye-mouth-eye core, twin eyes (``..``, ``__``, ``(,_')``), or equal eyes round
+    any glyph."""
+    t, kinds = _squeeze(inside)
+    if len(t) >= 2 and (_has_core(inside, t, kinds) or _bare_face(t)):
+        return True
+    folded = "".join(_fold(c) for c in inside)
+    if (_TWIN_EYES_RE.search(folded) or _PUNCT_EYES_RE.search(folded)) and not _reads_as_prose(t, kinds):
+        return True
+    if _SPACED_PUNCT_EYES_RE.search(folded):
+        return True
+    return _twin_eyes(inside)
+
+
+def _no_face_glyph(span: str) -> bool:
+    """``NO_FACE_GLYPH``: nowhere in the span (after its leaders) anything faces are made of: no face or CJK glyph, no
+    Greek or Cyrillic letter, and no pair of eyes."""
+    lead = 0
+    while lead < len(span) and span[lead] in LEADERS and span[lead] not in _BRACKET_CHARS:
+        lead += 1  # arms and leaders before the bracket (Σ, ψ, ★) are not the face
+    body = span[lead:]
+    _, kinds = _squeeze("".join(ch for ch in body if ch not in _BRACKET_CHARS))
+    if any(k in ("face", "cjk", "word") for k in kinds):
+        return False
+    return not _has_eyes(body)
+
+
+def _word_or_number_inside(span: str) -> bool:
+    """``WORD_OR_NUMBER_INSIDE``: the closed inside of the first bracket reads as prose and no face follows it.
+
+    Prose: only letters that spell a word (``「OK」``, ``【完了】``, ``(Привет)``, ``(Δx)``; not eyes round a mouth,
+    ``(XoX)``, ``(pΩq)``); a lone kanji (``(一)``, ``（注）``; a lone kana such as ``(ェ)`` is a face part) or digit
+    (``(1)``); or, among other glyphs, what ``_prose_among_glyphs`` calls a word or a number.
+    """
+    inside, closed, end = _inside(span)
+    if not closed or (not any(ch in _X_OPEN_TYPE for ch in span) and _bare_face(span)):
+        return False  # what follows an unclosed bracket is whatever the line says next
+    if _face_follows(span[end:]):
+        return False  # another face follows the bracket: (荷物)////┳┳|ﾄﾞｱЮﾍ(ﾟｰﾟ?)
+    t, kinds = _squeeze(inside)
+    if len(t) == 1:
+        return (kinds[0] == "cjk" and _is_ideograph(t) and t not in _SINGLE_GLYPH_FACES) or t.isdigit()
+    if t.isalpha():
+        # Only letters: a word (「OK」, 【完了】, (Привет), (Δx)) unless it has eyes round a mouth (XoX, pΩq).
+        return t != t[::-1] and not _twin_eyes(inside) and (t.isascii() or _reads_as_prose(t, kinds))
+    return _prose_among_glyphs(t, kinds)
+
+
+def _is_ideograph(c: str) -> bool:
+    """A kanji or hanzi (``注``, ``一``): alone in brackets a word; a lone kana (``ェ``, ``ツ``) is a face part."""
+    return unicodedata.name(c, "").startswith(("CJK UNIFIED", "CJK COMPATIBILITY IDEOGRAPH"))
+
+
+def _face_follows(after: str) -> bool:
+    """Does a face follow the first bracket: a face glyph that is not punctuation, eyes, or a bracket holding a face."""
+    if any(_kind(ch) == "face" and not unicodedata.category(ch).startswith("P") for ch in after):
+        return True
+    if _twin_eyes(after):
+        return True
+    for k, ch in enumerate(after):
+        if ch in _X_OPEN_TYPE:
+            end = _walk_typed(after[k:], 0)
+            if end > 0 and _body_is_face(after[k + 1 : k + end - 1]):
+                return True
+    return False
+
+
+#: Gloom lines drawn with letters: ``(ｌｌｌ´～｀ｌｌｌ)``, ``Σ(▼ロ▼lll)``.
+_GLOOM_LINES: Final = frozenset("lI|")
+
+
+def _prose_among_glyphs(t: str, kinds: list[str]) -> bool:
+    """Prose inside a bracket that also holds other glyphs: three ASCII letters that are not a face word or gloom
+    lines, three kana or kanji in a row, three Greek or Cyrillic letters in a row (one or two are eyes and mouths:
+    ``(ノヘ;)``, ``(pΦwΦq)``), two digits in a row, or a digit next to number punctuation with no face glyph near."""
+    for i, j in _runs(kinds, _ALPHA):
+        word = t[i:j]
+        if j - i >= 3 and word not in _FACE_WORDS and not set(word) <= _GLOOM_LINES:
+            return True
+    if any(j - i >= 3 for i, j in _runs(kinds, _CJK)):
+        return True
+    if any(j - i >= 3 and t[i:j] != t[i:j][::-1] for i, j in _runs(kinds, _WORD)):
+        return True  # Привет; but ёωё mirrors: eyes round a mouth
+    glyphs = any(k == "face" for k in kinds)
+    snout = t.find("(00)")  # the pig's snout, ( ´(00)ˋ ): a face, whatever digits usually mean
+    for i, k in enumerate(kinds):
+        if k != "digit" or (snout >= 0 and snout < i < snout + 3):
+            continue
+        for n in (i - 1, i + 1):
+            if 0 <= n < len(t) and (kinds[n] == "digit" or (not glyphs and t[n] in _NUMBER_PUNCT)):
+                return True
+    return False
+
+
+#: The refusals, in the order they are asked; the first that holds names why llmoji's face is not taken.
+PROSE_RULES: Final[tuple[tuple[str, Callable[[str], bool]], ...]] = (
+    (NO_FACE_GLYPH, _no_face_glyph),
+    (WORD_OR_NUMBER_INSIDE, _word_or_number_inside),
+)
+
+
+@lru_cache(maxsize=_VERDICT_CACHE)
+def _refusal(span: str) -> str | None:
+    for name, holds in PROSE_RULES:
+        if holds(span):
+            return name
+    return None
+
+
+def _judge_line(line: str) -> tuple[str | None, str | None, str]:
+    reference = reference_face(line) or None
+    if reference is not None:
+        refused = _refusal(reference)
+        return (None, reference, refused) if refused else (reference, reference, LLMOJI)
+    found = _detect(line)
+    return (found, None, FOUND_BEYOND_LLMOJI) if found else (None, None, "")
+
+
+def judge(text: str) -> tuple[str | None, str | None, str]:
+    """(the face the journal takes or None, llmoji 3.0's face or None, what decided): ``LLMOJI`` when llmoji's face
+    is taken as it is, a named rule otherwise, "" when neither finds a face. For the tests, the bench and ``face``."""
+    return _judge_line(first_line(text)[0])
+
+
 def leading_face(text: str) -> tuple[str, str] | None:
     """The face leading a message and the message without it; None when the message is not face-led.
 
-    This is the journal's detector (the module docstring says how it judges). Returns ``(face as written,
-    text with the face and the whitespace around it removed)``. Never raises, for any string.
+    llmoji 3.0's face where llmoji takes one, unless a named prose rule refuses it; the detector's where llmoji
+    takes none. Returns ``(face as written, the rest of its line and the lines after, stripped)``, exactly as
+    llmoji splits. Never raises, for any string.
     """
-    face = _detect(_first_line(text))
-    if face is None:
-        return None
-    return _split(text, face)
+    line, after = first_line(text)
+    face = _judge_line(line)[0]
+    return split_after(face, line, after) if face else None

@@ -98,6 +98,12 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         updated_at TEXT NOT NULL
     ) STRICT;
     """,
+    # 5 (owner: taxonomy, daemon/resplit.py): the face rules became llmoji 3.0's (issue 13). Rows written before
+    # are re-split when the store opens (it needs the keys); this only marks the journal as pending, from row 0.
+    """
+    INSERT INTO meta (key, value) VALUES ('resplit_after', '0')
+        ON CONFLICT (key) DO UPDATE SET value = '0';
+    """,
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

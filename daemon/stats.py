@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -30,6 +31,7 @@ import trio
 from llmojid.client import paths
 from llmojid.client import protocol as p
 from llmojid.client.hook import SPOOL_SUFFIX
+from llmojid.daemon import resplit
 from llmojid.daemon.dispatch import CallContext, Dispatcher, DispatchError, args_as
 from llmojid.daemon.spool import BAD_SUFFIX
 from llmojid.daemon.store import Store
@@ -120,6 +122,9 @@ def query(conn: sqlite3.Connection, *, top: int, by: str) -> dict[str, Any]:
         "harnesses": _groups(conn, "harness"),
         "hooks": _health(conn),
     }
+    moved = resplit.load_report(conn)
+    if moved is not None:
+        result["resplit"] = asdict(moved)  # what the last change of face rules moved (issue 13)
     if by:
         result["by"] = {
             "key": by,

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 import trio
 
-from llmojid.daemon import schema
+from llmojid.daemon import resplit, schema
 from llmojid.daemon.keys import KeyManager
 from llmojid.daemon.seal import open_sealed, seal
 
@@ -121,7 +121,16 @@ class Store:
             if p.exists():
                 os.chmod(p, 0o600)
         reader = _connect(path)
-        return cls(path, keys, conn, reader)
+        store = cls(path, keys, conn, reader)
+        try:
+            resplit.run_pending(store, conn)
+        except sqlite3.Error as exc:
+            store.close()
+            raise translate(exc, "re-splitting the journal") from exc
+        except BaseException:
+            store.close()
+            raise
+        return store
 
     def close(self) -> None:
         self._send.close()

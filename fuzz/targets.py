@@ -80,15 +80,20 @@ def transcripts(data: bytes) -> None:
 
 
 def taxonomy(data: bytes) -> None:
-    """Face detection and canonical form on arbitrary text: never raises, stays idempotent and bounded."""
+    """Face detection and canonical form on arbitrary text: never raises, stays bounded, splits only whitespace off.
+
+    (Not idempotence: the canonical form is llmoji 3.0's one pass, which a second pass may change further.)
+    """
     from llmojid.common.taxonomy import canonicalize, extract_candidate, leading_face
 
     text = data.decode("utf-8", "replace")
     assert len(extract_candidate(text)) <= 32
     found = leading_face(text)
     if found is not None:
-        once = canonicalize(found[0])
-        assert canonicalize(once) == once
+        face, rest = found
+        assert 2 <= len(face) <= 32 and text.lstrip().startswith(face)
+        assert rest == text.lstrip()[len(face) :].strip()
+        canonicalize(face)
 
 
 def sanitizer(data: bytes) -> None:

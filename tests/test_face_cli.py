@@ -58,12 +58,12 @@ def test_json_keeps_a_multiline_input_whole(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_human_format(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["face", "ヽ( ´ ∇ ｀ )ノ yay", "[1] Smith et al.", "hello!", "(^_^)\nnext"]) == 0
+    assert cli.main(["face", "ლ(ಠ益ಠლ) why", "[1] Smith et al.", "hello!", "(^_^)\nnext"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == [
-        "ヽ( ´ ∇ ｀ )ノ yay",
-        "  kaomoji-led: ヽ( ´ ∇ ｀ )ノ   canonical: (´∇`)",
-        '  the spec\'s baseline rule alone would take "ヽ("',
+        "ლ(ಠ益ಠლ) why",
+        "  kaomoji-led: ლ(ಠ益ಠლ)   canonical: ლ(ಠ益ಠლ)",
+        "  the spec's baseline rule alone would find no face",
         "[1] Smith et al.",
         "  not kaomoji-led",
         '  the spec\'s baseline rule alone would take "[1]"',

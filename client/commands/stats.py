@@ -97,6 +97,13 @@ def print_stats(v: dict[str, Any]) -> None:
         f"journal: {v['rows']:,} rows, {v['distinct_faces']:,} distinct faces, {_day(v['first_seen'])} .. "
         f"{_day(v['last_seen'])}"
     )
+    moved = v.get("resplit")
+    if moved:
+        print(
+            f"face rules: {moved['rows']:,} rows re-split when the rules became llmoji 3.0's: "
+            f"{moved['face_changed']:,} to a new face, {moved['canonical_changed']:,} to a new key, "
+            f"{moved['kept_not_face_led']:,} kept as they were"
+        )
     if v["faces"]:
         print(f"\ntop faces{'':<3}count  first seen  last seen   face")
         _faces_table(v["faces"])
