@@ -171,6 +171,11 @@ ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "IBAN starts": _repeat("DE89 "),
     "born / DOB keywords": _repeat("born DOB 1985-"),
     "~a~a (tilde)": _repeat("~a"),
+    "spelled-out 'a dot b at c dot'": _repeat("a dot b at c dot "),
+    "'a [at] ' repeated": _repeat("a [at] "),
+    "'mysql -p' repeated": _repeat("mysql -p"),
+    "'password is ' repeated": _repeat("password is "),
+    "'--password ' repeated": _repeat("--password "),
 }
 
 
