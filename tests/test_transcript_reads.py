@@ -75,10 +75,14 @@ def test_a_fifo_is_never_opened_and_forty_events_naming_one_leave_writers_alone(
 
         threading.Thread(target=writer, daemon=True).start()
         time.sleep(0.2)
-        acks = send_events(proc, [stop_event(fifo, f"s{i}") for i in range(40)], timeout=60.0)
-        assert all(isinstance(a, p.HookAck) and a.rows_added == 0 for a in acks)
-        took = write_rows_meanwhile(proc, 5)
+        acks: list[object] = []
+        events = [stop_event(fifo, f"s{i}") for i in range(40)]
+        sender = threading.Thread(target=lambda: acks.extend(send_events(proc, events, 60.0)), daemon=True)
+        sender.start()
+        took = write_rows_meanwhile(proc, 5)  # while the 40 events are in flight
+        sender.join(60)
         assert max(took) < WRITE_ACK_SECONDS
+        assert len(acks) == 40 and all(isinstance(a, p.HookAck) and a.rows_added == 0 for a in acks)
         # Opening a FIFO for reading wakes its writer: the daemon must not have opened it at all.
         assert not writer_woke.wait(1.0), "the daemon opened the FIFO"
         assert len(journal_rows(proc)) == 5

@@ -22,8 +22,9 @@ The answer is untrusted too: it is read up to `MAX_RESPONSE_BYTES`, must be exac
 optionally in a code fence), and passes `validate_bag`; anything else fails the cell. Error messages carry the
 HTTP status or the rule broken, never the response body (it may echo a sample).
 
-Resource handling: one HTTP connection per cell, opened and closed inside `call_sync`; `cancel` closes it from
-another thread so a cancelled analyze does not wait for the endpoint.
+Resource handling: one HTTP connection per cell, opened and closed inside `call_sync`; `cancel` (and the deadline's
+watchdog, a timer thread per request) shuts it down from another thread so a cancelled analyze does not wait for
+the endpoint.
 """
 
 from __future__ import annotations
