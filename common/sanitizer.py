@@ -451,7 +451,8 @@ _PASSWORD_SYMBOLS = frozenset("!@#$%^&*+=~?")
 
 
 def _value_at(text: str, i: int) -> tuple[int, int, bool] | None:
-    """The value that starts at ``i``: (start, end, quoted), quotes excluded; sentence punctuation trimmed."""
+    """The value that starts at ``i``: (start, end, quoted), quotes excluded; sentence punctuation but "!"
+    trimmed."""
     q = _QUOTED_VALUE.match(text, i)
     if q:
         group = q.lastindex or 1
@@ -459,7 +460,7 @@ def _value_at(text: str, i: int) -> tuple[int, int, bool] | None:
     v = _BARE_VALUE.match(text, i)
     if not v:
         return None
-    return v.start(), v.start() + len(v.group().rstrip(".,:;!?")) + (1 if v.group().endswith("!") else 0), False
+    return v.start(), v.start() + len(v.group().rstrip(".,:;?")), False  # "!" often ends a password
 
 
 def _looks_like_password(value: str, *, quoted: bool) -> bool:
