@@ -2,7 +2,10 @@
 
     .venv/bin/python bench/sanitizer.py [--errors] [--quick]
 
-Scoring (corpus: ``tests/data/sanitizer/corpus.jsonl``, format in its README). Each label is a span of the
+Scoring, on three corpora printed separately (format in ``tests/data/sanitizer/README.md``): ``corpus.jsonl``
+(written with the rules: a regression check), and the credentials corpus in two splits, ``credentials-dev.jsonl``
+(the rules were tuned on it) and ``credentials-heldout.jsonl`` (written with it, before the rules, never tuned
+on: the fair number). Each label is a span of the
 line (its value, found in order). A label is recalled when a finding of its type overlaps it; a finding is
 precise when it overlaps a label of its type. "leaks" counts labels of which any character stays in the clear
 (not covered by some finding, of whatever type). ``--errors`` prints every
@@ -33,7 +36,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from llmojid.common.sanitizer import MAX_INPUT_CHARS, TYPES, find_pii, sanitize
 
-CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "sanitizer" / "corpus.jsonl"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "sanitizer"
+CORPUS = DATA / "corpus.jsonl"
+SPLITS = {
+    "regression corpus (written with the rules)": CORPUS,
+    "credentials, dev split (tuned on)": DATA / "credentials-dev.jsonl",
+    "credentials, held-out split (never tuned on)": DATA / "credentials-heldout.jsonl",
+}
 
 
 def load(path: Path) -> list[dict[str, Any]]:
@@ -51,7 +60,8 @@ def label_spans(entry: dict[str, Any]) -> list[tuple[str, int, int, str]]:
     return spans
 
 
-def score(corpus: list[dict[str, Any]], errors: bool) -> None:
+def score(corpus: list[dict[str, Any]], errors: bool, title: str = "") -> tuple[float, float, float]:
+    """Print the per-type table; return (precision, recall, share of look-alike lines left untouched)."""
     labels: Counter[str] = Counter()
     recalled: Counter[str] = Counter()
     found: Counter[str] = Counter()
@@ -82,7 +92,9 @@ def score(corpus: list[dict[str, Any]], errors: bool) -> None:
                 if errors:
                     print(f"  false  {f.type:6s} line {number}: {text[f.start : f.end]!r} in {text!r}")
     negatives = sum(1 for entry in corpus if not entry["pii"])
-    print(f"\nCorpus: {len(corpus)} lines, {sum(labels.values())} labels, {negatives} lines without PII\n")
+    kept = sum(1 for entry in corpus if not entry["pii"] and not find_pii(entry["text"]))
+    heading = f"{title}: " if title else "Corpus: "
+    print(f"\n{heading}{len(corpus)} lines, {sum(labels.values())} labels, {negatives} lines without PII\n")
     print(f"{'type':8s} {'labels':>6s} {'found':>6s} {'precision':>9s} {'recall':>7s} {'leaks':>5s}")
     for kind in TYPES:
         p = precise[kind] / found[kind] if found[kind] else 1.0
@@ -94,6 +106,7 @@ def score(corpus: list[dict[str, Any]], errors: bool) -> None:
     print(f"{'all':8s} {all_labels:6d} {all_found:6d} {total_p:9.3f} {total_r:7.3f} {all_leaks:5d}")
     if false_by_tag:
         print("\nFalse findings by look-alike tag: " + ", ".join(f"{t} {n}" for t, n in false_by_tag.most_common()))
+    return total_p, total_r, kept / negatives if negatives else 1.0
 
 
 def best_time(fn: Callable[[], object], runs: int) -> float:
@@ -158,6 +171,11 @@ ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "IBAN starts": _repeat("DE89 "),
     "born / DOB keywords": _repeat("born DOB 1985-"),
     "~a~a (tilde)": _repeat("~a"),
+    "spelled-out 'a dot b at c dot'": _repeat("a dot b at c dot "),
+    "'a [at] ' repeated": _repeat("a [at] "),
+    "'mysql -p' repeated": _repeat("mysql -p"),
+    "'password is ' repeated": _repeat("password is "),
+    "'--password ' repeated": _repeat("--password "),
 }
 
 
@@ -181,10 +199,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--errors", action="store_true", help="print every missed label and false finding")
     parser.add_argument("--quick", action="store_true", help="smaller adversarial sizes, one run each")
-    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--corpus", type=Path, help="score this corpus only (default: the three below)")
     args = parser.parse_args()
-    corpus = load(args.corpus)
-    score(corpus, args.errors)
+    splits = {str(args.corpus): args.corpus} if args.corpus else SPLITS
+    summary = {title: score(load(path), args.errors, title) for title, path in splits.items()}
+    print(f"\n{'split':46s} {'precision':>9s} {'recall':>7s} {'look-alikes kept':>16s}")
+    for title, (precision, recall, kept) in summary.items():
+        print(f"{title:46s} {precision:9.3f} {recall:7.3f} {kept:16.3f}")
+    corpus = load(args.corpus or CORPUS)
     runs = 1 if args.quick else 3
     throughput(corpus, runs)
     adversarial(runs, args.quick)

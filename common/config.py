@@ -63,6 +63,17 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=Tr
         float, msgspec.Meta(ge=0, description="unload the model after this long unused; 0 = never")
     ] = 300.0
     synthesis_method: Annotated[SynthesisMethod, msgspec.Meta(description="scoring, or generation")] = "scoring"
+    synthesis_backend_url: Annotated[
+        str,
+        msgspec.Meta(
+            description="an OpenAI-compatible endpoint for analyze (http(s)://... or unix:/path); empty = the local "
+            "model. `service install` lets the unit open inet sockets only when this is an http(s) URL"
+        ),
+    ] = ""
+    synthesis_backend_model: Annotated[str, msgspec.Meta(description="the model name the backend serves")] = ""
+    synthesis_allow_remote: Annotated[
+        bool, msgspec.Meta(description="let analyze send sanitized samples to a backend on another host")
+    ] = False
     retain_text_days: Annotated[
         int, msgspec.Meta(ge=0, description="drop raw journal text after this many days (counts stay); 0 = keep")
     ] = 0

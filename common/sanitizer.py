@@ -7,7 +7,8 @@ touches; the auditor calls :func:`find_pii` to prove that nothing stored in the 
 Types (each replaced by ``[TYPE]``):
 
 ========  ====================================================================================================
-EMAIL     addresses (``git@host:org/repo`` remotes are not e-mail)
+EMAIL     addresses (``git@host:org/repo`` remotes are not e-mail), and addresses spelled out to dodge scrapers
+          (``jane dot doe at example dot org``, ``bob [at] example [dot] net``)
 PHONE     numbers judged by ``phonenumbers``: international form, else US, else a few trunk-0 regions
 CARD      13-19 digits in a card grouping, with a card issuer prefix, Luhn-checked
 IBAN      country code, check digits, the country's registered length, mod-97 checked
@@ -15,8 +16,11 @@ SSN       US social security numbers (``AAA-GG-SSSS``, or nine digits after "SSN
 IP        IPv4 (not after "version", "v", "==") and IPv6, both validated by :mod:`ipaddress`
 URL       URLs that carry credentials, a query string, or a fragment with ``=``; other URLs are kept
 SECRET    API keys by prefix (``sk-``, ``ghp_``, ``github_pat_``, ``xox?-``, ``AKIA``...), JWTs, PEM private key
-          blocks, bearer tokens, values assigned to password/secret/token/api-key names, long high-entropy
-          strings (hex-only strings such as git hashes and UUIDs are not secrets by themselves)
+          blocks, bearer tokens (hex ones too), values assigned to password/secret/token/api-key names and key
+          material after any name ending in key/secret/token/signature (``AccountKey=``, ``X-Functions-Key:``),
+          passwords stated in prose (``my password is hunter2``) or given on a command line (``mysql -p...``,
+          ``curl -u user:pass``, ``sshpass -p``, ``--password X``, ``-passout pass:X``), long high-entropy strings
+          (hex-only strings such as git hashes and UUIDs are not secrets by themselves)
 PATH      home directories that name a user: ``/home/NAME``, ``/Users/NAME``, ``C:\\Users\\NAME``, ``~NAME/``
 DOB       full dates after "born", "DOB", "date of birth", "birthday"...
 ========  ====================================================================================================
@@ -243,7 +247,12 @@ def _prefixed_secrets(scan: _Scan) -> Iterator[_Candidate]:
     lower = scan.lower
     if "bearer" in lower or "basic" in lower or "token" in lower:
         for m in _BEARER.finditer(lower):
-            if not _word_char_before(lower, m.start()) and _is_random(text[m.start(1) : m.end(1)]):
+            token = text[m.start(1) : m.end(1)]
+            if _word_char_before(lower, m.start()):
+                continue
+            # A hex bearer token is still a token (many APIs issue hex); after "token" a hex run is too often a
+            # hash for that, so there only random-looking values count.
+            if _is_random(token) or (not lower.startswith("token", m.start()) and _is_key_material(token)):
                 yield m.start(1), m.end(1), "SECRET"
 
 
@@ -252,10 +261,16 @@ def _prefixed_secrets(scan: _Scan) -> Iterator[_Candidate]:
 # line, or an unquoted run.
 _SECRET_KEYWORD = re.compile(
     r"pass(?:word|wd|phrase)?(?![a-rt-z])|pwd|secret|token|api[_\-]?key|access[_\-]?key|auth[_\-]?key"
-    r"|private[_\-]?key|credential"
+    r"|private[_\-]?key|credential|(?P<weak>key|sig(?:nature|ning)?)(?![a-z])"
 )
-_SECRET_TRIGGERS = ("pass", "pwd", "secret", "token", "key", "credential")
+_SECRET_TRIGGERS = ("pass", "pwd", "secret", "token", "key", "credential", "sig")
 _ASSIGNMENT = re.compile(r"[A-Za-z0-9_\-]{0,20}+[\"']?[ \t]{0,3}(?::=|=>|[:=])[ \t]{0,3}")
+# A name that goes on past the keyword into one of these is about a secret (where it lives, how long it must be),
+# not the secret: secret_name, token_path, password_min_length, api_key_id.
+_ABOUT_A_SECRET = re.compile(
+    r"[_\-]?(?:name|id|path|file|arn|ref|version|min|max|length|len|type|field|url|env|count|size|hash|policy)"
+    r"(?![a-z])"
+)
 _UNQUOTED_VALUE = re.compile(r"[^\s\"'`,;)\]}>]{1,256}+")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _MAX_QUOTED_SECRET = 256
@@ -271,7 +286,7 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
         if k.start() < done:
             continue
         a = _ASSIGNMENT.match(text, k.end())
-        if not a:
+        if not a or _ABOUT_A_SECRET.match(lower, k.end()):
             continue
         i = a.end()
         if i < len(text) and text[i] in "\"'`":
@@ -285,9 +300,28 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
             if not v:
                 continue
             start, end, quoted = v.start(), v.start() + len(v.group().rstrip(".,:!?")), False
-        if _looks_like_secret_value(text[start:end], quoted=quoted):
+        # A name that only ends in "key" or "signature" (AccountKey, x-functions-key, sig) names anything from a
+        # dict key to a sort key, so there the value itself must be key material.
+        value = text[start:end]
+        if _is_key_material(value) if k.group("weak") else _looks_like_secret_value(value, quoted=quoted):
             done = end
             yield start, end, "SECRET"
+
+
+_KEY_MATERIAL_CHARS = frozenset(string.ascii_letters + string.digits + "+/-_.~%")
+
+
+def _is_key_material(value: str) -> bool:
+    """Whether a value reads as a key, a token or a signature: 16+ characters of a key alphabet (hex, base64,
+    base64url, dashed groups), at least two letters and two digits, and not a dotted or snake_case name."""
+    core = value.rstrip("=")
+    if len(core) < 16 or not all(c in _KEY_MATERIAL_CHARS for c in core):
+        return False
+    if sum(c.isdigit() for c in core) < 2 or sum(c.isalpha() for c in core) < 2:
+        return False
+    if _IDENTIFIER.fullmatch(core) and ("_" in core or "." in core):
+        return not all(part.isalpha() or part.isdigit() for part in re.split(r"[._]", core))  # a_name.like_this
+    return True
 
 
 def _is_number(value: str) -> bool:
@@ -392,6 +426,223 @@ def _random_tokens(scan: _Scan) -> Iterator[_Candidate]:
                 pos += len(seg) + 1
         elif _is_random(token):
             yield m.start(), m.end(), "SECRET"
+
+
+# SECRET: passwords stated in prose. A password word, maybe "for/to/of/on" and a few words ("the password for
+# the shared mailbox"), a link ("is", "was", "is now", "set to", ":"), then the value, which must look like a
+# password (digits and letters, a symbol, quotes, or passphrase length), so "the password is required" stays.
+_STATED_SECRET = re.compile(
+    r"(?:pass(?:word|wd|phrase|code)?|pw|pwd|(?P<weak>secret|token|key))(?![a-z0-9_\-])"
+    r"(?:[ \t]{1,3}(?:for|to|of|on)(?:[ \t]{1,3}[a-z0-9_'.\-]{1,24}){1,4}?(?=[ \t]*(?::|is\b|was\b)))?"
+    r"(?:[ \t]{0,3}:|[ \t]{1,3}(?:is|was)(?:[ \t]{1,3}(?:now|still|just|set[ \t]{1,3}to|changed[ \t]{1,3}to))?"
+    r"|[ \t]{1,3}(?:now|(?:set|changed|reset)[ \t]{1,3}to|to))[ \t]{1,3}"
+)
+_STATED_TRIGGERS = ("pass", "pw", "secret", "token", "key")
+# "use the passphrase correcthorsebatterystaple": no link word, so only a value no word could be counts.
+_BARE_STATED_SECRET = re.compile(r"(?:pass(?:word|wd|phrase)|pw)[ \t]{1,3}(?=[^\s])")
+_QUOTED_VALUE = re.compile(r"'([^'\n]{1,128})'|\"([^\"\n]{1,128})\"|`([^`\n]{1,128})`")
+_BARE_VALUE = re.compile(r"[^\s\"'`,;()\[\]{}<>]{1,128}+")
+_NOT_PASSWORDS = frozenset(
+    {"required", "optional", "incorrect", "wrong", "invalid", "empty", "blank", "correct", "stored", "hashed",
+     "expired", "missing", "changed", "reset", "masked", "hidden", "redacted", "unknown", "unset", "set", "same",
+     "different", "not", "the", "a", "an", "your", "my", "our", "their", "its", "his", "her", "none", "null"}
+)  # fmt: skip
+_PASSWORD_SYMBOLS = frozenset("!@#$%^&*+=~?")
+
+
+def _value_at(text: str, i: int) -> tuple[int, int, bool] | None:
+    """The value that starts at ``i``: (start, end, quoted), quotes excluded; sentence punctuation but "!"
+    trimmed."""
+    q = _QUOTED_VALUE.match(text, i)
+    if q:
+        group = q.lastindex or 1
+        return q.start(group), q.end(group), True
+    v = _BARE_VALUE.match(text, i)
+    if not v:
+        return None
+    return v.start(), v.start() + len(v.group().rstrip(".,:;?")), False  # "!" often ends a password
+
+
+def _looks_like_password(value: str, *, quoted: bool) -> bool:
+    """A stated value that reads as a password rather than a word, a number, code or a placeholder."""
+    if not 4 <= len(value) <= 128 or value.lower() in _NOT_PASSWORDS or _is_number(value):
+        return False
+    if value[0] in "$%{<*[#(" or "..." in value or len(set(value)) <= 2 or "(" in value:
+        return False
+    if value.startswith(("os.", "process.env", "env.", "getenv", "self.", "config.", "settings.", "args.")):
+        return False
+    if quoted:
+        return " " not in value.strip() or len(value) >= 12
+    if " " in value:
+        return False
+    letters = any(c.isalpha() for c in value)
+    digits = any(c.isdigit() for c in value)
+    if letters and digits and len(value) >= 5:
+        return True
+    if letters and any(c in _PASSWORD_SYMBOLS for c in value) and len(value) >= 6:
+        return True
+    return value.count("-") >= 2 and len(value) >= 14 and value.replace("-", "").isalpha()  # a passphrase
+
+
+def _is_strong_password(value: str) -> bool:
+    """A value no prose word is: 20+ letters run together, or 8+ characters mixing letters, digits and symbols."""
+    if len(value) >= 20 and value.isalpha() and value.islower():
+        return True
+    letters, digits = any(c.isalpha() for c in value), any(c.isdigit() for c in value)
+    symbols = any(c in _PASSWORD_SYMBOLS for c in value)
+    return len(value) >= 8 and letters and digits and symbols and "(" not in value and value[0] not in "$%{<*[#"
+
+
+def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
+    text, lower = scan.text, scan.lower
+    if not any(k in lower for k in _STATED_TRIGGERS):
+        return
+    for m in _BARE_STATED_SECRET.finditer(lower):
+        found = _value_at(text, m.end())
+        if found and not _word_char_before(lower, m.start()) and _is_strong_password(text[found[0] : found[1]]):
+            yield found[0], found[1], "SECRET"
+    for m in _STATED_SECRET.finditer(lower):
+        if _word_char_before(lower, m.start()):
+            continue
+        found = _value_at(text, m.end())
+        if not found:
+            continue
+        start, end, quoted = found
+        value = text[start:end]
+        if _is_key_material(value) if m.group("weak") else _looks_like_password(value, quoted=quoted):
+            yield start, end, "SECRET"
+
+
+# SECRET: passwords on command lines. Flags that name a password (``--password X``, ``-storepass X``,
+# ``-passout pass:X``) mean it for any program; short flags mean it only for the programs listed, found on the
+# same line (``-p`` is mysql's password but docker's port). Each line is scanned once per pattern.
+_VALUE = r"""('[^'\n]{1,128}'|"[^"\n]{1,128}"|[^\s'"|;&<>]{1,128}+)"""
+_PASSWORD_FLAG = re.compile(
+    r"-(?<![\w\-]-)-?[A-Za-z\-]{0,16}(?:[Pp]ass(?:word|wd)?|PASS(?:WORD|WD)?)(?:in|out)?(?:=|[ \t]++)" + _VALUE
+)
+_ECHO_TO_SUDO = re.compile(r"echo[ \t]++" + _VALUE + r"[ \t]*+\|[ \t]*+sudo[ \t]++(?:-[A-Za-z]++[ \t]++)*?-S")
+_CLI_PROGRAM = re.compile(
+    r"(?<![\w\-./])(mysql(?:dump|admin|import|check)?|mariadb(?:-dump|-admin)?|7z[az]?|sshpass"
+    r"|(?:docker|podman|nerdctl)[ \t]++login|mongo(?:sh|dump|restore|export|import)?|zip|unzip|sqlcmd|bcp"
+    r"|redis-cli|ldap(?:search|whoami|add|modify|delete|passwd)|curl|wget|https?|xh|lftp|smbclient|htpasswd"
+    r"|rabbitmqctl|net[ \t]++use)(?![\w\-])"
+)
+_CLI_FLAGS: dict[str, re.Pattern[str]] = {
+    "mysql": re.compile(r"-(?<![\w\-]-)p(?=\S)" + _VALUE),  # attached only: "-p db" prompts and names a db
+    "7z": re.compile(r"-(?<![\w\-]-)p(?=\S)" + _VALUE),
+    "space-p": re.compile(r"-(?<![\w\-]-)p[ \t]++(?!-)" + _VALUE),
+    "space-P": re.compile(r"-(?<![\w\-]-)P[ \t]++(?!-)" + _VALUE),
+    "redis": re.compile(r"-(?<![\w\-]-)a[ \t]++(?!-)" + _VALUE),
+    "ldap": re.compile(r"-(?<![\w\-]-)w[ \t]++(?!-)" + _VALUE),
+    "user:pass": re.compile(r"-(?<![\w\-]-)(?:u|-user)(?:=|[ \t]++)['\"]?[^\s:'\"]{1,64}:([^\s'\"]{1,128}+)"),
+    "user,pass": re.compile(r"-(?<![\w\-]-)u[ \t]++['\"]?[^\s,'\"]{1,64},([^\s'\"]{1,128}+)"),
+    "user%pass": re.compile(r"-(?<![\w\-]-)U[ \t]++['\"]?[^\s%'\"]{1,64}%([^\s'\"]{1,128}+)"),
+    "htpasswd": re.compile(
+        r"-(?<![\w\-]-)[a-zA-Z]{0,4}b[a-zA-Z]{0,4}(?:[ \t]++-[a-zA-Z]{1,4}){0,3}[ \t]++[^\s-]\S{0,255}[ \t]++\S{1,64}"
+        r"[ \t]++" + _VALUE
+    ),
+    "rabbitmq": re.compile(r"(?:add_user|change_password)[ \t]++\S{1,64}[ \t]++" + _VALUE),
+    "net use": re.compile(r"/user:\S{1,64}[ \t]++" + _VALUE),
+}
+_PROGRAM_FLAGS: dict[str, tuple[str, ...]] = {
+    "mysql": ("mysql",), "mariadb": ("mysql",), "7z": ("7z",), "sshpass": ("space-p",), "login": ("space-p",),
+    "mongo": ("space-p",), "zip": ("space-P",), "unzip": ("space-P",), "sqlcmd": ("space-P",), "bcp": ("space-P",),
+    "redis-cli": ("redis",), "ldap": ("ldap",), "curl": ("user:pass",), "wget": ("user:pass",),
+    "http": ("user:pass",), "https": ("user:pass",), "xh": ("user:pass",), "lftp": ("user,pass",),
+    "smbclient": ("user%pass",), "htpasswd": ("htpasswd",), "rabbitmqctl": ("rabbitmq",), "net": ("net use",),
+}  # fmt: skip
+_NOT_CLI_VALUES = ("env:", "file:", "fd:", "stdin")
+
+
+def _program_key(name: str) -> str:
+    for prefix in ("mysql", "mariadb", "7z", "mongo", "ldap"):
+        if name.startswith(prefix):
+            return prefix
+    if name.endswith("login"):
+        return "login"
+    return name.split()[0] if name.startswith("net") else name
+
+
+def _cli_value(text: str, m: re.Match[str]) -> Iterator[_Candidate]:
+    start, end = m.start(1), m.end(1)
+    if end - start >= 2 and text[start] in "'\"" and text[end - 1] == text[start]:
+        start, end = start + 1, end - 1
+    value = text[start:end]
+    if value.startswith("pass:"):  # openssl's -passin/-passout pass:SECRET
+        start, value = start + 5, value[5:]
+    if len(value) < 3 or value.startswith(_NOT_CLI_VALUES) or value[0] in "$%{<*[#(`-" or len(set(value)) <= 2:
+        return
+    yield start, end, "SECRET"
+
+
+def _command_line_secrets(scan: _Scan) -> Iterator[_Candidate]:
+    text, lower = scan.text, scan.lower
+    if "pass" in lower or "PASS" in text:
+        for m in _PASSWORD_FLAG.finditer(text):
+            yield from _cli_value(text, m)
+    if "sudo" in text and "echo" in text:
+        for m in _ECHO_TO_SUDO.finditer(text):
+            yield from _cli_value(text, m)
+    if not _CLI_PROGRAM.search(text):
+        return
+    line_start = 0
+    for line in text.splitlines(keepends=True):
+        flags: dict[str, int] = {}
+        for program in _CLI_PROGRAM.finditer(line):
+            for flag in _PROGRAM_FLAGS[_program_key(program.group(1))]:
+                flags.setdefault(flag, program.end())
+        for flag, after in flags.items():
+            for m in _CLI_FLAGS[flag].finditer(text, line_start + after, line_start + len(line)):
+                yield from _cli_value(text, m)
+        line_start += len(line)
+
+
+# EMAIL spelled out: "jane dot doe at example dot org", "bob [at] example [dot] net", "a.b at example.pl". Found
+# from each "at" separator; the local part is read backwards and the domain forwards, both bounded, so each
+# separator costs a bounded amount. The last label must be a top-level domain; with a bare " at " and literal
+# dots the local part must hold a dot, an underscore or a digit too ("look at setup.py" is not an address).
+_AT_SEPARATOR = re.compile(r"[ \t]*+[\[({<]at[\])}>][ \t]*+|[ \t]++at[ \t]++")
+_DOT_SEPARATOR = r"(?:[ \t]++dot[ \t]++|[ \t]*+[\[({<]dot[\])}>][ \t]*+)"
+_SPELLED_LOCAL = re.compile(
+    rf"(?<![a-z0-9._%+\-])(?:[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}{_DOT_SEPARATOR}){{0,3}}[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}$"
+)
+_SPELLED_DOMAIN = re.compile(
+    rf"[a-z0-9][a-z0-9\-]{{0,62}}(?:(?:{_DOT_SEPARATOR}|\.)[a-z0-9][a-z0-9\-]{{0,62}}){{1,4}}(?![a-z0-9\-])"
+)
+_SPELLED_WINDOW = 160
+_COMMON_TLDS = frozenset(
+    ("com", "org", "net", "edu", "gov", "mil", "int", "io", "co", "uk", "de", "fr", "es", "it", "nl", "pl", "ru",
+     "jp", "cn", "in", "br", "au", "ca", "ch", "se", "no", "fi", "dk", "be", "at", "eu", "us", "info", "biz", "dev",
+     "app", "me", "ai", "tv", "cc", "ie", "pt", "gr", "cz", "sk", "hu", "ro", "bg", "hr", "si", "lt", "lv", "ee",
+     "il", "tr", "za", "mx", "ar", "cl", "nz", "sg", "hk", "tw", "kr", "vn", "id", "my", "ph", "th", "ua", "by", "kz",
+     "email", "mail", "online", "tech", "cloud")
+)  # fmt: skip
+
+
+def _spelled_emails(scan: _Scan) -> Iterator[_Candidate]:
+    lower = scan.lower
+    if "at" not in lower:
+        return
+    for sep in _AT_SEPARATOR.finditer(lower):
+        explicit = sep.group().strip() != "at"
+        window = max(0, sep.start() - _SPELLED_WINDOW)
+        local = _SPELLED_LOCAL.search(lower, window, sep.start())
+        domain = _SPELLED_DOMAIN.match(lower, sep.end())
+        if not local or not domain or (local.start() == window and window > 0):
+            continue
+        labels = re.split(_DOT_SEPARATOR + r"|\.", domain.group())
+        spelled_dots = len(labels) - 1 > domain.group().count(".")
+        if labels[-1] not in _COMMON_TLDS and not (len(labels[-1]) == 2 and labels[-1].isalpha() and spelled_dots):
+            continue
+        if not (explicit or spelled_dots or any(c in local.group() for c in "._0123456789")):
+            continue
+        if local.group().rstrip(".") in _NOT_LOCAL_PARTS:
+            continue
+        yield local.start(), domain.end(), "EMAIL"
+
+
+# Words that precede " at " in prose far more often than they name a mailbox.
+_NOT_LOCAL_PARTS = frozenset({"look", "is", "was", "are", "be", "me", "us", "them", "him", "it", "this", "that"})
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -685,6 +936,8 @@ def _ips(scan: _Scan) -> Iterator[_Candidate]:
                 ipaddress.IPv4Address(m.group())
             except ValueError:
                 continue
+            if m.group() == "0.0.0.0":  # noqa: S104 - compared, not bound
+                continue  # "any address" (a bind address), nobody's address
             if not _VERSION_CONTEXT.search(_before(text, m.start(), 16)):
                 yield m.start(), m.end(), "IP"
     if "::" not in text and text.count(":") < 3:
@@ -930,7 +1183,10 @@ _DETECTORS: tuple[_Detector, ...] = (
     _prefixed_secrets,
     _urls,
     _emails,
+    _spelled_emails,
     _assigned_secrets,
+    _command_line_secrets,
+    _stated_secrets,
     _ibans,
     _cards,
     _ssns,

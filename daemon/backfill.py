@@ -54,7 +54,7 @@ from llmojid.daemon import opencode_history
 from llmojid.daemon.adapters import ADAPTERS, TranscriptAdapter, hermes
 from llmojid.daemon.adapters import opencode as opencode_adapter
 from llmojid.daemon.adapters.base import decode_json
-from llmojid.daemon.adapters.reader import Cursor, NotReadable, read_slice
+from llmojid.daemon.adapters.reader import Cursor, NotReadable, open_regular, read_slice
 from llmojid.daemon.dispatch import CallContext, Dispatcher, DispatchError, args_as
 from llmojid.daemon.journal import Journal
 from llmojid.daemon.store import Store
@@ -359,14 +359,9 @@ def hermes_payloads(document: Any, stem: str, fallback_ts: str) -> tuple[list[tu
 
 def read_hermes(path: str, mtime: float) -> tuple[list[p.JournalRow], int]:
     """Rows of one Hermes session file (blocking). Raises NotReadable."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise NotReadable(f"cannot open the session ({exc.strerror})") from None
+    fd = open_regular(path, "session")
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise NotReadable("the session is not a regular file")
         if st.st_size > MAX_SESSION_LOG_BYTES:
             raise NotReadable("the session log is too large")
         with os.fdopen(os.dup(fd), "rb") as handle:

@@ -90,6 +90,10 @@ class Store:
         self._send, self._receive = trio.open_memory_channel[_PendingWrite](MAX_BATCH * 4)
         self._write_lock = trio.CapacityLimiter(1)
         self._read_lock = trio.CapacityLimiter(1)
+        # Threads of their own, not trio's default pool: other work stuck in threads (a transcript on a hung
+        # mount, say) must never keep a commit or a read from starting.
+        self._writer_thread = trio.CapacityLimiter(1)
+        self._reader_thread = trio.CapacityLimiter(1)
         self.index_key = keys.index_key()
 
     # --- opening -------------------------------------------------------------------------------------------------
@@ -188,7 +192,9 @@ class Store:
                         break
                 # The thread must finish even if we are cancelled: a half-run transaction would hold the lock.
                 async with self._write_lock:
-                    await trio.to_thread.run_sync(self._commit_batch, batch, abandon_on_cancel=False)
+                    await trio.to_thread.run_sync(
+                        self._commit_batch, batch, abandon_on_cancel=False, limiter=self._writer_thread
+                    )
                 for item in batch:
                     item.done.set()
 
@@ -232,7 +238,7 @@ class Store:
                 raise translate(exc, "reading") from exc
 
         async with self._read_lock:
-            return await trio.to_thread.run_sync(run)
+            return await trio.to_thread.run_sync(run, limiter=self._reader_thread)
 
     def size_bytes(self) -> int:
         return sum(

@@ -54,6 +54,8 @@ class DaemonProcess:
     env: dict[str, str]
     proc: subprocess.Popen[bytes] | None = None
     extra_args: list[str] = field(default_factory=list)
+    #: Start the daemon in a session of its own (as a service manager does): it then has no controlling terminal.
+    new_session: bool = False
     log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -74,7 +76,12 @@ class DaemonProcess:
     def start(self, *, wait: bool = True) -> DaemonProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
-            [LLMOJID, "serve", *self.extra_args], env=self.env, stdout=log, stderr=log, stdin=subprocess.DEVNULL
+            [LLMOJID, "serve", *self.extra_args],
+            env=self.env,
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=self.new_session,
         )
         log.close()
         if wait:

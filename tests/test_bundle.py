@@ -1,8 +1,8 @@
 """The bundle end to end: build from the sealed synthesis cache, show, export a reviewed tarball, upload.
 
 The upload test cannot reach the Hugging Face hub from here, so it runs against a local stand-in for the hub: a
-``huggingface_hub`` module written into a temporary folder on ``PYTHONPATH`` that records what ``upload_folder``
-was given. It stands in for the hub only; everything of ours (CLI, daemon, review) is real.
+``huggingface_hub`` module written into a temporary folder on ``PYTHONPATH`` that records what ``create_commit``
+and ``upload_folder`` were given. It stands in for the hub only; everything of ours (CLI, daemon, review) is real.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import getpass
 import hashlib
 import json
 import os
+import re
 import tarfile
 from pathlib import Path
 
@@ -22,7 +23,22 @@ HUB_STANDIN = '''
 """A local stand-in for the Hugging Face hub (tests only): records what would have been uploaded."""
 import json, os, pathlib
 
+class CommitOperationAdd:
+    def __init__(self, path_in_repo, path_or_fileobj):
+        self.path_in_repo, self.data = path_in_repo, path_or_fileobj
+
+class CommitInfo:
+    def __init__(self, pr_url):
+        self.pr_url = pr_url
+
 class HfApi:
+    def create_commit(self, *, operations, **kwargs):
+        record = pathlib.Path(os.environ["LLMOJID_TEST_HUB_RECORD"])
+        files = {op.path_in_repo: op.data.decode("utf-8") for op in operations}
+        record.write_text(json.dumps({"call": "create_commit", "kwargs": {k: v for k, v in kwargs.items()},
+                                      "files": files}))
+        return CommitInfo("https://hub.invalid/datasets/x/discussions/7" if kwargs.get("create_pr") else None)
+
     def upload_folder(self, **kwargs):
         record = pathlib.Path(os.environ["LLMOJID_TEST_HUB_RECORD"])
         folder = pathlib.Path(kwargs["folder_path"])
@@ -129,7 +145,9 @@ def test_export_and_build_refuse_a_folder_holding_anything_else(daemon: DaemonPr
     assert result.returncode == 4 and b"kaomoji" in result.stderr and b"+1 415" not in result.stderr
 
 
-def test_upload_through_a_local_hub_standin(daemon: DaemonProcess, workdir: Path) -> None:
+def test_upload_opens_a_pull_request_laid_out_as_the_corpus_does(daemon: DaemonProcess, workdir: Path) -> None:
+    """Issue 15 item 7: a pull request (never a push to main), under contributors/<id>/bundle-<UTC time>/, with
+    a plain word, before the question, that the account's name shows on the pull request, and the way around."""
     _filled(daemon)
     daemon.ctl("bundle", "build")
     standin = workdir / "hub-standin"
@@ -141,20 +159,27 @@ def test_upload_through_a_local_hub_standin(daemon: DaemonProcess, workdir: Path
 
     declined = daemon.ctl("bundle", "upload", "--hf-repo", "someone/llmoji-bundles", input=b"n\n", check=False)
     assert declined.returncode == 2 and not record.exists()
-    assert b"Upload these files?" in declined.stderr
+    assert b"Open the pull request under your account?" in declined.stderr
+    notice = declined.stdout.decode()
+    assert "name will be visible on the pull request" in notice
+    assert "bundle export --tar" in notice and "submission route" in notice
 
     accepted = daemon.ctl("bundle", "upload", "--hf-repo", "someone/llmoji-bundles", input=b"y\n")
     sent = json.loads(record.read_text())
     folder = bundle_dir(daemon)
-    assert sent["files"] == {name: (folder / name).read_text() for name in sorted(os.listdir(folder))}
-    submitter = json.loads(sent["files"]["manifest.json"])["submitter_id"]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    stamp = manifest["generated_at"].replace("-", "").replace(":", "")
+    target = f"contributors/{manifest['submitter_id']}/bundle-{stamp}"
+    assert re.fullmatch(r"contributors/[0-9a-f]{32}/bundle-\d{8}T\d{6}Z", target)
+    assert sent["call"] == "create_commit" and sent["kwargs"]["create_pr"] is True
     assert sent["kwargs"]["repo_id"] == "someone/llmoji-bundles" and sent["kwargs"]["repo_type"] == "dataset"
-    assert sent["kwargs"]["path_in_repo"] == f"bundles/{submitter}"
+    assert "revision" not in sent["kwargs"]  # the hub makes the PR branch; nothing goes to main
+    assert sent["files"] == {f"{target}/{name}": (folder / name).read_text() for name in sorted(os.listdir(folder))}
     payload = json.dumps(sent)
     for secret in (token, getpass.getuser(), daemon.home.name, str(daemon.home)):
         assert secret not in payload
     assert not [f for f in find_pii(payload) if f.type in ("EMAIL", "PATH", "SECRET")]
-    assert b"uploaded 3 file(s)" in accepted.stdout
+    assert b"opened a pull request adding 3 file(s)" in accepted.stdout and b"discussions/7" in accepted.stdout
 
     empty = workdir / "no-hub"
     (empty / "huggingface_hub").mkdir(parents=True)

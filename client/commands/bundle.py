@@ -10,9 +10,13 @@ checks it (schema, lexicon, no personal data, no journal text), the folder is re
 and only those bytes go out. The tarball is reproducible and anonymous: members sorted, flat, mode 0644, owner
 and group 0 with no names, mtime from the manifest's ``generated_at``, gzip header without name or time.
 
-``upload`` needs the optional extra (``pip install 'llmojid[hub]'``, i.e. ``huggingface_hub``), asks before it
-sends, and sends the reviewed files into ``bundles/<submitter_id>/`` of a dataset repository: no account name or
-token is in the payload (``huggingface_hub`` authenticates with the token it keeps, in a request header).
+``upload`` needs the optional extra (``pip install 'llmojid[hub]'``, i.e. ``huggingface_hub``). It opens a pull
+request (a commit on a new PR branch, never on ``main``: a contributor rarely has write access, and a push to
+``main`` would put the account in the history of every clone) that adds the reviewed bytes, as they are, under
+``contributors/<submitter_id>/bundle-<generated_at, UTC>/``, the layout the corpus gives submissions. No account
+name or token is in the files (``huggingface_hub`` authenticates with the token it keeps, in a request header),
+but the pull request itself is opened by the account: before asking, the command says so plainly and names the
+route that reveals no account (``bundle export --tar``, then the corpus maintainers' own submission route).
 """
 
 from __future__ import annotations
@@ -69,7 +73,9 @@ def register(subparsers: Any) -> None:
     export = sub.add_parser("export", help="write the reviewed bundle as a tarball")
     export.add_argument("--tar", required=True, metavar="PATH", help="the tarball to write (.tar, .tar.gz or .tgz)")
     export.set_defaults(func=run_export)
-    upload = sub.add_parser("upload", help="send the reviewed bundle to a Hugging Face dataset (optional extra)")
+    upload = sub.add_parser(
+        "upload", help="open a pull request with the reviewed bundle on a Hugging Face dataset (optional extra)"
+    )
     upload.add_argument("--hf-repo", required=True, metavar="REPO", help="the dataset repository, owner/name")
     upload.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     upload.set_defaults(func=run_upload)
@@ -225,36 +231,63 @@ def run_export(args: argparse.Namespace) -> int:
     return cli.EXIT_OK
 
 
+def submission_folder(manifest: bytes) -> str:
+    """Where a bundle goes in the corpus: ``contributors/<submitter_id>/bundle-<generated_at as YYYYMMDDTHHMMSSZ>``.
+
+    Raises:
+        Refused: the manifest lacks a well-formed ``submitter_id`` or ``generated_at`` (the review checks both, so
+            this is a folder changed behind our back).
+    """
+    try:
+        fields = json.loads(manifest)
+        submitter = str(fields["submitter_id"])
+        stamp = strptime(str(fields["generated_at"]), "%Y-%m-%dT%H:%M:%SZ")
+    except (KeyError, TypeError, ValueError):
+        raise Refused(f"{MANIFEST} has no valid submitter_id and generated_at") from None
+    if len(submitter) != 32 or any(c not in "0123456789abcdef" for c in submitter):
+        raise Refused(f"{MANIFEST} has no valid submitter_id")
+    return f"contributors/{submitter}/bundle-{stamp.tm_year:04d}{stamp.tm_mon:02d}{stamp.tm_mday:02d}T" + (
+        f"{stamp.tm_hour:02d}{stamp.tm_min:02d}{stamp.tm_sec:02d}Z"
+    )
+
+
 def run_upload(args: argparse.Namespace) -> int:
     try:
-        from huggingface_hub import HfApi
+        from huggingface_hub import CommitOperationAdd, HfApi
     except ImportError:
         print("llmojid-ctl: bundle upload needs the optional extra: pip install 'llmojid[hub]'", file=sys.stderr)
         return cli.EXIT_USAGE
     try:
         files = reviewed(args, _folder(args))
+        target = submission_folder(files[MANIFEST])
     except Refused as exc:
         print(f"llmojid-ctl: bundle upload refused: {exc}", file=sys.stderr)
         return EXIT_REFUSED
-    submitter = json.loads(files[MANIFEST])["submitter_id"]
-    target = f"bundles/{submitter}"
-    print(f"About to upload to the Hugging Face dataset {args.hf_repo}, folder {target}/:")
+    print(f"About to open a pull request on the Hugging Face dataset {args.hf_repo}, adding under {target}/:")
     for name in sorted(files):
         print(f"  {name}  ({len(files[name])} bytes)")
+    print(
+        "The files name no account, but the pull request is opened by your Hugging Face account (the one your "
+        "token belongs to): that account's name will be visible on the pull request to anyone who can see the "
+        "dataset.\nTo share without revealing any account: llmojid-ctl bundle export --tar bundle.tar.gz, then "
+        "send the tarball by the corpus maintainers' own submission route."
+    )
     if not args.yes:
-        print("Upload these files? [y/N] ", end="", file=sys.stderr, flush=True)
+        print("Open the pull request under your account? [y/N] ", end="", file=sys.stderr, flush=True)
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             print("llmojid-ctl: nothing uploaded", file=sys.stderr)
             return cli.EXIT_USAGE
-    with tempfile.TemporaryDirectory(prefix="llmojid-upload-") as staging:
-        for name, data in files.items():
-            (Path(staging) / name).write_bytes(data)
-        HfApi().upload_folder(
-            folder_path=staging,
-            repo_id=args.hf_repo,
-            repo_type="dataset",
-            path_in_repo=target,
-            commit_message="Add an llmoji bundle",
-        )
-    print(f"uploaded {len(files)} file(s) to {args.hf_repo}/{target}")
+    operations = [
+        CommitOperationAdd(path_in_repo=f"{target}/{name}", path_or_fileobj=data) for name, data in files.items()
+    ]
+    commit = HfApi().create_commit(
+        repo_id=args.hf_repo,
+        repo_type="dataset",
+        operations=operations,
+        commit_message="Add an llmoji bundle",
+        commit_description=f"An llmoji bundle ({len(files)} files) under {target}/, made by llmojid.",
+        create_pr=True,
+    )
+    pr_url = getattr(commit, "pr_url", None) or ""
+    print(f"opened a pull request adding {len(files)} file(s) to {args.hf_repo} under {target}/: {pr_url}".rstrip(": "))
     return cli.EXIT_OK

@@ -89,12 +89,31 @@ def systemd_quote(value: str) -> str:
     return text
 
 
-def render_systemd(template: str, *, daemon_bin: Path, socket_path: str) -> str:
-    """Fill a unit template. ``socket_path`` may be the literal ``%t/...`` default (kept as a specifier)."""
+UNIX_ONLY_LINE = "RestrictAddressFamilies=AF_UNIX"
+#: What the service unit allows when config.toml names a TCP backend for analyze (an outgoing connection only).
+INET_LINE = (
+    "# config.toml names a TCP backend (synthesis_backend_url), so analyze may connect out over IPv4/IPv6.\n"
+    "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"
+)
+
+
+def render_systemd(template: str, *, daemon_bin: Path, socket_path: str, inet: bool = False) -> str:
+    """Fill a unit template. ``socket_path`` may be the literal ``%t/...`` default (kept as a specifier). ``inet``
+    widens the service unit's ``RestrictAddressFamilies=AF_UNIX`` by AF_INET and AF_INET6 (a TCP backend)."""
     socket_value = socket_path if socket_path == SYSTEMD_DEFAULT_SOCKET else socket_path.replace("%", "%%")
     rendered = template.replace("@LLMOJID_BIN@", systemd_quote(str(daemon_bin))).replace("@SOCKET_PATH@", socket_value)
+    if inet and "[Service]" in rendered:
+        lines = rendered.split("\n")
+        if lines.count(UNIX_ONLY_LINE) != 1:
+            raise ServiceError(f"the service template has no single `{UNIX_ONLY_LINE}` line to widen (a bug)")
+        rendered = "\n".join(INET_LINE if line == UNIX_ONLY_LINE else line for line in lines)
     _no_placeholder_left(rendered)
     return rendered
+
+
+def is_tcp_backend(url: str) -> bool:
+    """Whether a configured synthesis backend is reached over TCP (so the daemon must open an inet socket)."""
+    return url.strip().lower().startswith(("http://", "https://"))
 
 
 def render_launchd(template: str, *, daemon_bin: Path, socket_path: Path, log_path: Path) -> bytes:
@@ -127,6 +146,7 @@ class Settings:
 
     daemon_bin: Path
     socket_override: str  # "" = the manager's default location
+    tcp_backend: bool = False  # config.toml names an http(s) synthesis backend: the unit allows AF_INET/AF_INET6
 
 
 def _run(cmd: Sequence[str]) -> subprocess.CompletedProcess[str]:
@@ -162,7 +182,10 @@ class Systemd:
         socket_path = self.settings.socket_override or SYSTEMD_DEFAULT_SOCKET
         return {
             self.unit_dir / unit: render_systemd(
-                (root / unit).read_text(encoding="utf-8"), daemon_bin=self.settings.daemon_bin, socket_path=socket_path
+                (root / unit).read_text(encoding="utf-8"),
+                daemon_bin=self.settings.daemon_bin,
+                socket_path=socket_path,
+                inet=self.settings.tcp_backend,
             ).encode("utf-8")
             for unit in (SOCKET_UNIT, SERVICE_UNIT)
         }
@@ -319,7 +342,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _settings(args: argparse.Namespace) -> Settings:
     loaded = config.load(config.config_file(paths.config_dir()), flags={"socket": getattr(args, "socket", None)})
-    return Settings(daemon_bin=daemon_executable(), socket_override=loaded.config.socket)
+    return Settings(
+        daemon_bin=daemon_executable(),
+        socket_override=loaded.config.socket,
+        tcp_backend=is_tcp_backend(loaded.config.synthesis_backend_url),
+    )
 
 
 def _manager(args: argparse.Namespace) -> Systemd | Launchd:
@@ -372,6 +399,8 @@ def cmd_install(args: argparse.Namespace) -> int:
     for path, data in files.items():
         _write_atomic(path, data)
         print(f"wrote {path}")
+    if manager.settings.tcp_backend and isinstance(manager, Systemd):
+        print("config.toml names a TCP backend (synthesis_backend_url): the unit lets the daemon open inet sockets")
     if args.no_start:
         print(f"not started (--no-start). {manager.start_hint()}")
         return EXIT_OK

@@ -17,7 +17,12 @@ lines is counted in ``ingest_health`` and acknowledged with the rows that could 
 fail the same way). Only storage and keyring failures become an error reply, so the hook spools and the event is
 retried later.
 
-Resource handling: file reads and parsing run in worker threads; commits go through the store's single writer.
+Resource handling: transcript reads run in worker threads of their own (``TRANSCRIPT_READ_THREADS``, a
+``CapacityLimiter`` apart from trio's default one and from the store's), so payloads naming files on a hung mount
+can tie up at most those threads, never the writer or the readers; a hook event reads at most
+``EVENT_READ_BUDGET_BYTES`` of its transcript (the rest on its next event), so a sparse terabyte costs one budget
+per event; a read stuck in the kernel is abandoned at shutdown rather than waited for. Commits go through the
+store's single writer.
 Error handling: log lines name what happened and the harness, never a path, a payload or any text.
 """
 
@@ -42,7 +47,7 @@ from llmojid.common.taxonomy import leading_face
 from llmojid.daemon import spool
 from llmojid.daemon.adapters import ADAPTERS, PayloadAdapter, TranscriptAdapter
 from llmojid.daemon.adapters.base import decode_json
-from llmojid.daemon.adapters.reader import Cursor, NotReadable, read_slice
+from llmojid.daemon.adapters.reader import MAX_SLICE_BYTES, Cursor, NotReadable, read_slice
 from llmojid.daemon.dispatch import CallContext, Dispatcher
 from llmojid.daemon.journal import Journal
 from llmojid.daemon.keys import KeyManager
@@ -69,6 +74,10 @@ INLINE_DECODE_BYTES: Final = 256 * 1024
 #: When a Stop event announces a face-led message the transcript does not hold yet, look again after these waits.
 FOLLOW_UP_DELAYS: Final = (0.2, 0.5, 1.0, 2.0, 4.0)
 FOLLOW_UP_QUEUE: Final = 256
+#: Worker threads that may read transcripts at once (each may be stuck on a hung mount; none is the writer's).
+TRANSCRIPT_READ_THREADS: Final = 4
+#: Most transcript bytes one hook event consumes (two slices); a longer backlog is read on the next events.
+EVENT_READ_BUDGET_BYTES: Final = 2 * MAX_SLICE_BYTES
 
 RowFilter = Callable[[p.JournalRow], bool]
 
@@ -86,6 +95,7 @@ class HookIngest:
         self._locks: dict[bytes, trio.Lock] = {}
         self._cursors: OrderedDict[bytes, Cursor] = OrderedDict()
         self._drain_lock = trio.Lock()
+        self._read_limiter = trio.CapacityLimiter(TRANSCRIPT_READ_THREADS)
         self._follow_send, self._follow_receive = trio.open_memory_channel[
             tuple[TranscriptAdapter, str, dict[str, Any]]
         ](FOLLOW_UP_QUEUE)
@@ -135,7 +145,10 @@ class HookIngest:
             for delay in FOLLOW_UP_DELAYS:
                 await trio.sleep(delay)
                 try:
-                    if await self.ingest_transcript(adapter, path, payload, received_at=utc_now()):
+                    added = await self.ingest_transcript(
+                        adapter, path, payload, received_at=utc_now(), budget=EVENT_READ_BUDGET_BYTES
+                    )
+                    if added:
                         break
                 except StorageError as exc:  # e.g. a full disk: the next hook event reads the transcript again
                     log.warning("a follow-up read of a transcript failed: %s", exc)
@@ -166,7 +179,9 @@ class HookIngest:
         )
         path = adapter.transcript_of(payload) if isinstance(payload, dict) else None
         if isinstance(payload, dict) and path is not None and _acceptable_path(path):
-            added = await self.ingest_transcript(adapter, path, payload, received_at=received_at, spooled=spooled)
+            added = await self.ingest_transcript(
+                adapter, path, payload, received_at=received_at, spooled=spooled, budget=EVENT_READ_BUDGET_BYTES
+            )
             if not added and not spooled and _announces_a_face(payload):
                 with contextlib.suppress(trio.WouldBlock):  # a full queue only loses the extra look, never a row
                     self._follow_send.send_nowait((adapter, path, payload))
@@ -185,8 +200,10 @@ class HookIngest:
         received_at: str = "",
         spooled: bool = False,
         row_filter: RowFilter | None = None,
+        budget: int | None = None,
     ) -> int:
-        """Read a transcript from its cursor to its end, journal its rows, move its cursor; returns rows added.
+        """Read a transcript from its cursor to its end (or ``budget`` bytes), journal its rows, move its cursor;
+        returns rows added.
 
         Also the importer's entry point (``payload`` None). With a ``row_filter`` (e.g. ``--since``) only the rows
         it keeps are journaled and the cursor is left where it was, so a later full read still sees the rest.
@@ -196,7 +213,7 @@ class HookIngest:
         key = self.store.dedup_key("cursor", adapter.harness, path)
         lock = self._locks.setdefault(key, trio.Lock())
         commit = partial(self._commit, harness=adapter.harness, event_at=received_at, spooled=spooled)
-        total = 0
+        total = read = 0
         try:
             async with lock:
                 cursor = None if row_filter else await self._cursor(key)
@@ -207,7 +224,13 @@ class HookIngest:
                 while True:
                     try:
                         piece, rows, state = await trio.to_thread.run_sync(
-                            _read_and_parse, adapter, path, cursor, hints
+                            _read_and_parse,
+                            adapter,
+                            path,
+                            cursor,
+                            hints,
+                            limiter=self._read_limiter,
+                            abandon_on_cancel=True,  # a read hung in the kernel must not hold up shutdown
                         )
                     except NotReadable:
                         await self.store.write(partial(commit, rows=[], bad_payloads=1, events=events))
@@ -234,6 +257,11 @@ class HookIngest:
                     if row_filter is None:
                         self._remember(key, moved)
                     if not piece.more or moved.offset == cursor.offset:
+                        return total
+                    read += moved.offset - (0 if piece.restarted else cursor.offset)
+                    if budget is not None and read >= budget:
+                        log.info("a %s transcript has more than one event's read budget; the rest comes next time",
+                                 adapter.harness)  # fmt: skip
                         return total
                     cursor = moved
         finally:

