@@ -350,13 +350,12 @@ class KeyManager:
         assert raw is not None
         return raw
 
-    def shred_entries(self) -> list[str]:
-        """The keyring entries ``forget --all`` deletes, in order (the data keys it knows of now included)."""
-        ids = set(self._keys) | ({self._active} if self._active else set())
-        pointed = self._get(self._name(ACTIVE))
-        if pointed:
-            ids.add(pointed)
-        return [ACTIVE, *(f"data-key:{k}" for k in sorted(ids)), INDEX, SPOOL, SUBMITTER]
+    def shred_entries(self, key_ids: set[str]) -> list[str]:
+        """The entries ``forget --all`` deletes, in order: ``key_ids`` (the keys values name) and every data key
+        this manager has loaded. No keyring call: it runs on the store's writer, and must work while the keyring
+        is away (the record it goes into lets a later start finish)."""
+        ids = set(key_ids) | set(self._keys) | ({self._active} if self._active else set())
+        return [ACTIVE, *(f"data-key:{k}" for k in sorted(ids)), INDEX, SPOOL, SUBMITTER, STORE]
 
     def delete_entries(self, entries: list[str]) -> None:
         """Delete these store entries in order (one already gone is fine): crypto-shredding for ``forget --all``.
@@ -373,7 +372,7 @@ class KeyManager:
 
     def delete_all(self) -> None:
         """Crypto-shredding: forget every secret of this store (``forget --all``)."""
-        self.delete_entries(self.shred_entries())
+        self.delete_entries(self.shred_entries(set()))
 
 
 def _fast_backend() -> Any:

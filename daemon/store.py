@@ -119,9 +119,12 @@ class Store:
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             _migrate(conn, version)
-            keys.bind(_store_id(conn, made_before_binding=existed and version >= 1), path)
+            store_id = _store_id(conn, made_before_binding=existed and version >= 1)
+            keys.bind(store_id, path)
             _finish_keyring_move(conn, keys)
             finished_forget = forget_all.finish_unfinished(conn, keys)
+            if finished_forget:
+                keys.bind(store_id, path)  # the shredding took the path record too
             sealed, index_keyed = _holdings(conn)
             keys.load_active(create=not sealed)
             index_key = keys.index_key(create=not index_keyed)

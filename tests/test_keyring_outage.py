@@ -258,8 +258,8 @@ def key_material(entries: dict[str, str]) -> dict[bytes, str]:
     """Every form a secret could leak in (its base64 as stored, with and without padding, raw, raw as hex)."""
     needles: dict[bytes, str] = {}
     for name, value in entries.items():
-        if name == "active-key":
-            continue  # a key id, not a key: status and the log name it by design
+        if name in ("active-key", "store"):
+            continue  # a key id and the store's database path, not keys: status, doctor and the log name them
         needles[value.encode()] = name
         try:
             raw = base64.b64decode(value, validate=True)

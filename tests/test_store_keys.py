@@ -293,7 +293,7 @@ def test_forget_all_killed_before_each_keyring_delete_always_starts_and_finishes
     workdir: Path, daemon_env: dict[str, str]
 ) -> None:
     service = daemon_env["LLMOJID_KEYRING_SERVICE"]
-    deletes = 5  # active-key, the data key, index, spool, submitter
+    deletes = 6  # active-key, the data key, index, spool, submitter, the store's path record
     for kill_at in range(deletes + 1):
         dying = DaemonProcess(workdir, daemon_env | {"KILL_AT_DELETE": str(kill_at)})
         dying.proc = subprocess.Popen(

@@ -382,8 +382,7 @@ class PrivacyComponent:
         """
         self.daemon.dispatcher.ready = False  # take no new work: nothing may be sealed under a key about to go
         try:
-            entries = await trio.to_thread.run_sync(self.keys.shred_entries)
-            deleted = await self.store.write(lambda conn: forget_all.begin(conn, entries))
+            deleted = await self.store.write(lambda conn: forget_all.begin(conn, self.keys))
             spooled, bundle_removed = await trio.to_thread.run_sync(
                 forget_all.finish, self.store.path, self.daemon.state_dir, default_folder(), self.keys
             )

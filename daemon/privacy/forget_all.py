@@ -8,7 +8,7 @@ each keyring delete):
    commits nothing has changed; after it, the record says what is left to do.
 2. ``finish``: vacuum (no bytes of the rows left in the file or the WAL), remove the spool and the bundle folder,
    then delete the recorded keyring entries one by one, ``active-key`` first (so a crash never leaves it naming a
-   deleted data key), and last clear the record.
+   deleted data key) and the store's path record last, and then clear the record.
 
 Why every crash point is accepted: a start that finds the record (``finish_unfinished``, in ``Store.open`` before
 any key is loaded) deletes the rows again, deletes every recorded entry (one already gone is fine) and clears
@@ -29,12 +29,27 @@ from llmojid.daemon import schema
 from llmojid.daemon.keys import KeyManager
 from llmojid.daemon.privacy import forget
 from llmojid.daemon.privacy.bundle_folder import remove_folder
+from llmojid.daemon.privacy.sealed import key_counts
 
 log = logging.getLogger("llmojid.forget")
 
 
-def begin(conn: sqlite3.Connection, entries: list[str]) -> dict[str, int]:
-    """Step 1 (inside the caller's write transaction): delete every row, record the entries to shred."""
+def begin(conn: sqlite3.Connection, keys: KeyManager) -> dict[str, int]:
+    """Step 1 (inside the caller's write transaction): record the entries to shred, delete every row.
+
+    The data keys recorded are those any value or an unfinished rotation names, and those the daemon has loaded;
+    no keyring call is made, so this works while the keyring is away.
+    """
+    from llmojid.daemon.privacy.rotation import load_plan  # rotation imports the store, which imports this
+
+    ids = set(key_counts(conn))
+    plan = load_plan(conn)
+    if plan is not None:
+        ids |= {plan.to, *plan.old}
+    return _delete_and_record(conn, keys.shred_entries(ids))
+
+
+def _delete_and_record(conn: sqlite3.Connection, entries: list[str]) -> dict[str, int]:
     deleted = forget.delete_rows(conn, forget.Scope(everything=True))
     conn.execute(
         "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -77,7 +92,7 @@ def finish_unfinished(conn: sqlite3.Connection, keys: KeyManager) -> bool:
     log.info("finishing a forget --all that was interrupted: deleting the rows and the keys")
     conn.execute("BEGIN IMMEDIATE")
     try:
-        begin(conn, entries)
+        _delete_and_record(conn, entries)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
