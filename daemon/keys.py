@@ -43,9 +43,6 @@ INDEX = "index-key"
 SPOOL = "spool-key"
 SUBMITTER = "submitter-secret"
 STORE = "store"
-#: The store's secrets other than data keys, in the order ``delete_all`` shreds them (``active-key`` first: a
-#: crash after it leaves no pointer to a deleted key, see ``delete_all``).
-STORE_SECRETS = (ACTIVE, INDEX, SPOOL, SUBMITTER)
 KEY_BYTES = 32
 #: Waits between retries of a keyring call that failed with a transient error.
 KEYRING_RETRY_DELAYS = (0.1, 0.4)
@@ -83,6 +80,11 @@ class StoreMismatchError(KeyringUnavailableError):
 
 class MissingSecretError(KeyringUnavailableError):
     """The store holds values made with a secret the keyring no longer has: refused, never recreated."""
+
+
+def is_store_id(text: str) -> bool:
+    """16 lowercase hex digits (``secrets.token_hex(8)``): safe inside an entry name."""
+    return len(text) == 16 and all(c in "0123456789abcdef" for c in text)
 
 
 def backend_name(backend: Any) -> str:
@@ -151,8 +153,7 @@ class KeyManager:
         the same id is a copy: two copies under one set of keys would rotate away and shred each other's keys, so
         it is refused. A path that no longer holds it means the state directory moved: the entry follows.
         """
-        if not store_id or not all(c in "0123456789abcdef" for c in store_id):
-            raise ValueError("a store id is lowercase hex")
+        assert is_store_id(store_id), "Store.open checks the id it reads"
         self.store_id = store_id
         self._keys.clear()
         ours = str(database.resolve())

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 import trio
 
 from llmojid.daemon import schema
-from llmojid.daemon.keys import KeyManager
+from llmojid.daemon.keys import KeyManager, is_store_id
 from llmojid.daemon.privacy import forget_all
 from llmojid.daemon.privacy.sealed import key_counts
 from llmojid.daemon.seal import open_sealed, seal
@@ -303,6 +303,8 @@ def _store_id(conn: sqlite3.Connection, *, made_before_binding: bool) -> str:
     gets one too, with a pending move of its entries from their bare names (``_finish_keyring_move``)."""
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (schema.META_STORE_ID,)).fetchone()
     if row is not None:
+        if not is_store_id(str(row[0])):
+            raise StorageError("the store's id in its meta table is malformed; it was left untouched")
         return str(row[0])
     store_id = secrets.token_hex(8)
     conn.execute("BEGIN IMMEDIATE")
