@@ -216,9 +216,11 @@ def _old_daemon(root: Path, env: dict[str, str]) -> DaemonProcess:
 def test_a_store_made_before_the_binding_opens_and_its_entries_move(workdir: Path, daemon_env: dict[str, str]) -> None:
     service = daemon_env["LLMOJID_KEYRING_SERVICE"]
     old = _old_daemon(workdir, daemon_env)
-    fill(old, "CANARY-OLD", 6)
-    old.ctl("bundle", "build")  # makes the submitter secret
-    assert old.stop() == 0
+    try:
+        fill(old, "CANARY-OLD", 6)
+        old.ctl("bundle", "build")  # makes the submitter secret
+    finally:
+        assert old.stop() == 0
     legacy = entries(service)
     assert {"active-key", "index-key", "spool-key", "submitter-secret"} <= set(legacy), sorted(legacy)
     assert f"data-key:{legacy['active-key']}" in legacy
@@ -303,12 +305,17 @@ def test_forget_all_killed_before_each_keyring_delete_always_starts_and_finishes
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-        dying.wait_ready()
-        fill(dying, f"CANARY-FGT{kill_at}", 4)
-        dying.ctl("bundle", "build")
-        held = entries(service)
-        dying.ctl("forget", "--all", input=b"y\n", check=False)
-        code = dying.proc.wait(60)
+        try:
+            dying.wait_ready()
+            fill(dying, f"CANARY-FGT{kill_at}", 4)
+            dying.ctl("bundle", "build")
+            held = entries(service)
+            dying.ctl("forget", "--all", input=b"y\n", check=False)
+            code = dying.proc.wait(60)
+        finally:
+            if dying.proc.poll() is None:  # a failed step above must not leave it running
+                dying.proc.kill()
+                dying.proc.wait()
         assert code == (-9 if kill_at < deletes else 0), (kill_at, code, dying.log())
 
         # Whatever step it died at, a start is accepted, finishes the forgetting and begins afresh.
