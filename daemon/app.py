@@ -23,6 +23,7 @@ from llmojid.daemon.journal import Journal
 from llmojid.daemon.keys import KeyManager
 from llmojid.daemon.server import Server
 from llmojid.daemon.store import Store
+from llmojid.daemon.timestamps import is_time
 
 log = logging.getLogger("llmojid.app")
 
@@ -132,6 +133,12 @@ class Daemon:
         for row in msg.rows:
             if not row.message_id or not row.kaomoji or not row.harness:
                 raise DispatchError(p.ErrorCode.INVALID_ARGUMENT, "each row needs harness, message_id and kaomoji")
+        for n, row in enumerate(msg.rows):
+            if not is_time(row.ts):  # refused whole, before anything is stored
+                raise DispatchError(
+                    p.ErrorCode.INVALID_ARGUMENT,
+                    f"row {n}: ts is not an ISO-8601 time (e.g. 2026-11-05T10:30:00Z or ...+05:00); nothing was stored",
+                )
         return p.HookAck(rows_added=await self.journal.submit(msg.rows))
 
     async def _query_journal(self, msg: p.QueryJournal, _ctx: CallContext) -> p.Rows:

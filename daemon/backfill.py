@@ -58,6 +58,7 @@ from llmojid.daemon.adapters.reader import Cursor, NotReadable, open_regular, re
 from llmojid.daemon.dispatch import CallContext, Dispatcher, DispatchError, args_as
 from llmojid.daemon.journal import Journal
 from llmojid.daemon.store import Store
+from llmojid.daemon.timestamps import with_time
 
 if TYPE_CHECKING:
     from llmojid.daemon.app import Daemon
@@ -466,7 +467,7 @@ class Backfill:
         while True:
             piece = await trio.to_thread.run_sync(read_transcript_slice, adapter, source.path, cursor)
             fallback = iso(source.mtime)
-            rows = [r if r.ts else msgspec.structs.replace(r, ts=fallback) for r in piece.rows]
+            rows = with_time(piece.rows, fallback)
             yield rows, piece.bad_lines, piece.bytes_done
             if not piece.more:
                 return

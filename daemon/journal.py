@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from llmojid.client.protocol import JournalRow
 from llmojid.common.taxonomy import canonicalize
 from llmojid.daemon.store import Store, utc_now
+from llmojid.daemon.timestamps import normalise_ts
 
 TABLE = "journal"
 _SEALED = ("session", "user_text", "assistant_text", "cwd")
@@ -23,7 +24,11 @@ class Journal:
         self.store = store
 
     def insert(self, conn: sqlite3.Connection, rows: Iterable[JournalRow]) -> int:
-        """Insert rows inside the caller's write transaction; returns how many were new."""
+        """Insert rows inside the caller's write transaction; returns how many were new.
+
+        Times are stored in one form (``timestamps.normalise_ts``); an unreadable one raises BadTimestampError,
+        which rolls the caller's write back (callers check clients' times first and refuse the request).
+        """
         added = 0
         now = utc_now()
         for row in rows:
@@ -32,7 +37,7 @@ class Journal:
             cur = conn.execute(
                 "INSERT INTO journal (dedup, ts, harness, model, kaomoji, canonical, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup) DO NOTHING RETURNING id",
-                (dedup, row.ts, row.harness, row.model, row.kaomoji, canonical, now),
+                (dedup, normalise_ts(row.ts), row.harness, row.model, row.kaomoji, canonical, now),
             )
             found = cur.fetchone()
             if found is None:

@@ -92,6 +92,12 @@ def serve(args: argparse.Namespace) -> int:
 
     try:
         store = Store.open(paths.database_path(), keys)
+        if store.finished_forget:  # a forget --all a crash interrupted: its files go too, before serving
+            from llmojid.daemon.privacy import forget, forget_all
+            from llmojid.daemon.privacy.bundle_folder import default_folder
+
+            forget_all.clear_files(state_dir, default_folder())
+            forget.vacuum(store.path)
     except (StorageError, KeyringUnavailableError) as exc:
         log.error("%s", exc)
         lock.close()

@@ -108,6 +108,20 @@ MIGRATIONS: Final[tuple[str, ...]] = (
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
+#: ``meta`` rows the store itself keeps: its random id (the keyring entries are named by it, ``keys.bind``), a
+#: pending move of keyring entries from the names used before the binding, and an unfinished ``forget --all``.
+META_STORE_ID: Final = "store-id"
+META_KEYRING_MOVE: Final = "keyring-move"
+META_FORGET_ALL: Final = "forget-all"
+
+#: Columns whose values are keyed hashes under the index key (dedup ids, cursor keys, cache keys): a store with a
+#: row in any of these needs its index key, never a new one.
+INDEX_KEYED_COLUMNS: Final[dict[str, str]] = {
+    "journal": "dedup",
+    "synthesis_cache": "samples_key",
+    "transcript_cursor": "path_key",
+}
+
 #: Sealed columns per table: the auditor, key rotation and forgetting walk exactly these.
 SEALED_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "journal": ("session", "user_text", "assistant_text", "cwd"),

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import logging
 import os
+import secrets
 import sqlite3
 import stat
 from collections.abc import Callable
@@ -31,8 +32,11 @@ from typing import Any, TypeVar
 import trio
 
 from llmojid.daemon import resplit, schema
-from llmojid.daemon.keys import KeyManager
+from llmojid.daemon.keys import KeyManager, is_store_id
+from llmojid.daemon.privacy import forget_all
+from llmojid.daemon.privacy.sealed import key_counts
 from llmojid.daemon.seal import open_sealed, seal
+from llmojid.daemon.timestamps import normalise_stored_times
 
 log = logging.getLogger("llmojid.store")
 
@@ -82,7 +86,9 @@ class _PendingWrite:
 class Store:
     """The database. Open it with ``Store.open`` (blocking; call before serving), run ``writer`` in a nursery."""
 
-    def __init__(self, path: Path, keys: KeyManager, conn: sqlite3.Connection, reader: sqlite3.Connection) -> None:
+    def __init__(
+        self, path: Path, keys: KeyManager, conn: sqlite3.Connection, reader: sqlite3.Connection, index_key: bytes
+    ) -> None:
         self.path = path
         self.keys = keys
         self._conn = conn
@@ -94,15 +100,20 @@ class Store:
         # mount, say) must never keep a commit or a read from starting.
         self._writer_thread = trio.CapacityLimiter(1)
         self._reader_thread = trio.CapacityLimiter(1)
-        self.index_key = keys.index_key()
+        self.index_key = index_key
+        #: Whether opening finished a ``forget --all`` a crash had interrupted (the daemon then clears the spool
+        #: and the bundle folder too, before serving).
+        self.finished_forget = False
 
     # --- opening -------------------------------------------------------------------------------------------------
     @classmethod
     def open(cls, path: Path, keys: KeyManager) -> Store:
-        """Open (creating on first start) and migrate the database.
+        """Open (creating on first start) and migrate the database, and bind the keys to it.
 
-        Raises StoreCorruptError for a damaged file (left untouched), KeyringUnavailableError when the store holds
-        sealed data but the keyring has no key for it.
+        Raises StoreCorruptError for a damaged file (left untouched); KeyringUnavailableError (MissingSecretError,
+        StoreMismatchError) when the store holds values made with a secret the keyring lacks, or the keyring's
+        entries for its id belong to another copy of it. A secret is created only for a store that holds nothing
+        made with it (``_holdings``): never silently over existing data.
         """
         existed = path.exists()
         if existed:
@@ -111,9 +122,17 @@ class Store:
         conn = _connect(path)
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            has_data = existed and version >= 1 and conn.execute("SELECT count(*) FROM journal").fetchone()[0] > 0
-            keys.load_active(create=not has_data)
             _migrate(conn, version)
+            store_id = _store_id(conn, made_before_binding=existed and version >= 1)
+            keys.bind(store_id, path)
+            _finish_keyring_move(conn, keys)
+            finished_forget = forget_all.finish_unfinished(conn, keys)
+            if finished_forget:
+                keys.bind(store_id, path)  # the shredding took the path record too
+            sealed, index_keyed = _holdings(conn)
+            keys.load_active(create=not sealed)
+            index_key = keys.index_key(create=not index_keyed)
+            normalise_stored_times(conn)
         except sqlite3.Error as exc:
             conn.close()
             raise translate(exc, "opening the database") from exc
@@ -125,7 +144,8 @@ class Store:
             if p.exists():
                 os.chmod(p, 0o600)
         reader = _connect(path)
-        store = cls(path, keys, conn, reader)
+        store = cls(path, keys, conn, reader, index_key)
+        store.finished_forget = finished_forget
         try:
             resplit.run_pending(store, conn)
         except sqlite3.Error as exc:
@@ -290,6 +310,54 @@ def _refuse_if_damaged(path: Path) -> None:
             f"the database {path} failed its integrity check; it was left untouched: move it aside to start "
             "a new journal, or restore it from a backup"
         )
+
+
+def _store_id(conn: sqlite3.Connection, *, made_before_binding: bool) -> str:
+    """The store's random id (made on first open). A store made before keyring entries were bound to a store
+    gets one too, with a pending move of its entries from their bare names (``_finish_keyring_move``)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (schema.META_STORE_ID,)).fetchone()
+    if row is not None:
+        if not is_store_id(str(row[0])):
+            raise StorageError("the store's id in its meta table is malformed; it was left untouched")
+        return str(row[0])
+    store_id = secrets.token_hex(8)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (schema.META_STORE_ID, store_id))
+        if made_before_binding:
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, 'pending')", (schema.META_KEYRING_MOVE,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return store_id
+
+
+def _finish_keyring_move(conn: sqlite3.Connection, keys: KeyManager) -> None:
+    """Move a pre-binding store's keyring entries to its own names; the marker goes only once all have moved."""
+    if conn.execute("SELECT 1 FROM meta WHERE key = ?", (schema.META_KEYRING_MOVE,)).fetchone() is None:
+        return
+    from llmojid.daemon.privacy.rotation import load_plan  # rotation imports this module
+
+    ids = set(key_counts(conn))
+    plan = load_plan(conn)
+    if plan is not None:
+        ids |= {plan.to, *plan.old}
+    moved = keys.adopt_legacy(ids)
+    conn.execute("DELETE FROM meta WHERE key = ?", (schema.META_KEYRING_MOVE,))
+    log.info("moved %d keyring entr(ies) to the names of store %s", len(moved), keys.store_id)
+
+
+def _holdings(conn: sqlite3.Connection) -> tuple[bool, bool]:
+    """(holds a value sealed under a data key, holds an id keyed by the index key), over every such table."""
+    sealed = bool(key_counts(conn))
+    present = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    index_keyed = any(
+        conn.execute(f'SELECT 1 FROM "{table}" WHERE "{column}" IS NOT NULL LIMIT 1').fetchone()  # noqa: S608
+        for table, column in schema.INDEX_KEYED_COLUMNS.items()
+        if table in present
+    )
+    return sealed, index_keyed
 
 
 def _migrate(conn: sqlite3.Connection, version: int) -> None:

@@ -12,6 +12,7 @@ import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -142,6 +143,26 @@ class DaemonProcess:
 
     def ctl_json_lines(self, *args: str) -> list[Any]:
         return [json.loads(line) for line in self.ctl(*args).stdout.splitlines() if line.strip()]
+
+
+def store_id(env: dict[str, str]) -> str | None:
+    """The random id of the store under ``env`` (its keyring entries are named ``<id>/<entry>``), read-only.
+
+    None for a store made before stores had ids (its entries have bare names).
+    """
+    database = Path(env["XDG_STATE_HOME"]) / "llmojid" / "llmojid.db"
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'store-id'").fetchone()
+    finally:
+        conn.close()
+    return None if row is None else str(row[0])
+
+
+def store_entry(env: dict[str, str], entry: str) -> str:
+    """The keyring name of the store's ``entry`` (``active-key``, ``data-key:<id>``, ...)."""
+    found = store_id(env)
+    return entry if found is None else f"{found}/{entry}"
 
 
 def short_tempdir(prefix: str = "lj-") -> Path:

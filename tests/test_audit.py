@@ -16,7 +16,7 @@ import pytest
 
 from llmojid.daemon.seal import seal
 from tests.hook_support import start
-from tests.support import DaemonProcess, make_env, remove_tree, short_tempdir
+from tests.support import DaemonProcess, make_env, remove_tree, short_tempdir, store_entry
 from tests.test_audit_helpers import audit, db, failures, rows, service, submit
 
 CANARY = f"CANARY-{secrets.token_hex(6)}"
@@ -115,7 +115,7 @@ def test_a_world_readable_state_file(proc: DaemonProcess) -> None:
 
 def test_a_value_sealed_under_a_deleted_key(proc: DaemonProcess) -> None:
     key_id, key = secrets.token_hex(4), secrets.token_bytes(32)
-    keyring.set_password(service(proc.env), f"data-key:{key_id}", base64.b64encode(key).decode())
+    keyring.set_password(service(proc.env), store_entry(proc.env, f"data-key:{key_id}"), base64.b64encode(key).decode())
     conn = db(proc)
     row_id, original = conn.execute("SELECT id, cwd FROM journal ORDER BY id LIMIT 1 OFFSET 2").fetchone()
     sealed = seal(key, key_id, b"/home/someone/elsewhere", table="journal", column="cwd", row_id=row_id)
@@ -123,7 +123,7 @@ def test_a_value_sealed_under_a_deleted_key(proc: DaemonProcess) -> None:
     try:
         # While the key exists the value opens, but it is not under the active key: an unfinished rotation.
         expect_failure(proc, "store.sealed", "journal.cwd", f"under key {key_id}", "rotation is unfinished")
-        keyring.delete_password(service(proc.env), f"data-key:{key_id}")
+        keyring.delete_password(service(proc.env), store_entry(proc.env, f"data-key:{key_id}"))
         expect_failure(proc, "store.sealed", "journal.cwd", f"rows {row_id}", f"key {key_id}", "not in the keyring")
     finally:
         conn.execute("UPDATE journal SET cwd = ? WHERE id = ?", (original, row_id))

@@ -17,7 +17,7 @@ import keyring
 from llmojid.client import protocol as p
 from llmojid.client.connection import Client
 from llmojid.daemon.seal import seal
-from tests.support import DaemonProcess
+from tests.support import DaemonProcess, store_entry
 
 BAGS = (
     {"primary_affect": ["cheery", "excited"], "stance_modality_function": ["helpful", "eager", "confident"]},
@@ -33,7 +33,8 @@ def service(env: dict[str, str]) -> str:
 
 
 def keyring_entry(env: dict[str, str], entry: str) -> str | None:
-    return keyring.get_password(service(env), entry)
+    """The store's keyring ``entry`` (by its short name: ``active-key``, ``data-key:<id>``, ...)."""
+    return keyring.get_password(service(env), store_entry(env, entry))
 
 
 def active_key(env: dict[str, str]) -> tuple[str, bytes]:

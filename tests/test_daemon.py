@@ -18,7 +18,7 @@ import pytest
 from llmojid.client import protocol as p
 from llmojid.client.connection import Client
 from tests.kill_tally import KILL_TRIALS
-from tests.support import LLMOJID, DaemonProcess, inet_inodes, scan_for, socket_inodes
+from tests.support import LLMOJID, DaemonProcess, inet_inodes, scan_for, socket_inodes, store_entry
 
 
 def rows_with(canary: str, n: int = 1, start: int = 0) -> list[p.JournalRow]:
@@ -165,8 +165,8 @@ def test_canary_readable_by_owner_and_absent_from_disk(daemon: DaemonProcess) ->
     assert scan_for(daemon.root, [canary.encode(), canary.encode("utf-16-le")]) == []
     # The key is in the keyring, and its bytes are nowhere on disk.
     service = daemon.env["LLMOJID_KEYRING_SERVICE"]
-    key_id = keyring.get_password(service, "active-key")
-    key_b64 = keyring.get_password(service, f"data-key:{key_id}")
+    key_id = keyring.get_password(service, store_entry(daemon.env, "active-key"))
+    key_b64 = keyring.get_password(service, store_entry(daemon.env, f"data-key:{key_id}"))
     assert key_id and key_b64
     import base64
 

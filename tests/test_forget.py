@@ -65,7 +65,10 @@ def test_forget_all_leaves_no_recoverable_row(daemon: DaemonProcess) -> None:
     assert daemon.proc is not None and daemon.proc.wait(30) == 0  # it stops by itself, cleanly
 
     counts = plain_rows(daemon.state_dir / "llmojid.db")
-    assert counts and all(n == 0 for n in counts.values()), counts
+    assert counts and all(n == 0 for t, n in counts.items() if t != "meta"), counts
+    with sqlite3.connect(f"file:{daemon.state_dir / 'llmojid.db'}?mode=ro", uri=True) as conn:
+        # Only the store's id stays: its keyring entries are named by it (no value, no text).
+        assert [r[0] for r in conn.execute("SELECT key FROM meta")] == ["store-id"]
     wal = daemon.state_dir / "llmojid.db-wal"
     assert not wal.exists() or wal.stat().st_size == 0
     assert scan_for(daemon.root, needles(text, model)) == []

@@ -194,12 +194,15 @@ class PrivateKeyring:
             return False
 
     def entries(self, service: str) -> dict[str, str]:
-        """Every entry of ``service`` (keyring's attributes: service, username), name -> secret."""
+        """Every entry of ``service`` (keyring's attributes: service, username), name -> secret.
+
+        A store's entries (``<store id>/<entry>``) are listed by their short names; there is one store per test.
+        """
         with closing(self.connect()) as conn:
             collection = secretstorage.get_default_collection(conn)
             found = {}
             for item in collection.search_items({"service": service}):
-                found[item.get_attributes()["username"]] = item.get_secret().decode()
+                found[item.get_attributes()["username"].split("/", 1)[-1]] = item.get_secret().decode()
             return found
 
     def put(self, service: str, entry: str, value: str) -> None:
@@ -255,8 +258,8 @@ def key_material(entries: dict[str, str]) -> dict[bytes, str]:
     """Every form a secret could leak in (its base64 as stored, with and without padding, raw, raw as hex)."""
     needles: dict[bytes, str] = {}
     for name, value in entries.items():
-        if name == "active-key":
-            continue  # a key id, not a key: status and the log name it by design
+        if name in ("active-key", "store"):
+            continue  # a key id and the store's database path, not keys: status, doctor and the log name them
         needles[value.encode()] = name
         try:
             raw = base64.b64decode(value, validate=True)

@@ -18,7 +18,7 @@ from llmojid.client import hook
 from llmojid.daemon import spool
 from tests.harness_transcripts import ClaudeSession, Expected, jsonl
 from tests.hook_support import journal_rows, run_hook, spool_files, start, wait_spool_drained
-from tests.support import DaemonProcess, scan_for
+from tests.support import DaemonProcess, scan_for, store_entry
 
 
 def _keypair() -> tuple[bytes, bytes]:
@@ -104,7 +104,7 @@ def _generic(seq: int, canary: str) -> bytes:
 
 
 def _spool_key(proc: DaemonProcess) -> bytes:
-    raw = keyring.get_password(proc.env["LLMOJID_KEYRING_SERVICE"], "spool-key")
+    raw = keyring.get_password(proc.env["LLMOJID_KEYRING_SERVICE"], store_entry(proc.env, "spool-key"))
     assert raw is not None
     return base64.b64decode(raw)
 

@@ -13,7 +13,7 @@ import trio
 from llmojid.daemon import schema
 from llmojid.daemon.keys import KeyManager
 from llmojid.daemon.store import StorageError, Store
-from tests.support import LLMOJID, DaemonProcess
+from tests.support import LLMOJID, DaemonProcess, store_entry
 
 
 def digest(path: Path) -> str:
@@ -75,10 +75,10 @@ def test_data_without_its_key_is_refused_not_rekeyed(daemon: DaemonProcess) -> N
     submit(daemon, rows_with("k", 2))
     assert daemon.stop() == 0
     service = daemon.env["LLMOJID_KEYRING_SERVICE"]
-    keyring.delete_password(service, "active-key")
+    keyring.delete_password(service, store_entry(daemon.env, "active-key"))
     result = serve_once(daemon)
     assert result.returncode == 1 and "keyring" in result.stderr
-    assert keyring.get_password(service, "active-key") is None
+    assert keyring.get_password(service, store_entry(daemon.env, "active-key")) is None
 
 
 async def test_group_commit_and_savepoint_isolation(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

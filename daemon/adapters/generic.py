@@ -2,7 +2,8 @@
 
 ``{"model", "cwd", "user_text", "assistant_text", "ts"}``, optionally ``"session"`` and ``"message_id"``. A payload
 may also be a JSON array of such objects, or several of them one per line. Objects with the wrong types are
-skipped; the others still count. Without a ``message_id`` the id is a hash of the given time, model and text, so the
+skipped, and so is an object whose ``ts`` is not ISO-8601 (it is stored in UTC, ``llmojid.daemon.timestamps``); the
+others still count. Without a ``message_id`` the id is a hash of the given time, model and text, so the
 same message sent twice is stored once. Without a ``ts`` the row takes the time the event reached us.
 """
 
@@ -12,6 +13,7 @@ from typing import Any, Final
 
 from llmojid.client.protocol import JournalRow
 from llmojid.daemon.adapters.base import decode_json, digest, get_str, make_row
+from llmojid.daemon.timestamps import is_time
 
 HARNESS: Final = "generic"
 #: Most messages one payload may carry: more are ignored (a hook event is one turn, not a bulk import).
@@ -38,6 +40,8 @@ def rows_from_messages(messages: list[Any], received_at: str) -> list[JournalRow
         if not isinstance(text, str) or not text.strip():
             continue
         ts = get_str(message, "ts")
+        if ts and not is_time(ts):
+            continue  # refused: an unreadable time would sort wrongly and escape forget --before
         model = get_str(message, "model")
         row = make_row(
             text,

@@ -54,6 +54,7 @@ from llmojid.daemon.keys import KeyManager
 from llmojid.daemon.seal import SealError
 from llmojid.daemon.security import SecurityError, check_private_dir
 from llmojid.daemon.store import StorageError, Store, utc_now
+from llmojid.daemon.timestamps import with_time
 
 if TYPE_CHECKING:
     from llmojid.daemon.app import Daemon
@@ -240,7 +241,7 @@ class HookIngest:
                             "a %s transcript was truncated, rotated or rewritten; reading it from its start",
                             adapter.harness,
                         )
-                    rows = [r if r.ts else msgspec.structs.replace(r, ts=received_at) for r in rows]
+                    rows = with_time(rows, received_at)
                     if row_filter is not None:
                         rows = [r for r in rows if row_filter(r)]
                     moved = msgspec.structs.replace(piece.cursor, state=state)

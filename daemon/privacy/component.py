@@ -24,7 +24,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -40,13 +39,12 @@ from llmojid.daemon import sessions
 from llmojid.daemon.clock import WallClockWatch
 from llmojid.daemon.dispatch import CallContext, Dispatcher, DispatchError, args_as
 from llmojid.daemon.keys import KeyringUnavailableError
-from llmojid.daemon.privacy import auditor, forget, retention, rotation
+from llmojid.daemon.privacy import auditor, forget, forget_all, retention, rotation
 from llmojid.daemon.privacy import bundle as layout
 from llmojid.daemon.privacy.bundle_folder import (
     BundleFolderError,
     default_folder,
     read_folder,
-    remove_folder,
     write_folder,
 )
 from llmojid.daemon.privacy.sealed import key_counts
@@ -382,25 +380,24 @@ class PrivacyComponent:
         return p.Result(value={"deleted": deleted, "vacuumed": True, "keys_deleted": False, "stopping": False})
 
     async def _forget_everything(self, scope: forget.Scope) -> dict[str, Any]:
-        """Rows, spool, bundle, then the keys; the daemon then stops (see the module docstring).
+        """Rows, spool, bundle, then the keys, in ``forget_all``'s crash-safe order; the daemon then stops.
 
-        It stops even when a step fails: new work was refused from the first step on, and a fresh start is what
-        tells from the store and the keyring what is left (``forget --all`` can simply be run again).
+        It stops even when a step fails: new work was refused from the first step on, and the next start finishes
+        what the record left (``forget_all.finish_unfinished``); ``forget --all`` can also simply be run again.
         """
         self.daemon.dispatcher.ready = False  # take no new work: nothing may be sealed under a key about to go
         try:
-            deleted = await self.store.write(lambda conn: forget.delete_rows(conn, scope))
-            await trio.to_thread.run_sync(forget.vacuum, self.store.path)
-            spooled = await trio.to_thread.run_sync(_remove_spool, self.daemon.state_dir)
-            bundle_removed = await trio.to_thread.run_sync(remove_folder, default_folder())
-            await trio.to_thread.run_sync(self.keys.delete_all)
+            deleted = await self.store.write(lambda conn: forget_all.begin(conn, self.keys))
+            spooled, bundle_removed = await trio.to_thread.run_sync(
+                forget_all.finish, self.store.path, self.daemon.state_dir, default_folder(), self.keys
+            )
             # A write already in flight fails to seal now (no key); sweep once more so no row outlives its key.
             late = await self.store.write(lambda conn: forget.delete_rows(conn, scope))
-            if any(late.values()):
+            if any(n for table, n in late.items() if table != "meta"):
                 await trio.to_thread.run_sync(forget.vacuum, self.store.path)
             log.info("forget --all: deleted every row, the spool, the bundle and the keys; stopping")
         except Exception:
-            log.error("forget --all did not finish; stopping (run it again after the next start)")
+            log.error("forget --all did not finish; stopping (the next start finishes it)")
             raise
         finally:
             if self.daemon.server is not None:
@@ -413,21 +410,3 @@ class PrivacyComponent:
             "keys_deleted": True,
             "stopping": True,
         }
-
-
-def _remove_spool(state_dir: Path) -> int:
-    """Delete the spool's files and the spool public key (its private half is about to be shredded)."""
-    removed = 0
-    spool = state_dir / "spool"
-    try:
-        st = os.lstat(spool)
-    except FileNotFoundError:
-        st = None
-    if st is not None and stat.S_ISDIR(st.st_mode):
-        for entry in os.listdir(spool):
-            path = spool / entry
-            if not stat.S_ISDIR(os.lstat(path).st_mode):
-                os.unlink(path)
-                removed += 1
-    (state_dir / "spool.pub").unlink(missing_ok=True)
-    return removed

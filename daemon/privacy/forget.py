@@ -8,9 +8,9 @@ What goes, generically over the tables ``schema.SEALED_COLUMNS`` names (so table
 * in both cases, every row of a derived table (one with ``source_model`` and ``canonical`` columns: the synthesis
   cache) for a cell that lost journal rows: a bag made from forgotten samples goes with them (it is made again
   from what remains at the next ``analyze``);
-* ``--all``: every row of every table, the spool, the bundle folder, and then the keys (crypto-shredding: what
-  any backup or stray page still holds can no longer be opened). The daemon then stops, so it starts afresh with
-  new keys.
+* ``--all``: every row of every table (but the store's id), the spool, the bundle folder, and then the keys
+  (crypto-shredding: what any backup or stray page still holds can no longer be opened), in the crash-safe order
+  of ``forget_all``. The daemon then stops, so it starts afresh with new keys.
 
 Why the bytes go: the store runs with ``secure_delete`` (deleted content is zeroed in place), and after deleting,
 ``vacuum`` rebuilds the file and truncates the WAL, so neither free pages nor old WAL frames keep a copy.
@@ -88,8 +88,13 @@ def delete_rows(conn: sqlite3.Connection, scope: Scope) -> dict[str, int]:
     """Delete what ``scope`` names (inside the caller's write transaction); returns rows deleted per table."""
     deleted: dict[str, int] = {}
     if scope.everything:
+        store_id = _store_id(conn)
         for table in tables(conn):
             deleted[table] = conn.execute(f"DELETE FROM {quote(table)}").rowcount  # noqa: S608 - quoted name
+        if store_id is not None:
+            # The store's id stays: its keyring entries are named by it (a fresh start makes new keys under it).
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (schema.META_STORE_ID, store_id))
+            deleted["meta"] -= 1
         return deleted
     cells: set[tuple[str, str]] = set()
     derived: list[str] = []
@@ -117,6 +122,11 @@ def delete_rows(conn: sqlite3.Connection, scope: Scope) -> dict[str, int]:
             ).rowcount
         deleted[table] = deleted.get(table, 0) + n
     return deleted
+
+
+def _store_id(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (schema.META_STORE_ID,)).fetchone()
+    return None if row is None else str(row[0])
 
 
 def _where(scope: Scope, names: set[str]) -> tuple[str | None, tuple[str, ...]]:
