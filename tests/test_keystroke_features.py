@@ -18,14 +18,12 @@ from llmojid.daemon.keystrokes import features as f
 from llmojid.daemon.keystrokes.data import aalto_split, cmu_events, load_cmu, parse_aalto_text
 from llmojid.daemon.keystrokes.evaluate import (
     aalto_eer,
-    aalto_eer_interval,
     aalto_scores,
     cmu_splits,
-    eer,
-    eer_point,
     scaled_manhattan,
     timing_statistics,
 )
+from llmojid.daemon.keystrokes.verification import bootstrap_intervals, build_trials, eer, eer_point
 from llmojid.daemon.keystrokes.windows import (
     InvalidEvents,
     WindowAssembler,
@@ -298,8 +296,9 @@ def test_aalto_bootstrap_interval_brackets_the_eer() -> None:
         centre = rng.normal(size=8)
         u = centre + rng.normal(scale=0.9, size=(8, 8))
         users.append(u / np.linalg.norm(u, axis=1, keepdims=True))
-    low, high = aalto_eer_interval(users, enroll=5, reps=50)
+    (low, high), (u_low, u_high) = bootstrap_intervals(build_trials(users, 5, 5), reps=50)
     assert 0.0 < low <= aalto_eer(users, 5) <= high < 0.5
+    assert 0.0 <= u_low <= u_high < 0.5
 
 
 def test_timing_statistics_work_without_releases() -> None:
