@@ -358,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(_row("scaled Manhattan (Killourhy & Maxion 2009)", PUBLISHED_SCALED_MANHATTAN, "published"))
     for name, value in cmu_res.items():
         print(_row(name, value))
-    print(_row("(b) second protocol: other subjects' sessions 2-8 as background", "mean EER"))
+    print(_row("(b) second protocol: other subjects as background", "mean EER"))
     for name, value in cmu_bg.items():
         print(_row(name, value))
     print()
