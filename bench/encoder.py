@@ -57,6 +57,19 @@ def bench_encode(runs: int) -> list[tuple[str, float, float]]:
 
     encoder = Encoder(threads=1)
     rows = []
+    # The frozen TorchScript graph the daemon runs, against the eager model, interleaved call by call.
+    window = [prompt(0)]
+    frozen, eager = encoder._forward, encoder.model
+    encoder.encode(window)
+    times_by: dict[str, list[float]] = {"frozen": [], "eager": []}
+    for _ in range(runs):
+        for name, forward in (("frozen", frozen), ("eager", eager)):
+            encoder._forward = forward
+            t0 = time.perf_counter()
+            encoder.encode(window)
+            times_by[name].append((time.perf_counter() - t0) * 1000)
+    encoder._forward = frozen
+    rows.append(("encode  1 window, eager model (ms/call)", pct(times_by["eager"], 50), pct(times_by["eager"], 99)))
     for batch in (1, 16):
         windows = [prompt(s) for s in range(batch)]
         encoder.encode(windows)  # warm-up

@@ -209,6 +209,12 @@ def test_baseline_enrols_scores_flags_and_resets(daemon: DaemonProcess) -> None:
     assert max(w["deviation"] for w in same) < min(w["deviation"] for w in other)
     assert all(w["flagged"] for w in other) and not any(w["flagged"] for w in same)
     assert all(w["threshold"] == status["thresholds"]["press_only"] for w in scored)
+    # the sustained decision: the mean deviation of the newest three scored windows, with its own threshold
+    assert [w["sustained_deviation"] is None for w in scored] == [True, True, False, False, False, False]
+    assert scored[2]["sustained_deviation"] == pytest.approx(float(np.mean([w["deviation"] for w in same])))
+    assert scored[5]["sustained_deviation"] == pytest.approx(float(np.mean([w["deviation"] for w in other])))
+    assert not scored[2]["sustained_flagged"] and scored[5]["sustained_flagged"]
+    assert scored[5]["sustained_threshold"] == status["thresholds"]["sustained_press_only"]
 
     # everything about how the user typed is sealed: no plaintext summary or score in the database file
     db = daemon.state_dir / "llmojid.db"
@@ -222,6 +228,14 @@ def test_baseline_enrols_scores_flags_and_resets(daemon: DaemonProcess) -> None:
     status = typing_status(daemon)
     assert status["enrollment"]["state"] == "not started" and status["windows_seen"] == 12
     assert "not started: 0 of 5" in daemon.ctl("typing").stdout.decode()
+
+    # after a reset the sustained decision starts over with the new baseline
+    with Client(daemon.socket_path) as client:
+        for i in range(6):
+            send(client, "editor/b", window(300 + i, flight=480.0))
+    status = wait_for(daemon, settled(18))
+    newest = max((w for w in status["recent"] if w["status"] == "scored"), key=lambda w: w["id"])
+    assert newest["sustained_deviation"] is None and not newest["flagged"]
 
 
 def test_a_journal_turn_links_to_the_prompt_it_answers(daemon: DaemonProcess) -> None:

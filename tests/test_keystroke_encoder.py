@@ -83,6 +83,19 @@ def test_embeddings_are_unit_norm_deterministic_and_order_independent() -> None:
     assert np.allclose(e.encode([windows[1]])[0], z[1], atol=1e-5)  # padding in a batch changes nothing
 
 
+def test_the_frozen_graph_gives_the_eager_models_embeddings_for_any_shape() -> None:
+    import torch
+
+    e = enc.Encoder(threads=1)
+    assert isinstance(e._forward, torch.jit.ScriptModule)  # the fast path is in use, not the fallback
+    for windows in ([rhythm(5, n=13)], [rhythm(6, n=300), rhythm(7, n=30, releases=False)], [rhythm(8)] * 5):
+        x, mask = windows_to_batch(windows)
+        with torch.inference_mode():
+            fast = e._forward(torch.from_numpy(x), torch.from_numpy(mask))
+            eager = e.model(torch.from_numpy(x), torch.from_numpy(mask))
+        assert torch.equal(fast, eager)
+
+
 def test_the_closing_enter_and_pastes_do_not_change_the_embedding() -> None:
     e = enc.Encoder(threads=1)
     base = rhythm(4)

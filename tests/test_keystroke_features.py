@@ -18,14 +18,12 @@ from llmojid.daemon.keystrokes import features as f
 from llmojid.daemon.keystrokes.data import aalto_split, cmu_events, load_cmu, parse_aalto_text
 from llmojid.daemon.keystrokes.evaluate import (
     aalto_eer,
-    aalto_eer_interval,
     aalto_scores,
     cmu_splits,
-    eer,
-    eer_point,
     scaled_manhattan,
     timing_statistics,
 )
+from llmojid.daemon.keystrokes.verification import bootstrap_intervals, build_trials, eer, eer_point
 from llmojid.daemon.keystrokes.windows import (
     InvalidEvents,
     WindowAssembler,
@@ -298,8 +296,9 @@ def test_aalto_bootstrap_interval_brackets_the_eer() -> None:
         centre = rng.normal(size=8)
         u = centre + rng.normal(scale=0.9, size=(8, 8))
         users.append(u / np.linalg.norm(u, axis=1, keepdims=True))
-    low, high = aalto_eer_interval(users, enroll=5, reps=50)
+    (low, high), (u_low, u_high) = bootstrap_intervals(build_trials(users, 5, 5), reps=50)
     assert 0.0 < low <= aalto_eer(users, 5) <= high < 0.5
+    assert 0.0 <= u_low <= u_high < 0.5
 
 
 def test_timing_statistics_work_without_releases() -> None:
@@ -325,9 +324,19 @@ def test_baseline_enrols_then_scores_flags_and_updates_slowly() -> None:
     other = bl.observe(same.baseline, unit([0, 0, 1]), threshold=0.3)
     assert other.flagged and other.deviation == pytest.approx(1.0, abs=1e-3)
     assert np.array_equal(other.baseline.mean, same.baseline.mean)  # a flagged window does not move it
-    moved = bl.observe(b, unit([1, 0.3, 0]), threshold=0.3).baseline
-    step = np.linalg.norm(moved.mean - b.mean)
-    assert 0 < step < 0.1 * np.linalg.norm(unit([1, 0.3, 0]) - b.mean)  # it moves, slowly
+    z = unit([1, 0.3, 0])
+    moved = bl.observe(b, z, threshold=0.3).baseline
+    # the baseline keeps growing as a running mean: the 6th window weighs 1/6 ...
+    assert np.allclose(moved.mean, (5 * b.mean + z) / 6, atol=1e-6) and moved.count == 6
+    # ... and once it holds GROW_UNTIL windows, each new one weighs UPDATE_RATE
+    grown = bl.Baseline(b.mean, bl.GROW_UNTIL)
+    late = bl.observe(grown, z, threshold=0.3).baseline
+    assert np.allclose(late.mean, (1 - bl.UPDATE_RATE) * b.mean + bl.UPDATE_RATE * z, atol=1e-6)
+
+
+def test_sustained_deviation_needs_three_scored_windows() -> None:
+    assert bl.sustained_deviation([0.1, 0.2]) is None
+    assert bl.sustained_deviation([0.9, 0.1, 0.2, 0.3]) == pytest.approx(0.2)  # the newest three only
 
 
 def test_baseline_round_trips_through_bytes() -> None:
@@ -339,8 +348,9 @@ def test_baseline_round_trips_through_bytes() -> None:
 
 
 def test_thresholds_pick_the_regime_of_the_window() -> None:
-    t = bl.Thresholds(with_release=0.2, press_only=0.4)
+    t = bl.Thresholds(with_release=0.2, press_only=0.4, sustained_with_release=0.1, sustained_press_only=0.3)
     assert t.for_window(1.0) == 0.2 and t.for_window(0.0) == 0.4
+    assert t.sustained_for_window(1.0) == 0.1 and t.sustained_for_window(0.0) == 0.3
 
 
 def test_link_turn_takes_the_latest_window_before_the_turn() -> None:

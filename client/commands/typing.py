@@ -61,16 +61,25 @@ def render(value: dict[str, Any]) -> str:
     )
     thr = value["thresholds"]
     lines.append(f"threshold  {thr['press_only']:.3f} (key presses only), {thr['with_release']:.3f} (with releases)")
+    if "sustained_windows" in thr:
+        lines.append(
+            f"sustained  mean of {thr['sustained_windows']} windows: {thr['sustained_press_only']:.3f} (key presses "
+            f"only), {thr['sustained_with_release']:.3f} (with releases)"
+        )
     encoder = value["encoder"]
     if encoder["error"]:
         lines.append(f"encoder    FAILED: {encoder['error']}")
     recent = value["recent"]
     if recent:
         lines.append("")
-        lines.append(f"{'closed at (UTC)':<20} {'source':<8} {'keys':>5} {'flight ms':>9} {'corr':>5}  deviation")
+        lines.append(
+            f"{'closed at (UTC)':<20} {'source':<8} {'keys':>5} {'flight ms':>9} {'corr':>5}  deviation  sustained"
+        )
     for w in recent:
         dev = "" if w.get("deviation") is None else f"{w['deviation']:.3f}"
         flag = "  FLAG" if w.get("flagged") else ""
+        if w.get("sustained_deviation") is not None:
+            flag += f"  {w['sustained_deviation']:.3f}" + (" SUSTAINED" if w.get("sustained_flagged") else "")
         flight = w.get("median_flight_ms")
         lines.append(
             f"{w['closed_at'][:19]:<20} {w['source']:<8} {w.get('n_events', 0):>5} "

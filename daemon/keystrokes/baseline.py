@@ -10,9 +10,16 @@ Life cycle:
   evaluation, where 5 sentences enrol a user); they get no score.
 - **enrolled**: every later window gets a deviation and is flagged when it crosses the threshold taken
   from the evaluation's EER point (different for windows with and without key-release times: the pty
-  wrapper never sees releases, editor plugins may). Unflagged windows then pull the mean towards
-  themselves by :data:`UPDATE_RATE` (an exponential moving average), so the baseline follows slow drift
-  (a new keyboard, a new habit) while a flagged window (fatigue, stress, someone else) does not move it.
+  wrapper never sees releases, editor plugins may). Unflagged windows then join the baseline: as a running
+  mean until it holds :data:`GROW_UNTIL` windows (on the dev users a baseline grown from 5 to 10 windows cut
+  the per-user EER from 0.076 to 0.071 against the old fixed rate), then with weight :data:`UPDATE_RATE` (an
+  exponential moving average), so it follows slow drift (a new keyboard, a new habit) while a flagged
+  window (fatigue, stress, someone else) does not move it.
+- **sustained**: one window is ~45 keys, and the evaluation shows that a decision over
+  :data:`SUSTAINED_WINDOWS` consecutive windows (the mean of their deviations) errs far less than one
+  (held-out users, press + release: global EER about two thirds of the single-window one, per-user EER about a
+  third). Each score therefore also carries the sustained deviation and its own flag, at the threshold of
+  the evaluation's fused EER point.
 - **reset**: ``llmojid-ctl typing reset`` forgets the baseline; enrolment starts over.
 
 Linking: a journal turn answers the prompt typed just before it, so :func:`link_turn` picks the latest
@@ -31,9 +38,14 @@ import numpy.typing as npt
 
 #: Windows that enrol a baseline; the evaluation (and its EER threshold) uses the same number.
 ENROLL_WINDOWS = 5
-#: Weight of one accepted window in the baseline after enrolment. 0.05 means the last ~20 windows
-#: dominate: a few prompts' worth of change moves the baseline little, a week of new habit moves it.
+#: Weight of one accepted window in the baseline once it holds GROW_UNTIL windows. 0.05 means the last ~20
+#: windows dominate: a few prompts' worth of change moves the baseline little, a week of new habit moves it.
 UPDATE_RATE = 0.05
+#: Until the baseline holds this many windows, an accepted window joins it as a running mean (weight
+#: 1 / (count + 1)); from then on with UPDATE_RATE. (1 / GROW_UNTIL == UPDATE_RATE: no jump between the two.)
+GROW_UNTIL = 20
+#: Consecutive scored windows behind one sustained decision (the evaluation's "fuse 3").
+SUSTAINED_WINDOWS = 3
 #: A journal turn is linked to a prompt window only if the window closed at most this long before it
 #: (an assistant can work for many minutes on one prompt; beyond an hour the link is a guess).
 MAX_LINK_SECONDS = 3600.0
@@ -43,14 +55,21 @@ FloatVec = npt.NDArray[np.float32]
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """Deviation thresholds at the evaluation's EER point, per kind of window."""
+    """Deviation thresholds at the evaluation's EER points, per kind of window: for one window, and for
+    the mean of :data:`SUSTAINED_WINDOWS` consecutive windows."""
 
     with_release: float
     press_only: float
+    sustained_with_release: float
+    sustained_press_only: float
 
     def for_window(self, release_known_fraction: float) -> float:
         """The threshold of the regime the window belongs to (at least half its releases known or not)."""
         return self.with_release if release_known_fraction >= 0.5 else self.press_only
+
+    def sustained_for_window(self, release_known_fraction: float) -> float:
+        """The sustained-decision threshold of the regime of the newest window."""
+        return self.sustained_with_release if release_known_fraction >= 0.5 else self.sustained_press_only
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +133,17 @@ def observe(baseline: Baseline | None, z: FloatVec, threshold: float) -> Outcome
     flagged = dev > threshold
     if flagged:
         return Outcome(baseline, False, dev, True)
-    mean = (1.0 - UPDATE_RATE) * baseline.mean + UPDATE_RATE * z
+    rate = max(1.0 / (baseline.count + 1), UPDATE_RATE)
+    mean = (1.0 - rate) * baseline.mean + rate * z
     return Outcome(Baseline(mean.astype(np.float32), baseline.count + 1), False, dev, False)
+
+
+def sustained_deviation(recent: Sequence[float]) -> float | None:
+    """Mean deviation of the newest :data:`SUSTAINED_WINDOWS` scores (oldest first), or None when fewer
+    windows have been scored since enrolment."""
+    if len(recent) < SUSTAINED_WINDOWS:
+        return None
+    return float(np.mean(recent[-SUSTAINED_WINDOWS:]))
 
 
 def parse_ts(ts: str) -> float:

@@ -40,12 +40,14 @@ from llmojid.daemon.dispatch import CallContext, Dispatcher, DispatchError, args
 from llmojid.daemon.keystrokes.baseline import (
     ENROLL_WINDOWS,
     MAX_LINK_SECONDS,
+    SUSTAINED_WINDOWS,
     Baseline,
     Thresholds,
     embedding_to_bytes,
     link_turn,
     observe,
     parse_ts,
+    sustained_deviation,
 )
 from llmojid.daemon.keystrokes.features import KeyClass, KeyEvent, rhythm_events, window_stats
 from llmojid.daemon.keystrokes.windows import InvalidEvents, WindowAssembler, checked_events, source_kind
@@ -251,14 +253,21 @@ class TypingState:
 
         def apply(conn: sqlite3.Connection) -> None:
             baseline = self._read_baseline(conn)
+            recent = self._recent_deviations(conn)
             for closed, vec in zip(batch, z, strict=True):
                 threshold = self.thresholds.for_window(closed.release_known_fraction)
                 outcome = observe(baseline, vec, threshold)
                 baseline = outcome.baseline
+                recent = [] if outcome.deviation is None else [*recent, outcome.deviation][-SUSTAINED_WINDOWS:]
+                sustained = sustained_deviation(recent)
+                sustained_threshold = self.thresholds.sustained_for_window(closed.release_known_fraction)
                 score = {
                     "deviation": outcome.deviation,
                     "threshold": None if outcome.deviation is None else threshold,
                     "flagged": outcome.flagged,
+                    "sustained_deviation": sustained,
+                    "sustained_threshold": None if sustained is None else sustained_threshold,
+                    "sustained_flagged": sustained is not None and sustained > sustained_threshold,
                 }
                 rid = closed.window_id
                 sealed_z = self.store.seal_bytes(
@@ -280,6 +289,22 @@ class TypingState:
                 self._write_baseline(conn, baseline)
 
         await self.store.write(apply)
+
+    def _recent_deviations(self, conn: sqlite3.Connection) -> list[float]:
+        """Deviations of the newest scored windows since the baseline was last enrolled, oldest first (the
+        context of the next sustained decision; an enrolling window starts it over)."""
+        rows = conn.execute(
+            "SELECT id, status, score FROM typing_window WHERE status IN (?, ?) ORDER BY id DESC LIMIT ?",
+            (SCORED, ENROLLED, SUSTAINED_WINDOWS - 1),
+        ).fetchall()
+        out: list[float] = []
+        for rid, status, score in reversed(rows):
+            if status == ENROLLED or score is None:
+                out = []
+                continue
+            value = json.loads(self.store.open_bytes(score, table=WINDOW_TABLE, column="score", row_id=rid))
+            out = [] if value.get("deviation") is None else [*out, float(value["deviation"])]
+        return out
 
     def _read_baseline(self, conn: sqlite3.Connection) -> Baseline | None:
         row = conn.execute("SELECT state FROM typing_baseline WHERE id = ?", (BASELINE_ROW,)).fetchone()
@@ -341,7 +366,13 @@ class TypingState:
                     "updates": 0 if baseline is None else max(0, baseline.count - ENROLL_WINDOWS),
                     "updated_at": found["baseline_updated_at"],
                 },
-                "thresholds": {"with_release": self.thresholds.with_release, "press_only": self.thresholds.press_only},
+                "thresholds": {
+                    "with_release": self.thresholds.with_release,
+                    "press_only": self.thresholds.press_only,
+                    "sustained_with_release": self.thresholds.sustained_with_release,
+                    "sustained_press_only": self.thresholds.sustained_press_only,
+                    "sustained_windows": SUSTAINED_WINDOWS,
+                },
                 "encoder": {
                     "loaded": self._encoder is not None,
                     "error": self._encoder_error,
@@ -360,6 +391,8 @@ class TypingState:
             view.update(json.loads(self.store.open_bytes(score, table=WINDOW_TABLE, column="score", row_id=rid)))
         else:
             view.update({"deviation": None, "threshold": None, "flagged": False})
+        view.setdefault("sustained_deviation", None)  # scores written before sustained decisions existed
+        view.setdefault("sustained_flagged", False)
         return view
 
     async def _reset(self, _msg: p.Request, _ctx: CallContext) -> p.Result:
