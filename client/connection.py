@@ -59,7 +59,7 @@ class Client:
     """One connection to the daemon. Use as a context manager; ``request`` sends one request and waits."""
 
     def __init__(self, path: Path, timeout: float = DEFAULT_TIMEOUT_SECONDS, client_name: str = "llmojid-ctl"):
-        self.path = path
+        self.path = Path(path)  # callers pass str too
         self.timeout = timeout
         self._ids = itertools.count(1)
         self._decoder = p.FrameDecoder()

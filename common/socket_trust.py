@@ -105,11 +105,12 @@ def check_peer(sock: _socket.socket, socket_path: Path) -> None:
         raise NotOurDaemon(socket_path, "the process listening there", uid)
 
 
-def connect_verified(sock: _socket.socket, socket_path: Path) -> None:
+def connect_verified(sock: _socket.socket, socket_path: str | os.PathLike[str]) -> None:
     """Connect ``sock`` to ``socket_path``, checking the directory before and the peer after; send nothing.
 
     Raises NotOurDaemon (the socket is left connected: the caller closes it), or OSError from ``connect``.
     """
+    socket_path = Path(socket_path)
     check_socket_dir(socket_path)
     sock.connect(os.fspath(socket_path))
     check_peer(sock, socket_path)

@@ -456,7 +456,9 @@ class WrapTypist:
             self.lines += 1
             deadline = time.monotonic() + 30
             while bytes(self.terminal.screen).count(marker) < 2:  # echoed by the pty and written back by cat
-                assert time.monotonic() < deadline, f"the program stopped getting keys: {bytes(self.terminal.screen)[-400:]!r}"
+                assert time.monotonic() < deadline, (
+                    f"the program stopped getting keys: {bytes(self.terminal.screen)[-400:]!r}"
+                )
                 time.sleep(0.05)
             self.terminal.type(b"\x04")
             assert self.wrap.wait(30) == 0, "wrap did not end with its program's status"
