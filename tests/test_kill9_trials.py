@@ -450,6 +450,7 @@ class WrapTypist:
         """Stop typing; the program must still be there: one more line after the kill, then ^D, exit 0."""
         self.stop.set()
         self.thread.join(30)
+        self._wait_quiet()  # cat's answer to the last line must not interleave with the echo of the next
         marker = f"after-kill-{random.randrange(10**9)}".encode()
         try:
             self.terminal.type(marker + b"\r", WRAP_KEY_GAP)
@@ -464,6 +465,13 @@ class WrapTypist:
             assert self.wrap.wait(30) == 0, "wrap did not end with its program's status"
         finally:
             self.terminal.close()
+
+    def _wait_quiet(self, quiet: float = 0.3, limit: float = 10.0) -> None:
+        deadline = time.monotonic() + limit
+        size = -1
+        while len(self.terminal.screen) != size and time.monotonic() < deadline:
+            size = len(self.terminal.screen)
+            time.sleep(quiet)
 
 
 def _windows_by_source(proc: DaemonProcess) -> Counter[str]:
