@@ -1,7 +1,10 @@
 """A blocking client for the daemon's socket, for the CLI (the hook has its own, stdlib-only, in hook.py).
 
 Failures fall into the kinds the CLI's exit codes name: DaemonUnreachable (exit 3: nothing answers, with how to
-start it), DaemonError (exit 1: the daemon answered with a typed error), and ProtocolError from the pure core.
+start it; DaemonImpostor, a kind of it: what holds the socket path is not ours, and nothing was sent), DaemonError
+(exit 1: the daemon answered with a typed error), and ProtocolError from the pure core.
+
+Before the first byte, ``llmojid.common.socket_trust`` checks the socket's directory and the listener's uid.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 
 from llmojid.client import protocol as p
+from llmojid.common import socket_trust
 
 #: How long the CLI waits for a reply by default. Long jobs pass their own (analyze streams progress).
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -25,6 +29,19 @@ class DaemonUnreachable(Exception):
             "(or `llmojid-ctl service install` to have it started on demand)"
         )
         self.path = path
+
+
+class DaemonImpostor(DaemonUnreachable):
+    """The socket path is held by someone else (its directory or its listener is not ours): nothing was sent.
+
+    A kind of "unreachable" (exit 3, the hook spools, ``wrap`` records nothing), with its own message: the path, the
+    owner found and what to do.
+    """
+
+    def __init__(self, refusal: socket_trust.NotOurDaemon) -> None:
+        Exception.__init__(self, str(refusal))
+        self.path = refusal.path
+        self.owner_uid = refusal.owner_uid
 
 
 class DaemonError(Exception):
@@ -42,14 +59,18 @@ class Client:
     """One connection to the daemon. Use as a context manager; ``request`` sends one request and waits."""
 
     def __init__(self, path: Path, timeout: float = DEFAULT_TIMEOUT_SECONDS, client_name: str = "llmojid-ctl"):
-        self.path = path
+        self.path = Path(path)  # callers pass str too
         self.timeout = timeout
         self._ids = itertools.count(1)
         self._decoder = p.FrameDecoder()
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock.settimeout(timeout)
         try:
-            self._sock.connect(str(path))
+            # The directory and the listener's uid are checked before the first byte (socket_trust).
+            socket_trust.connect_verified(self._sock, path)
+        except socket_trust.NotOurDaemon as exc:
+            self._sock.close()
+            raise DaemonImpostor(exc) from None
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             self._sock.close()
             raise DaemonUnreachable(path, exc.strerror or type(exc).__name__) from None

@@ -1,10 +1,11 @@
 """``llmojid-ctl hook <harness>``: what a coding assistant runs after every turn. Standard library only.
 
 A hook runs on every turn, so its cost is the most felt number of the product: this module imports the standard
-library and ``llmojid.client.minipack`` / ``llmojid.client.paths`` (both standard-library only) and nothing else on
-its fast path. ``import msgspec`` alone would cost more than the whole budget, so the two frames the hook sends
-(``Hello`` and ``HookEvent``) are written with minipack, and the harness's payload is carried as-is: the daemon
-decodes it and reads the transcript it names.
+library and ``llmojid.client.minipack`` / ``llmojid.client.paths`` / ``llmojid.common.socket_trust`` /
+``llmojid.common.spool_format`` (all standard-library only) and nothing else on its fast path. ``import msgspec``
+alone would cost more than the whole budget, so the two frames the hook sends (``Hello`` and ``HookEvent``) are
+written with minipack, and the harness's payload is carried as-is: the daemon decodes it and reads the transcript
+it names.
 
 The promises, in order of importance:
 
@@ -15,10 +16,12 @@ The promises, in order of importance:
    ``hook_timeout_ms`` in ``config.toml``, else 300 ms), counted from the end of the payload; a stdin that is
    never closed is given up on after ``STDIN_IDLE_SECONDS`` of silence.
 3. **Never lose**: without an ack in time (no daemon, a daemon that is starting, a slow disk, a payload too large
-   for one frame), the payload is sealed to the daemon's X25519 public key (``paths.spool_public_key_path()``,
-   written by the daemon when it starts; the private half lives only in the OS keyring) into a 0600 file in
-   ``paths.spool_dir()``. The daemon drains those files in name order. Only this slow path imports
-   ``cryptography`` (about 30 ms of imports): it runs when the daemon is away, when time no longer matters.
+   for one frame, or a socket that is not our daemon's: ``socket_trust`` checks its directory and the listener's
+   uid before the first byte is sent), the payload is sealed to the daemon's X25519 public key
+   (``paths.spool_public_key_path()``, written by the daemon when it starts; the private half lives only in the OS
+   keyring) into a 0600 file in ``paths.spool_dir()``. The daemon drains those files in name order. Only this slow
+   path imports ``cryptography`` (about 30 ms of imports): it runs when the daemon is away, when time no longer
+   matters.
    Nothing is ever written in plaintext. If the daemon has never run (no public key), the event cannot be sealed
    and is not recorded; one line on stderr says so (transcript-based harnesses can still be imported later).
 
@@ -29,13 +32,7 @@ hand-off file and runs ``llmojid-ctl hook opencode <file>`` detached; the hook c
 Duplicates are harmless by design: an event that the daemon committed but whose ack came too late is also
 spooled, and the journal's (harness, session, message id) key stores the rows once.
 
-Spool file format (``SPOOL_MAGIC`` version 1)::
-
-    magic (6) | ephemeral X25519 public key (32) | nonce (12) | AES-256-GCM(ciphertext + tag)
-
-The key is HKDF-SHA256 of the X25519 shared secret, with ``info = SPOOL_INFO | ephemeral public | recipient
-public``; the associated data is the header plus the recipient public key. The plaintext is a minipack map
-``{"harness": str, "payload": bytes, "ts": ISO-8601 UTC str}``. ``llmojid.daemon.spool`` opens it.
+The spool file format is ``llmojid.common.spool_format`` (shared with the daemon, which opens the files).
 
 Error handling: every failure ends in the same place (exit 0 with the harness's output); stderr gets one line
 only when an event could not be kept at all. No payload byte ever reaches stderr.
@@ -54,6 +51,16 @@ import time
 from pathlib import Path
 
 from llmojid.client import minipack, paths
+from llmojid.common import socket_trust
+from llmojid.common.spool_format import (
+    MAX_PAYLOAD_BYTES,
+    NONCE_BYTES,
+    SPOOL_INFO,
+    SPOOL_MAGIC,
+    SPOOL_SUFFIX,
+    SPOOL_TMP_PREFIX,
+    X25519_KEY_BYTES,
+)
 
 #: Must equal ``llmojid.client.protocol.PROTOCOL_VERSION`` (a test holds them together; importing the protocol
 #: module would import msgspec).
@@ -61,8 +68,6 @@ PROTOCOL_VERSION = 1
 #: The protocol's frame limit (``protocol.MAX_FRAME_BYTES``), and what a HookEvent frame adds around the payload.
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 FRAME_OVERHEAD = 1024
-#: Largest payload the hook accepts from stdin; a larger one is not read further (and not recorded).
-MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
 #: A harness that never closes our stdin: after this long without a byte, what arrived is the payload.
 STDIN_IDLE_SECONDS = 2.0
 DEFAULT_TIMEOUT_MS = 300
@@ -76,14 +81,6 @@ TIMEOUT_ENV = "LLMOJID_HOOK_TIMEOUT_MS"
 OUTPUT = {"hermes": b"{}\n", "agy": b"{}\n"}
 #: Harnesses whose plugin hands the hook a file instead of a pipe (``llmojid.client.handoff``); stdin is not read.
 HANDOFF_HARNESSES = frozenset({"opencode"})
-
-SPOOL_MAGIC = b"LJSPL1"
-SPOOL_INFO = b"llmojid spool v1"
-SPOOL_SUFFIX = ".spool"
-SPOOL_TMP_PREFIX = ".tmp-"
-X25519_KEY_BYTES = 32
-NONCE_BYTES = 12
-SPOOL_HEADER_BYTES = len(SPOOL_MAGIC) + X25519_KEY_BYTES + NONCE_BYTES
 
 _HEADER = struct.Struct(">I")
 
@@ -266,7 +263,8 @@ def _deliver(harness: str, payload: bytes, socket_path: Path, deadline: float) -
         return False
     try:
         _set_timeout(sock, deadline)
-        sock.connect(str(socket_path))
+        # Not ours (a directory or a listener of another user): send nothing, the caller spools instead.
+        socket_trust.connect_verified(sock, socket_path)
         _set_timeout(sock, deadline)
         sock.sendall(hook_frames(harness, payload))
         reader = _FrameReader(sock, deadline)
@@ -275,7 +273,7 @@ def _deliver(harness: str, payload: bytes, socket_path: Path, deadline: float) -
             return False
         ack = reader.next_message()
         return ack.get("type") == "HookAck" and ack.get("id") == 2
-    except (OSError, _NoAck, ValueError):
+    except (OSError, _NoAck, ValueError, socket_trust.NotOurDaemon):
         return False
     finally:
         sock.close()
@@ -331,7 +329,17 @@ class SpoolUnavailable(Exception):
 
 
 def read_public_key(path: Path) -> bytes:
-    """The daemon's raw X25519 public key: a regular file of ours holding exactly 32 bytes."""
+    """The daemon's raw X25519 public key: a regular file of ours holding exactly 32 bytes, in a directory of ours.
+
+    The key is not secret, but whoever can write it (or swap it within its directory) chooses whom the hook seals
+    to: neither the file nor its directory may be writable by group or others.
+    """
+    try:
+        dst = os.lstat(path.parent)
+    except OSError as exc:
+        raise SpoolUnavailable(f"the spool key's directory cannot be read ({exc.strerror})") from None
+    if not stat.S_ISDIR(dst.st_mode) or dst.st_uid != os.getuid() or dst.st_mode & 0o022:
+        raise SpoolUnavailable("the spool key's directory is not a directory of ours closed to others")
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
@@ -344,6 +352,8 @@ def read_public_key(path: Path) -> bytes:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid():
             raise SpoolUnavailable("the spool key is not a regular file of ours")
+        if st.st_mode & 0o022:
+            raise SpoolUnavailable(f"the spool key has mode {stat.S_IMODE(st.st_mode):04o}; others could replace it")
         key = os.read(fd, X25519_KEY_BYTES + 1)
     finally:
         os.close(fd)

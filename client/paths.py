@@ -7,6 +7,7 @@ its Library folders. ``LLMOJID_SOCKET`` (or ``--socket``) overrides the socket p
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -25,15 +26,48 @@ def _xdg(var: str, default: str) -> Path:
 
 
 def runtime_dir() -> Path:
-    """The per-user directory that holds the socket (0700, checked by the daemon before binding)."""
+    """The per-user directory that holds the socket (0700, checked by the daemon before binding).
+
+    Without ``XDG_RUNTIME_DIR`` (ssh without pam_systemd, containers, ``su``, cron) there is no private place for
+    it, and a predictable name under the temp dir can be made first by another user. The daemon then creates the
+    directory with ``mkdtemp`` (a name nobody can take first) and writes its path into the state directory, where
+    only we can write (``runtime_dir_record``); clients read it there. Until a daemon has recorded one, the answer
+    is a path inside the state directory that does not exist (so: "not reachable", never someone else's socket).
+    """
     base = os.environ.get("XDG_RUNTIME_DIR", "")
     if base and os.path.isabs(base):
         return Path(base) / APP
     if sys.platform == "darwin":
         return _home() / "Library" / "Caches" / APP / "run"
-    import tempfile  # only on this fallback: the hook path imports this module, and tempfile is costly
+    return recorded_runtime_dir() or state_dir() / "no-runtime-dir-yet"
 
-    return Path(tempfile.gettempdir()) / f"{APP}-{os.getuid()}"
+
+def needs_recorded_runtime_dir() -> bool:
+    """True where ``runtime_dir`` is the temp-dir fallback that the daemon creates and records."""
+    base = os.environ.get("XDG_RUNTIME_DIR", "")
+    return not (base and os.path.isabs(base)) and sys.platform != "darwin"
+
+
+def runtime_dir_record() -> Path:
+    """Where the daemon records the fallback socket directory it made (a file of ours in the 0700 state dir)."""
+    return state_dir() / "runtime-dir"
+
+
+def recorded_runtime_dir() -> Path | None:
+    """The recorded fallback directory, if the record is a regular file of ours that no one else could write."""
+    record = runtime_dir_record()
+    try:
+        fd = os.open(record, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+            return None
+        text = os.read(fd, 4097).decode("utf-8", "replace").strip()
+    finally:
+        os.close(fd)
+    return Path(text) if text and os.path.isabs(text) and "\n" not in text else None
 
 
 def socket_path(override: str | None = None) -> Path:

@@ -13,7 +13,8 @@ release times, and a paste (bracketed, or too many keys in one read) is one PAST
 
 Never blocking typing: events go into a bounded queue; a separate thread batches them into ``Keystrokes``
 messages (flushing at once on Enter, so the daemon can date the prompt) and sends them with the blocking
-client. When the daemon is away or slow, the thread drops the batch and retries a little later; when the
+client. When the daemon is away or slow, or the socket is not our daemon's (``llmojid.common.socket_trust``,
+checked on every connection before a byte is sent), the thread drops the batch and retries a little later; when the
 queue is full, the I/O loop drops the event. Either way the keyboard path never waits for the daemon.
 
 Resource handling: ``run`` owns the pty master, the child process and the sender thread; all are released
@@ -45,6 +46,7 @@ from pathlib import Path
 from types import FrameType
 
 from llmojid.client import protocol as p
+from llmojid.client.connection import DaemonImpostor
 
 #: Key events sent in one Keystrokes message at most (well under the protocol's per-batch limit).
 BATCH_MAX_EVENTS = 256
@@ -166,6 +168,8 @@ class Sender:
     events: queue.Queue[p.KeyEvent | None] = field(default_factory=lambda: queue.Queue(QUEUE_MAX_EVENTS))
     #: The newest batch could not be delivered because the daemon was away.
     daemon_away: bool = False
+    #: Why the socket was refused as not our daemon's (it names the path and the owner), if it was.
+    refusal: str = ""
     sent: int = 0
     dropped: int = 0
     _thread: threading.Thread | None = None
@@ -227,9 +231,11 @@ class Sender:
             self._client.request(p.Keystrokes(source=self.source, events=batch))  # type: ignore[attr-defined]
             self.sent += len(batch)
             self.daemon_away = False
-        except Exception:  # any failure means "daemon away": typing must go on, timing is dropped
+        except Exception as exc:  # any failure means "daemon away": typing must go on, timing is dropped
             self.dropped += len(batch)
             self.daemon_away = True
+            if isinstance(exc, DaemonImpostor):  # nothing was sent to it; said once the program has finished
+                self.refusal = str(exc)
             self._close_client()
             self._retry_at = time.monotonic() + RETRY_SECONDS
 

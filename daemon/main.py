@@ -11,7 +11,6 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -104,16 +103,24 @@ def serve(args: argparse.Namespace) -> int:
         return EXIT_ERROR
 
     activated = None
+    bound: security.BoundSocket | None = None
     try:
         activated = security.activated_socket()
         if activated is not None:
             sock, activated_by = activated
-            socket_path = Path(sock.getsockname() or paths.socket_path(args.settings.socket or None))
+            socket_path = security.check_activated_socket(sock)
         else:
-            socket_path = paths.socket_path(args.settings.socket or None)  # config (issue 7)
-            sock, activated_by = security.bind_private_socket(socket_path), "self"
-    except security.SecurityError as exc:
-        log.error("%s", exc)
+            override = args.settings.socket or None  # config (issue 7)
+            if override is None and paths.needs_recorded_runtime_dir():
+                socket_path = security.fallback_runtime_dir() / paths.SOCKET_NAME
+            else:
+                socket_path = paths.socket_path(override)
+            bound = security.bind_private_socket(socket_path)
+            sock, activated_by = bound.sock, "self"
+    except (security.SecurityError, OSError) as exc:
+        log.error("%s", exc if isinstance(exc, security.SecurityError) else f"cannot take the socket: {exc.strerror}")
+        if activated is not None:
+            activated[0].close()
         store.close()
         lock.close()
         return EXIT_ERROR
@@ -134,10 +141,12 @@ def serve(args: argparse.Namespace) -> int:
     try:
         trio.run(daemon.run, sock)
     finally:
-        sock.close()
-        if activated is None:
-            # Only a socket we bound is ours to remove; an activated one belongs to the service manager.
-            socket_path.unlink(missing_ok=True)
+        # Only a socket we bound is ours to remove (and only if the file is still the one we bound); an activated
+        # one belongs to the service manager.
+        if bound is not None:
+            bound.close()
+        else:
+            sock.close()
         lock.close()
         log.info("stopped")
     return EXIT_OK

@@ -1,7 +1,7 @@
 """The spool: hook events that could not be delivered, sealed to the daemon's key, drained in order.
 
-The hook writes them (``llmojid.client.hook``, which defines the file format: the daemon may import the client,
-never the reverse). This module owns the daemon's half:
+The hook writes them (``llmojid.client.hook``); the file format is ``llmojid.common.spool_format``, which both
+sides import. This module owns the daemon's half:
 
 * ``publish_public_key``: at start, write the X25519 public key whose private half lives in the keyring, so hooks
   can seal to it while the daemon is away;
@@ -32,13 +32,14 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from llmojid.client import hook, minipack
+from llmojid.client import minipack
+from llmojid.common import spool_format as fmt
+from llmojid.common.spool_format import BAD_SUFFIX
 
 #: A spool file larger than this is not opened (the hook caps payloads at 64 MiB; the envelope adds little).
-MAX_SPOOL_FILE_BYTES: Final = hook.MAX_PAYLOAD_BYTES + 64 * 1024
+MAX_SPOOL_FILE_BYTES: Final = fmt.MAX_PAYLOAD_BYTES + 64 * 1024
 #: A ``.tmp-`` file older than this was left by a hook that died mid-write (a hook finishes within seconds).
 STALE_TMP_SECONDS: Final = 3600.0
-BAD_SUFFIX: Final = ".bad"
 
 
 class SpoolError(Exception):
@@ -85,11 +86,11 @@ def pending(spool_dir: Path, *, now: float | None = None) -> list[Path]:
     now = time.time() if now is None else now
     ready: list[str] = []
     for name in names:
-        if name.startswith(hook.SPOOL_TMP_PREFIX):
+        if name.startswith(fmt.SPOOL_TMP_PREFIX):
             with contextlib.suppress(OSError):
                 if now - os.lstat(spool_dir / name).st_mtime > STALE_TMP_SECONDS:
                     os.unlink(spool_dir / name)
-        elif name.endswith(hook.SPOOL_SUFFIX):
+        elif name.endswith(fmt.SPOOL_SUFFIX):
             ready.append(name)
     return [spool_dir / name for name in sorted(ready)]
 
@@ -116,20 +117,20 @@ def read_file(path: Path) -> bytes:
 
 def open_entry(private_key: bytes, sealed: bytes) -> SpoolEntry:
     """Decrypt and decode one spool file's bytes. Raises SpoolError."""
-    if len(sealed) < hook.SPOOL_HEADER_BYTES + 16 or not sealed.startswith(hook.SPOOL_MAGIC):
+    if len(sealed) < fmt.SPOOL_HEADER_BYTES + fmt.TAG_BYTES or not sealed.startswith(fmt.SPOOL_MAGIC):
         raise SpoolError("a spool file is malformed")
-    start = len(hook.SPOOL_MAGIC)
-    ephemeral_public = sealed[start : start + hook.X25519_KEY_BYTES]
-    nonce = sealed[start + hook.X25519_KEY_BYTES : hook.SPOOL_HEADER_BYTES]
-    header = sealed[: hook.SPOOL_HEADER_BYTES]
+    start = len(fmt.SPOOL_MAGIC)
+    ephemeral_public = sealed[start : start + fmt.X25519_KEY_BYTES]
+    nonce = sealed[start + fmt.X25519_KEY_BYTES : fmt.SPOOL_HEADER_BYTES]
+    header = sealed[: fmt.SPOOL_HEADER_BYTES]
     own = X25519PrivateKey.from_private_bytes(private_key)
     public = own.public_key().public_bytes_raw()
     try:
         shared = own.exchange(X25519PublicKey.from_public_bytes(ephemeral_public))
         key = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=hook.SPOOL_INFO + ephemeral_public + public
+            algorithm=hashes.SHA256(), length=32, salt=None, info=fmt.SPOOL_INFO + ephemeral_public + public
         ).derive(shared)
-        plaintext = AESGCM(key).decrypt(nonce, sealed[hook.SPOOL_HEADER_BYTES :], header + public)
+        plaintext = AESGCM(key).decrypt(nonce, sealed[fmt.SPOOL_HEADER_BYTES :], header + public)
     except (InvalidTag, ValueError):
         raise SpoolError("a spool file does not open with this keyring's spool key") from None
     try:

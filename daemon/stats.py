@@ -30,10 +30,9 @@ import trio
 
 from llmojid.client import paths
 from llmojid.client import protocol as p
-from llmojid.client.hook import SPOOL_SUFFIX
+from llmojid.common.spool_format import BAD_SUFFIX, SPOOL_SUFFIX
 from llmojid.daemon import resplit
 from llmojid.daemon.dispatch import CallContext, Dispatcher, DispatchError, args_as
-from llmojid.daemon.spool import BAD_SUFFIX
 from llmojid.daemon.store import Store
 
 if TYPE_CHECKING:

@@ -209,10 +209,18 @@ def test_a_deadline_fails_cells_cleanly_and_the_idle_model_unloads(workdir: Path
         assert daemon.stop() == 0, daemon.log()
 
 
-def test_ctrl_c_cancels_the_job_in_the_daemon(daemon: DaemonProcess) -> None:
+@pytest.mark.parametrize("inherited", [signal.SIG_DFL, signal.SIG_IGN], ids=["sigint-default", "sigint-ignored"])
+def test_ctrl_c_cancels_the_job_in_the_daemon(daemon: DaemonProcess, inherited: signal.Handlers) -> None:
+    """The CLI is given a known SIGINT disposition (the test runner's own may be anything: a suite started with
+    `cmd &` from a script ignores SIGINT for the whole tree); ignored is how such a shell starts it, and Ctrl-C must
+    still cancel, because ``analyze`` installs its own handler."""
     submit(daemon, [row(f"m{i}", "(◕‿◕)", i, "explain this " * 40, "Here is why. " * 80) for i in range(6)])
     cli = subprocess.Popen(
-        [LLMOJID_CTL, "analyze", "--json"], env=daemon.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [LLMOJID_CTL, "analyze", "--json"],
+        env=daemon.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, inherited),
     )
     try:
         deadline = time.monotonic() + 120

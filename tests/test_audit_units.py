@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from llmojid.client.hook import SPOOL_MAGIC
 from llmojid.common.lexicon import validate_bag
+from llmojid.common.spool_format import SPOOL_MAGIC
 from llmojid.daemon import schema
 from llmojid.daemon.privacy import auditor
 from llmojid.daemon.privacy import bundle as layout

@@ -27,6 +27,7 @@ import pytest
 from llmojid.client import hook
 from llmojid.client import protocol as p
 from llmojid.client.connection import Client
+from llmojid.common import spool_format
 from llmojid.daemon.clock import MAX_STEP_SECONDS, WallClockWatch
 from tests.hook_support import journal_rows, run_hook, spool_files, start, wait_spool_drained
 from tests.support import DaemonProcess
@@ -88,7 +89,7 @@ def test_watch_tells_a_step_from_time_passing() -> None:
 
 
 def test_spool_names_never_sort_before_a_waiting_file() -> None:
-    waiting = [hook.spool_name(5_000), f"{hook.SPOOL_TMP_PREFIX}{hook.spool_name(7_000)}", "stray", "x-y.spool"]
+    waiting = [hook.spool_name(5_000), f"{spool_format.SPOOL_TMP_PREFIX}{hook.spool_name(7_000)}", "stray", "x-y.spool"]
     assert hook.next_spool_ns(9_000, waiting) == 9_000
     assert hook.next_spool_ns(1_000, waiting) == 7_001  # the clock went back: still after the newest
     assert hook.next_spool_ns(1_000, []) == 1_000

@@ -125,9 +125,11 @@ print("GOT", len(data))
 def test_another_uid_is_refused_before_anything_is_read(daemon: DaemonProcess) -> None:
     """As OpenSSH's regress does it: open the socket to everyone, then connect as another user."""
     parent = daemon.socket_path.parent
+    opened = {}
     for d in [parent, *parent.parents]:
         if d == Path("/"):
             break
+        opened[d] = stat.S_IMODE(os.lstat(d).st_mode)
         os.chmod(d, os.lstat(d).st_mode | 0o711)  # noqa: S103 - the regress setup, undone below
     os.chmod(daemon.socket_path, 0o666)  # noqa: S103
     probe = subprocess.run(
@@ -149,6 +151,8 @@ def test_another_uid_is_refused_before_anything_is_read(daemon: DaemonProcess) -
     assert "GOT 0" in probe.stdout, probe.stdout + probe.stderr  # closed with no Welcome
     assert "refused a connection from another user" in daemon.log()
     os.chmod(daemon.socket_path, 0o600)
+    for d, mode in opened.items():
+        os.chmod(d, mode)  # our clients, too, refuse a socket directory open to others
     assert daemon.ctl_json("status", "--json")["pid"] == daemon.proc.pid  # type: ignore[union-attr]
 
 

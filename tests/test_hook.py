@@ -58,7 +58,7 @@ def test_the_hook_reads_only_the_standard_library(tmp_path: Path) -> None:
         if line.startswith("import time:") and "imported package" not in line
     }
     ours = {"llmojid", "llmojid.client", "llmojid.client.entry", "llmojid.client.hook", "llmojid.client.minipack"}
-    ours.add("llmojid.client.paths")
+    ours |= {"llmojid.client.paths", "llmojid.common", "llmojid.common.socket_trust", "llmojid.common.spool_format"}
     site_machinery = ("__editable__", "_distutils_hack", "sitecustomize", "usercustomize", "_virtualenv")
     foreign = {
         m for m in modules - ours if m.split(".")[0] not in sys.stdlib_module_names and not m.startswith(site_machinery)

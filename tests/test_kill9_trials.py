@@ -1,4 +1,4 @@
-"""``kill -9`` at random points of ingest and of analyze (issue 8, hardening): nothing acknowledged is ever lost.
+"""``kill -9`` at random points of ingest, analyze, typing and import (issues 8 and 15): nothing acknowledged is lost.
 
 Each trial kills the real daemon with SIGKILL at a stratified random point inside the work (the work's length is
 measured first, as the rotation test does), restarts it, and counts what was acknowledged before the kill against
@@ -18,7 +18,18 @@ what the restarted daemon holds (``tests/kill_tally.py``; the end of the run pri
   ``ANALYZE_CELLS`` cells are uncached (cells a kill left unfinished count towards those), so every run does the
   same amount of model work and the kill points can be spread over it.
 
-Runtime on the 2-core test machine (shared): about 30 s for ingest, about 60 s for analyze (most of it model time).
+* Typing (26 trials on one daemon): the real ``llmojid-ctl wrap -- cat`` on a pty, typed into line after line,
+  beside two protocol writers of prompt windows (one ``Keystrokes`` batch per window, closed by its Enter: its row
+  is committed before the ``Ok``). After the restart every acknowledged window is stored (the one in flight at most
+  once more); ``wrap`` kept its program running through the kill (a line typed after it comes back from ``cat``)
+  and exited with its status; there are never more wrap windows than Enters typed. Windows are short (under the
+  encoder's minimum), so no trial pays for torch.
+* Import (26 trials on one daemon): ``journal.import`` of fresh Claude Code histories (a model name per trial) from
+  a protocol client; each progress frame's ``rows_new`` counts rows committed before it was sent. After the restart
+  at least those rows are stored, and importing again completes the journal with every row exactly once.
+
+Runtime on the 2-core test machine (shared): about 30 s for ingest, about 60 s for analyze (most of it model time),
+about 110 s for typing (a daemon restart and a ``wrap`` start per trial), about 90 s for import.
 """
 
 from __future__ import annotations
@@ -26,21 +37,26 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import shutil
 import subprocess
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from llmojid.client import protocol as p
 from llmojid.client.connection import Client, DaemonError, DaemonUnreachable
+from tests.harness_transcripts import ClaudeSession, jsonl
 from tests.hook_support import journal_rows, run_hook, spool_files, start, wait_spool_drained
 from tests.kill_tally import KILL_TRIALS
 from tests.support import LLMOJID_CTL, DaemonProcess
-from tests.test_audit_helpers import audit, failures, request, submit
+from tests.test_audit_helpers import audit, db, failures, request, submit
+from tests.test_keystroke_daemon import Terminal
 
 FACE = "(◕‿◕)"
 HARNESSES = ("generic", "hermes")
@@ -366,5 +382,264 @@ def test_analyze_killed_with_kill9_at_random_points_keeps_every_streamed_cell(da
     assert final[-1]["event"] == "done" and final[-1]["failed"] == 0
     from_cache = {(e["source_model"], e["kaomoji"]): e["synthesis"] for e in final[:-1] if e["cached"]}
     assert {k: from_cache.get(k) for k in streamed} == streamed
+    code, report, _ = audit(daemon, "--log", str(daemon.log_path))
+    assert code == 0, failures(report)
+
+
+# --- typing: wrap and typing windows --------------------------------------------------------------------------------
+TYPING_TRIALS = 26
+#: Windows per protocol writer per trial (one Keystrokes batch each, closed by its Enter): about a second here.
+TYPING_WINDOWS = 80
+TYPING_WRITERS = 2
+#: What the typist types into ``wrap -- cat``: five keys and Enter, a short window (never encoded: no torch).
+WRAP_LINE = b"ab cd\r"
+WRAP_KEY_GAP = 0.01
+
+
+def _window_events(item: int) -> list[p.KeyEvent]:
+    """One short prompt window: six characters, a space, Enter, 40 ms apart."""
+    base = 1_000.0 * item
+    classes = [p.KeyClass.CHAR] * 6 + [p.KeyClass.SPACE, p.KeyClass.ENTER]
+    return [p.KeyEvent(base + 40.0 * i, None, int(c)) for i, c in enumerate(classes)]
+
+
+@dataclass
+class TypingWriter:
+    """A protocol client sending windows as an editor plugin would; each Ok means its window row is committed."""
+
+    kind: str
+    done: list[int] = field(default_factory=list)
+    in_flight: int | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def run(self, proc: DaemonProcess) -> None:
+        try:
+            with Client(proc.socket_path, timeout=30) as client:
+                for i in range(TYPING_WINDOWS):
+                    self.in_flight = i
+                    reply = client.request(p.Keystrokes(source=f"{self.kind}/k9", events=_window_events(i)))
+                    assert isinstance(reply, p.Ok), reply
+                    self.done.append(i)
+                    self.in_flight = None
+        except (DaemonUnreachable, DaemonError, p.ProtocolError, OSError):
+            pass  # the kill
+        except Exception as exc:
+            self.errors.append(repr(exc))
+
+
+class WrapTypist:
+    """The real ``llmojid-ctl wrap -- cat`` on a pty, typed into line after line until told to stop."""
+
+    def __init__(self, proc: DaemonProcess) -> None:
+        self.terminal = Terminal.open()
+        self.wrap = self.terminal.run([LLMOJID_CTL, "wrap", "--", "cat"], proc.env)
+        self.terminal.wait_raw()
+        self.lines = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._type, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _type(self) -> None:
+        while not self.stop.is_set():
+            self.terminal.type(WRAP_LINE, WRAP_KEY_GAP)
+            self.lines += 1
+
+    def finish(self) -> None:
+        """Stop typing; the program must still be there: one more line after the kill, then ^D, exit 0."""
+        self.stop.set()
+        self.thread.join(30)
+        self._wait_quiet()  # cat's answer to the last line must not interleave with the echo of the next
+        marker = f"after-kill-{random.randrange(10**9)}".encode()
+        try:
+            self.terminal.type(marker + b"\r", WRAP_KEY_GAP)
+            self.lines += 1
+            deadline = time.monotonic() + 30
+            while bytes(self.terminal.screen).count(marker) < 2:  # echoed by the pty and written back by cat
+                assert time.monotonic() < deadline, (
+                    f"the program stopped getting keys: {bytes(self.terminal.screen)[-400:]!r}"
+                )
+                time.sleep(0.05)
+            self.terminal.type(b"\x04")
+            assert self.wrap.wait(30) == 0, "wrap did not end with its program's status"
+        finally:
+            self.terminal.close()
+
+    def _wait_quiet(self, quiet: float = 0.3, limit: float = 10.0) -> None:
+        deadline = time.monotonic() + limit
+        size = -1
+        while len(self.terminal.screen) != size and time.monotonic() < deadline:
+            size = len(self.terminal.screen)
+            time.sleep(quiet)
+
+
+def _windows_by_source(proc: DaemonProcess) -> Counter[str]:
+    conn = db(proc)
+    try:
+        return Counter(dict(conn.execute("SELECT source, count(*) FROM typing_window GROUP BY source").fetchall()))
+    finally:
+        conn.close()
+
+
+def _typing_round(
+    proc: DaemonProcess, trial: int, typist: WrapTypist
+) -> tuple[list[TypingWriter], list[threading.Thread]]:
+    """Start typing into the (already started) wrap and the protocol writers, all at once."""
+    writers = [TypingWriter(f"k9t{trial}w{w}") for w in range(TYPING_WRITERS)]
+    threads = [threading.Thread(target=w.run, args=(proc,), daemon=True) for w in writers]
+    typist.start()
+    for thread in threads:
+        thread.start()
+    return writers, threads
+
+
+@pytest.mark.slow
+def test_typing_killed_with_kill9_at_random_points_keeps_every_acked_window(daemon: DaemonProcess) -> None:
+    """The real ``wrap`` typing into ``cat`` and two protocol writers of prompt windows, killed at random points:
+    every window whose batch was acknowledged is stored after the restart (the one in flight at most once more),
+    ``wrap`` keeps its program running and exits with its status, and no more wrap windows exist than Enters."""
+    typist = WrapTypist(daemon)  # its start (an interpreter, raw mode) is not part of the measured round
+    started = time.monotonic()
+    writers, threads = _typing_round(daemon, 0, typist)
+    for thread in threads:
+        thread.join(120)
+    duration = time.monotonic() - started
+    typist.finish()
+    assert [e for w in writers for e in w.errors] == []
+    counts = _windows_by_source(daemon)
+    assert [counts[w.kind] for w in writers] == [TYPING_WINDOWS] * TYPING_WRITERS
+    rng = random.Random()
+    acked_per_trial: list[int] = []
+    wrap_windows = counts["wrap"]
+    for trial in range(1, TYPING_TRIALS + 1):
+        before = _windows_by_source(daemon)
+        typist = WrapTypist(daemon)
+        started = time.monotonic()
+        writers, threads = _typing_round(daemon, trial, typist)
+        time.sleep(
+            max(0.0, started + duration * SPREAD * (trial - 1 + rng.random()) / TYPING_TRIALS - time.monotonic())
+        )
+        daemon.kill9()
+        for thread in threads:
+            thread.join(120)
+        typist.finish()  # wrap outlives the daemon
+        assert [e for w in writers for e in w.errors] == []
+        start(daemon)
+        after = _windows_by_source(daemon)
+        acked = sum(len(w.done) for w in writers)
+        for w in writers:
+            stored = after[w.kind]
+            assert len(w.done) <= stored <= len(w.done) + (w.in_flight is not None), (trial, w.kind, stored, w)
+        KILL_TRIALS.record(
+            "typing (windows)", acked=acked, stored=sum(min(after[w.kind], len(w.done)) for w in writers)
+        )
+        assert after["wrap"] - before["wrap"] <= typist.lines, "more wrap windows than Enters typed"
+        wrap_windows += after["wrap"] - before["wrap"]
+        acked_per_trial.append(acked)
+    print(f"typing kill -9 over {TYPING_TRIALS} trials (a round takes {duration:.2f}s): acked {acked_per_trial}")
+    total = TYPING_WRITERS * TYPING_WINDOWS
+    assert min(acked_per_trial) < total and len(set(acked_per_trial)) >= 3, acked_per_trial
+    assert wrap_windows > 0, "wrap delivered no window at all"
+    code, report, _ = audit(daemon, "--log", str(daemon.log_path))
+    assert code == 0, failures(report)
+
+
+# --- import ----------------------------------------------------------------------------------------------------------
+IMPORT_TRIALS = 26
+#: Claude Code session files per trial, and turns (two journal rows each) per file: one commit per file at least.
+IMPORT_FILES = 48
+IMPORT_TURNS = 10
+
+
+def _write_sessions(proc: DaemonProcess, trial: int) -> tuple[Path, int]:
+    """This trial's session histories (a model name of their own); returns their folder and the rows they hold."""
+    folder = proc.home / ".claude" / "projects" / f"k9-import-{trial}"
+    folder.mkdir(parents=True)
+    rows = 0
+    for f in range(IMPORT_FILES):
+        session = ClaudeSession(session=str(uuid.uuid4()), model=f"k9-import-{trial}", canary=f"k9i{trial}-{f}")
+        events: list[dict[str, Any]] = []
+        for turn in range(IMPORT_TURNS):
+            more, expected = session.turn(turn)
+            events += more
+            rows += len(expected)
+        (folder / f"{session.session}.jsonl").write_bytes(jsonl(events))
+    return folder, rows
+
+
+def _rows_of_model(proc: DaemonProcess, model: str) -> int:
+    conn = db(proc)
+    try:
+        return int(conn.execute("SELECT count(*) FROM journal WHERE model = ?", (model,)).fetchone()[0])
+    finally:
+        conn.close()
+
+
+class ImportRun:
+    """``journal.import`` from a protocol client in a thread; each progress frame's ``rows_new`` counts rows the
+    daemon committed before sending it."""
+
+    def __init__(self, proc: DaemonProcess) -> None:
+        self.acked = 0
+        self.finished = False
+        self.errors: list[str] = []
+        self.thread = threading.Thread(target=self._run, args=(proc,), daemon=True)
+        self.thread.start()
+
+    def _progress(self, event: dict[str, object]) -> None:
+        new = event.get("rows_new")
+        if isinstance(new, int):
+            self.acked = max(self.acked, new)
+
+    def _run(self, proc: DaemonProcess) -> None:
+        try:
+            with Client(proc.socket_path, timeout=120) as client:
+                client.request(p.Request(name="journal.import", args={"harness": "claude-code"}), self._progress)
+            self.finished = True
+        except (DaemonUnreachable, DaemonError, p.ProtocolError, OSError):
+            pass  # the kill
+        except Exception as exc:
+            self.errors.append(repr(exc))
+
+    def join(self) -> ImportRun:
+        self.thread.join(120)
+        assert not self.thread.is_alive() and self.errors == []
+        return self
+
+
+@pytest.mark.slow
+def test_import_killed_with_kill9_at_random_points_stores_each_row_once(daemon: DaemonProcess) -> None:
+    """``import`` of Claude Code histories killed at random points: every row it reported committed is stored after
+    the restart, and importing again completes the journal with each row exactly once."""
+    folder, expected = _write_sessions(daemon, 0)
+    started = time.monotonic()
+    run = ImportRun(daemon).join()
+    duration = time.monotonic() - started
+    assert run.finished and run.acked == expected == _rows_of_model(daemon, "k9-import-0")
+    shutil.rmtree(folder)
+    rng = random.Random()
+    acked_per_trial: list[int] = []
+    for trial in range(1, IMPORT_TRIALS + 1):
+        folder, expected = _write_sessions(daemon, trial)
+        model = f"k9-import-{trial}"
+        started = time.monotonic()
+        run = ImportRun(daemon)
+        time.sleep(
+            max(0.0, started + duration * SPREAD * (trial - 1 + rng.random()) / IMPORT_TRIALS - time.monotonic())
+        )
+        daemon.kill9()
+        run.join()
+        start(daemon)
+        present = _rows_of_model(daemon, model)
+        KILL_TRIALS.record("import (rows)", acked=run.acked, stored=min(run.acked, present))
+        assert run.acked <= present <= expected, (trial, run.acked, present, expected)
+        again = ImportRun(daemon).join()
+        assert again.finished and again.acked == expected - present, (trial, again.acked, expected, present)
+        assert _rows_of_model(daemon, model) == expected, f"trial {trial}: rows lost or doubled"
+        acked_per_trial.append(run.acked)
+        shutil.rmtree(folder)
+    print(f"import kill -9 over {IMPORT_TRIALS} trials (an import takes {duration:.2f}s): acked {acked_per_trial}")
+    assert min(acked_per_trial) < expected and len(set(acked_per_trial)) >= 3, acked_per_trial
     code, report, _ = audit(daemon, "--log", str(daemon.log_path))
     assert code == 0, failures(report)

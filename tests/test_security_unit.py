@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import stat
@@ -73,6 +74,33 @@ def test_stale_socket_is_replaced_and_live_one_refused(workdir: Path) -> None:
             security.bind_private_socket(path)
     finally:
         live.close()
+
+
+def test_a_socket_another_daemon_is_still_setting_up_is_not_taken_for_stale(workdir: Path) -> None:
+    """Between its bind and its listen, another daemon's socket refuses connections like a stale one. It holds the
+    path's lock from before its bind, so the probe (and the unlink) never happen while it lives."""
+    d = workdir / "d"
+    d.mkdir(mode=0o700)
+    path = d / "s.sock"
+    lock = open(security.socket_lock_path(path), "a+b")  # noqa: SIM115 - the other daemon's lock, held below
+    fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    starting = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    starting.bind(str(path))  # bound, not yet listening
+    inode = os.lstat(path).st_ino
+    try:
+        with pytest.raises(security.AlreadyRunningError, match="already running"):
+            security.bind_private_socket(path)
+        assert os.lstat(path).st_ino == inode, "the other daemon's socket file was replaced"
+    finally:
+        starting.close()
+        lock.close()
+    bound = security.bind_private_socket(path)  # the lock is free again: a stale file is replaced
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.connect(str(path))  # ours now answers there
+    finally:
+        bound.close()
+    assert not path.exists(), "close removes the socket file it bound"
 
 
 def test_regular_file_at_socket_path_is_left_alone(workdir: Path) -> None:

@@ -6,6 +6,8 @@ import base64
 import json
 import os
 import stat
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from llmojid.client import hook
+from llmojid.common import spool_format
 from llmojid.daemon import spool
 from tests.harness_transcripts import ClaudeSession, Expected, jsonl
 from tests.hook_support import journal_rows, run_hook, spool_files, start, wait_spool_drained
@@ -56,13 +59,13 @@ def test_a_spooled_event_opens_with_the_private_key_only(tmp_path: Path) -> None
 def test_spool_files_come_back_in_arrival_order(tmp_path: Path) -> None:
     _, spool_dir, key_path = _spool_setup(tmp_path)
     written = [hook.spool("generic", b"%d" % i, spool_dir=spool_dir, public_key_path=key_path) for i in range(20)]
-    (spool_dir / f"{hook.SPOOL_TMP_PREFIX}half-written{hook.SPOOL_SUFFIX}").write_bytes(b"x")
-    stale = spool_dir / f"{hook.SPOOL_TMP_PREFIX}stale{hook.SPOOL_SUFFIX}"
+    (spool_dir / f"{spool_format.SPOOL_TMP_PREFIX}half-written{spool_format.SPOOL_SUFFIX}").write_bytes(b"x")
+    stale = spool_dir / f"{spool_format.SPOOL_TMP_PREFIX}stale{spool_format.SPOOL_SUFFIX}"
     stale.write_bytes(b"x")
     os.utime(stale, (0, 0))
     assert spool.pending(spool_dir) == written
     assert not stale.exists()  # a hook that died mid-write an hour ago is not coming back
-    assert (spool_dir / f"{hook.SPOOL_TMP_PREFIX}half-written{hook.SPOOL_SUFFIX}").exists()
+    assert (spool_dir / f"{spool_format.SPOOL_TMP_PREFIX}half-written{spool_format.SPOOL_SUFFIX}").exists()
 
 
 def test_the_public_key_file_is_checked(tmp_path: Path) -> None:
@@ -79,6 +82,35 @@ def test_the_public_key_file_is_checked(tmp_path: Path) -> None:
     for bad in (link, short, tmp_path / "missing.pub", tmp_path):
         with pytest.raises(hook.SpoolUnavailable):
             hook.read_public_key(bad)
+
+
+def test_a_public_key_others_could_replace_is_not_sealed_to(tmp_path: Path) -> None:
+    """Whoever can write the key file (or swap it in its directory) would choose whom the hook seals to."""
+    private, spool_dir, key_path = _spool_setup(tmp_path)
+    assert hook.read_public_key(key_path) == spool.public_key_of(private)
+    for mode in (0o620, 0o602, 0o666):
+        key_path.chmod(mode)
+        with pytest.raises(hook.SpoolUnavailable, match="others could replace it"):
+            hook.read_public_key(key_path)
+    key_path.chmod(0o644)  # readable by others is fine: it is a public key
+    assert hook.read_public_key(key_path) == spool.public_key_of(private)
+    key_path.chmod(0o600)
+    key_path.parent.chmod(0o777)
+    with pytest.raises(hook.SpoolUnavailable, match="directory"):
+        hook.spool("generic", b"x", spool_dir=spool_dir, public_key_path=key_path)
+    key_path.parent.chmod(0o700)
+    assert not spool_dir.exists() or list(spool_dir.iterdir()) == []
+
+
+def test_the_daemon_reads_the_spool_format_without_the_hook() -> None:
+    """The format lives in common/: the daemon's spool, stats and auditor do not import the hook's entry point."""
+    code = (
+        "import sys\n"
+        "import llmojid.daemon.spool, llmojid.daemon.stats, llmojid.daemon.privacy.auditor\n"
+        "print('llmojid.client.hook' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
 
 
 def test_a_spool_directory_that_is_not_private_is_refused(tmp_path: Path) -> None:

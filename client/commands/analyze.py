@@ -6,14 +6,15 @@ or with ``--json`` writes one JSON object per line (each finished cell as ``{"ev
 "kaomoji", "synthesis": {...} | null, "error": ...}``, then ``{"event": "done", ...}``). ``--dry-run`` lists the
 cells, their sample counts, which are cached, and an estimate of the time.
 
-Ctrl-C closes the connection; the daemon notices at its next heartbeat (half a second) and cancels the job. What
-was finished stays cached, so the next run resumes.
+Ctrl-C (SIGINT, whatever disposition the command inherited) closes the connection; the daemon notices at its next
+heartbeat (half a second) and cancels the job. What was finished stays cached, so the next run resumes.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from typing import Any, TextIO
@@ -162,6 +163,9 @@ def _int(value: object) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Ctrl-C must cancel however we were started: a shell that ran us in the background without job control
+    # (`cmd &` in a script) leaves SIGINT ignored, and Python then keeps it ignored. Ours, from here on.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     payload = request_args(args)
     name = "analyze.plan" if args.dry_run else "analyze"
     progress = Progress(as_json=args.json, out=sys.stdout, err=sys.stderr)

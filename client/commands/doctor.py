@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from llmojid.client import paths
 from llmojid.client import protocol as p
-from llmojid.client.connection import Client, DaemonError, DaemonUnreachable
+from llmojid.client.connection import Client, DaemonError, DaemonImpostor, DaemonUnreachable
 from llmojid.common import config
 
 EXIT_OK = 0
@@ -193,6 +193,8 @@ def check_daemon(path: Path) -> tuple[p.StatusReply | None, Check]:
     try:
         with Client(path, timeout=DAEMON_TIMEOUT_SECONDS) as client:
             reply = client.request(p.Status())
+    except DaemonImpostor as exc:
+        return None, Check("daemon", "fail", str(exc), f"remove {exc.path.parent} (it is not yours)")
     except DaemonUnreachable:
         return None, Check(
             "daemon",

@@ -44,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"llmojid-ctl wrap: could not set up the terminal: {exc.strerror}", file=sys.stderr)
         return EXIT_CANNOT_RUN
-    if sender is not None and sender.dropped:
+    if sender is not None and sender.refusal:
+        print(f"llmojid-ctl wrap: no key timing was sent: {sender.refusal}", file=sys.stderr)
+    elif sender is not None and sender.dropped:
         # Said once, after the program has finished, so it never mixes into the program's screen.
         print(
             f"llmojid-ctl wrap: {sender.dropped} key timings were not recorded (the daemon was not reachable)",

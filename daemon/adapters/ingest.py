@@ -43,6 +43,7 @@ import trio
 
 from llmojid.client import paths
 from llmojid.client import protocol as p
+from llmojid.common.spool_format import BAD_SUFFIX
 from llmojid.common.taxonomy import leading_face
 from llmojid.daemon import spool
 from llmojid.daemon.adapters import ADAPTERS, PayloadAdapter, TranscriptAdapter
@@ -50,7 +51,7 @@ from llmojid.daemon.adapters.base import decode_json
 from llmojid.daemon.adapters.reader import MAX_SLICE_BYTES, Cursor, NotReadable, read_slice
 from llmojid.daemon.dispatch import CallContext, Dispatcher
 from llmojid.daemon.journal import Journal
-from llmojid.daemon.keys import KeyManager
+from llmojid.daemon.keys import KeyManager, KeyringUnavailableError
 from llmojid.daemon.seal import SealError
 from llmojid.daemon.security import SecurityError, check_private_dir
 from llmojid.daemon.store import StorageError, Store, utc_now
@@ -294,13 +295,14 @@ class HookIngest:
                 try:
                     entry = await trio.to_thread.run_sync(self._open_spool_file, path)
                 except spool.SpoolError as exc:
-                    log.warning("%s; kept it as %s%s", exc, path.name, spool.BAD_SUFFIX)
+                    log.warning("%s; kept it as %s%s", exc, path.name, BAD_SUFFIX)
                     spool.quarantine(path)
                     continue
                 try:
                     await self.ingest_event(entry.harness, entry.payload, received_at=entry.ts, spooled=True)
-                except (StorageError, OSError) as exc:
-                    # Transient (disk full, keyring away): keep the file and the order; try again next round.
+                except (StorageError, OSError, KeyringUnavailableError) as exc:
+                    # Transient (disk full, the keyring away or locked): keep the file and the order; the next
+                    # round (SPOOL_POLL_SECONDS) tries again. Never quarantined for it: .bad is never retried.
                     log.error("draining the spool stopped: %s", type(exc).__name__)
                     break
                 except Exception as exc:

@@ -44,9 +44,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from llmojid.client.hook import SPOOL_HEADER_BYTES, SPOOL_MAGIC, SPOOL_SUFFIX, SPOOL_TMP_PREFIX
 from llmojid.common.lexicon import CELLS, PRIMARY_WORDS, STANCE_WORDS
 from llmojid.common.sanitizer import find_pii
+from llmojid.common.spool_format import SPOOL_HEADER_BYTES, SPOOL_MAGIC, SPOOL_SUFFIX, SPOOL_TMP_PREFIX, TAG_BYTES
 from llmojid.common.taxonomy import MAX_FACE_LEN
 from llmojid.daemon.privacy import bundle as layout
 from llmojid.daemon.privacy.bundle_folder import read_folder
@@ -418,7 +418,7 @@ def check_spool(spool_dir: Path, report: Report) -> None:
             continue
         with open(path, "rb") as handle:
             head = handle.read(len(SPOOL_MAGIC))
-        if head != SPOOL_MAGIC or est.st_size < SPOOL_HEADER_BYTES + 16:
+        if head != SPOOL_MAGIC or est.st_size < SPOOL_HEADER_BYTES + TAG_BYTES:
             report.fail("spool", str(path), "a spool file that is not sealed (wrong magic or too short)")
 
 
