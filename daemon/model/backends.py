@@ -63,10 +63,15 @@ class LocalSynthesizer:
 
     def fingerprint(self) -> str:
         """The GGUF's size: a re-quantized file under the same name misses the cache. Checks the file first.
+        An embedded model assembled from chunks is named by its pinned digest (the file may not exist yet: it is
+        assembled and checked on first load).
 
         Raises:
             ModelError: missing, unreadable or not a GGUF (naming the path).
         """
+        pinned = self.runner.pinned_sha256
+        if pinned:
+            return f"sha256={pinned[:16]}"
         path = self.runner.model_path
         check_gguf(path)
         return f"size={path.stat().st_size}"

@@ -43,6 +43,7 @@ from llmojid.daemon.keys import KeyManager
 from llmojid.daemon.model import cache
 from llmojid.daemon.model.backends import LocalSynthesizer, RemoteSynthesizer, Synthesizer
 from llmojid.daemon.model.cells import Cell, cell_rows, list_cells
+from llmojid.daemon.model.embedded import DEFAULT_EMBEDDED, EMBEDDED_MODELS
 from llmojid.daemon.model.openai_backend import (
     API_KEY_ENTRY,
     BackendError,
@@ -83,6 +84,7 @@ class AnalyzeArgs(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Arguments of `analyze` and `analyze.plan` (empty / 0 = the config's or the default)."""
 
     model_path: str = ""
+    embedded_model: str = ""
     method: str = ""
     limit: int = 0
     backend_url: str = ""
@@ -333,11 +335,20 @@ class SynthesisComponent:
             assert isinstance(self._synth, RemoteSynthesizer)
             self._synth.client.api_key = api_key  # refreshed per job: a rotated key applies at once
             return self._synth, Method.GENERATION, settings
-        path = args.model_path or settings.model_path
+        if args.model_path and args.embedded_model:
+            raise DispatchError(p.ErrorCode.INVALID_ARGUMENT, "--model and --embedded-model exclude each other")
+        # a request's embedded model wins over the config's model_path, as a request's path does
+        path = "" if args.embedded_model else args.model_path or settings.model_path
         if path and not Path(path).is_absolute():
             raise DispatchError(p.ErrorCode.INVALID_ARGUMENT, "the model path must be absolute")
+        embedded = args.embedded_model or settings.embedded_model or DEFAULT_EMBEDDED
+        if embedded not in EMBEDDED_MODELS:
+            raise DispatchError(
+                p.ErrorCode.INVALID_ARGUMENT, f"unknown embedded model (known: {', '.join(EMBEDDED_MODELS)})"
+            )
         config = RunnerConfig(
             model_path=Path(path) if path else None,
+            embedded="" if path else embedded,
             n_ctx=settings.n_ctx,
             n_threads=settings.n_threads,
             idle_unload_s=settings.idle_unload_seconds,

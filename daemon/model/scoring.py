@@ -56,6 +56,13 @@ from llmojid.daemon.model.runner import Session
 
 PRIMARY_PREFIX: Final = "The kaomoji [FACE] conveys a feeling that is"
 STANCE_PREFIX: Final = "In these samples, the assistant using [FACE] comes across as"
+# Wordings of the primary question, averaged where a method asks for several (the first is PRIMARY_PREFIX).
+PRIMARY_PREFIXES: Final = (
+    PRIMARY_PREFIX,
+    "Overall, the mood that [FACE] expresses is",
+    "In one word, the assistant writing [FACE] feels",
+    "The emotion behind [FACE] is best described as",
+)
 PRIMARY_MARGIN: Final = 0.35
 STANCE_MARGIN: Final = 0.15
 
