@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from llmojid.client import protocol as p
 from llmojid.client.connection import Client
 from llmojid.common.lexicon import CELL_OF_WORD, Bag, LexiconError, validate_bag
+from llmojid.common.taxonomy import canonicalize
 from llmojid.daemon.model.prompt import JournalSample, PromptSample, prepare_sample
 from llmojid.daemon.model.runner import (
     DEFAULT_EVAL_CHUNK,
@@ -168,10 +169,10 @@ def direct(llm: Any, model_id: str, cells: list[dict[str, Any]], method: str) ->
     """The same prompts and method code on a Llama this process owns, called in this thread."""
     out = Timed()
     memo: dict[object, object] = {}
-    prepared = [(cell["id"], prompt_samples(cell)) for cell in cells]
+    prepared = [(cell["id"], prompt_samples(cell), canonicalize(cell["face"])) for cell in cells]
     cpu_before = time.process_time()
     started = time.perf_counter()
-    for cell_id, samples in prepared:
+    for cell_id, samples, face in prepared:
         session = Session(
             llm=llm,
             stop=threading.Event(),
@@ -181,7 +182,7 @@ def direct(llm: Any, model_id: str, cells: list[dict[str, Any]], method: str) ->
             model_id=model_id,
         )
         try:
-            out.bags[cell_id] = cell_job(Method(method), samples, memo)(session)
+            out.bags[cell_id] = cell_job(Method(method), samples, memo, face)(session)
         except (SynthesisError, RunnerError, LexiconError):
             out.bags[cell_id] = None
         finally:

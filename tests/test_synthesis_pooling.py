@@ -44,6 +44,13 @@ def test_weights_decide_between_the_samples_and_the_face() -> None:
     assert weighted_pool([(loud, 1.0), (face, 1.0)]) == pytest.approx(weighted_pool([(samples, 1.0), (face, 1.0)]))
 
 
+def test_wordings_on_one_scale_are_averaged_in_nats() -> None:
+    first = {"sad": -1.0, "cheery": -2.0}
+    second = {"sad": -3.0, "cheery": -1.0}
+    assert weighted_pool([(first, 1.0), (second, 1.0)], standardized=False) == {"sad": -2.0, "cheery": -1.5}
+    assert weighted_pool([(first, 3.0), (second, 1.0)], standardized=False) == {"sad": -1.5, "cheery": -1.75}
+
+
 def test_bad_pools_are_refused() -> None:
     with pytest.raises(ValueError, match="at least one view"):
         weighted_pool([])

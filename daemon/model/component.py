@@ -232,6 +232,7 @@ class SynthesisComponent:
                         samples,
                         deadline_s=args.deadline_seconds or settings.deadline_seconds,
                         max_tokens=settings.max_tokens,
+                        face=cell.canonical,
                     )
                 except (DeadlineExceeded, ContextOverflow, SynthesisError) as exc:
                     error = _cell_error(exc)

@@ -1,10 +1,10 @@
 """Pooling calibrated word scores from several views of one cell into one score per word. Pure: no model, no I/O.
 
 A *view* is one calibrated scoring of the lexicon words (word -> score, in nats): the samples' prompt under one
-wording of the question, or the face alone (its look as evidence). Views differ in scale (a face alone moves the
-scores far less than four samples do), so each is first standardized over the words (z-scores) and then averaged
-with a weight, the weights of a kind of view summing to that kind's share. The result feeds the cell rule of
-`scoring.pick_primary` unchanged.
+wording of the question, or the face alone (its look as evidence). Wordings of one prompt share a scale and are
+averaged as they are; views of different kinds differ in scale (a face alone moves the scores far less than four
+samples do), so those are standardized over the words (z-scores) before the weighted mean. The result feeds the
+cell rule of `scoring.pick_primary` unchanged.
 
 `median_pool` is the robust pool for per-sample views: a word's pooled score is its median over the samples, so
 one odd sample can move a word by at most the gap to its neighbour, never carry the cell alone.
@@ -29,9 +29,10 @@ def standardize(scores: Mapping[str, float]) -> dict[str, float]:
     return {word: (value - mean) / spread for word, value in scores.items()}
 
 
-def weighted_pool(views: Sequence[tuple[Mapping[str, float], float]]) -> dict[str, float]:
-    """The weighted mean of the standardized views. Every view must score the same words; weights are >= 0 and
-    not all zero.
+def weighted_pool(views: Sequence[tuple[Mapping[str, float], float]], *, standardized: bool = True) -> dict[str, float]:
+    """The weighted mean of the views, each standardized first unless `standardized` is False (views already on
+    one scale, such as wordings of one question under one prompt, keep their nats: the margin rule and the
+    per-category offsets are in nats). Every view must score the same words; weights are >= 0, not all zero.
 
     Raises:
         ValueError: no view, views over different words, or unusable weights.
@@ -47,7 +48,7 @@ def weighted_pool(views: Sequence[tuple[Mapping[str, float], float]]) -> dict[st
     total = sum(weights)
     pooled = dict.fromkeys(words, 0.0)
     for view, weight in views:
-        for word, value in standardize(view).items():
+        for word, value in (standardize(view) if standardized else view).items():
             pooled[word] += weight * value / total
     return pooled
 
