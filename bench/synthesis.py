@@ -152,7 +152,13 @@ def through_daemon(daemon: DaemonProcess, pid: int, method: str, model: str, emb
         started = time.perf_counter()
         request = p.Request(
             name="analyze",
-            args={"method": method, "model_path": model, "embedded_model": "" if model else embedded},
+            # a generous per-cell deadline: this measures quality, and a shared machine can starve a cell
+            args={
+                "method": method,
+                "model_path": model,
+                "embedded_model": "" if model else embedded,
+                "deadline_seconds": 900.0,
+            },
         )
         reply = client.request(request, on_progress=on_progress)
         out.wall = time.perf_counter() - started

@@ -119,8 +119,10 @@ def test_the_choice_by_config(tmp_path: Path) -> None:
 
 def _plan_model(daemon: DaemonProcess, *args: str) -> str:
     lines = [json.loads(x) for x in daemon.ctl("analyze", "--dry-run", "--json", *args).stdout.splitlines()]
-    assert lines[-1]["event"] == "plan"
-    return str(lines[-1]["model"])
+    plan = lines[-1]
+    assert plan["event"] == "plan"
+    assert plan["model"] in plan["estimate_basis"], "the dry run estimates with the chosen model"
+    return str(plan["model"])
 
 
 def test_the_choice_by_flag_and_by_config_through_the_daemon(workdir: Path, daemon_env: dict[str, str]) -> None:

@@ -75,6 +75,9 @@ HEARTBEAT_SECONDS: Final = 0.5
 #: and 8.7 s of CPU per cell on one thread of a slow one). Bigger models take longer; the estimate then follows the
 #: cells this daemon has timed.
 DEFAULT_CELL_SECONDS: Final = {Method.SCORING: 4.0, Method.GENERATION: 8.0}
+#: The same for each embedded model with the scoring method (bench/synthesis.py, CPU seconds per cell on one
+#: thread of the same slow machine), so `--dry-run` estimates with the chosen model.
+EMBEDDED_SCORING_SECONDS: Final = {"SmolLM2-135M-Instruct.Q4_1.gguf": 6.0, "gemma-3-270m-q4_k_m.gguf": 6.0}
 DEFAULT_LOAD_SECONDS: Final = 1.0
 #: Weight of the newest cell in the running per-cell time (an exponential moving average).
 EWMA_WEIGHT: Final = 0.2
@@ -388,6 +391,8 @@ class SynthesisComponent:
         measured = self._cell_seconds.get((synth.backend, synth.model_id, method.value))
         if measured is not None:
             return measured, "measured in this daemon"
+        if method is Method.SCORING and synth.model_id in EMBEDDED_SCORING_SECONDS:
+            return EMBEDDED_SCORING_SECONDS[synth.model_id], f"default for {synth.model_id} (approx)"
         return DEFAULT_CELL_SECONDS[method], "default for the embedded model (approx)"
 
 
