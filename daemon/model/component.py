@@ -77,7 +77,7 @@ HEARTBEAT_SECONDS: Final = 0.5
 DEFAULT_CELL_SECONDS: Final = {Method.SCORING: 4.0, Method.GENERATION: 8.0}
 #: The same for each embedded model with the scoring method (bench/synthesis.py, CPU seconds per cell on one
 #: thread of the same slow machine), so `--dry-run` estimates with the chosen model.
-EMBEDDED_SCORING_SECONDS: Final = {"SmolLM2-135M-Instruct.Q4_1.gguf": 6.0, "gemma-3-270m-q4_k_m.gguf": 6.0}
+EMBEDDED_SCORING_SECONDS: Final = {"SmolLM2-135M-Instruct.Q4_1.gguf": 3.7, "gemma-3-270m-q4_k_m.gguf": 3.4}
 DEFAULT_LOAD_SECONDS: Final = 1.0
 #: Weight of the newest cell in the running per-cell time (an exponential moving average).
 EWMA_WEIGHT: Final = 0.2
