@@ -33,6 +33,7 @@ ENV_PREFIX: Final = "LLMOJID_"
 
 SourceKind = Literal["default", "file", "environment", "flag"]
 LogLevel = Literal["debug", "info", "warning", "error"]
+EmbeddedModelName = Literal["smollm2-135m", "gemma3-270m"]  # daemon/model/embedded.py EMBEDDED_MODELS
 SynthesisMethod = Literal["scoring", "generation", "grammar"]  # "grammar" = "generation" (older name)
 
 
@@ -56,7 +57,10 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=Tr
     hook_timeout_ms: Annotated[
         int, msgspec.Meta(ge=1, le=60_000, description="how long a hook waits for the daemon's ack before spooling")
     ] = 300
-    model_path: Annotated[str, msgspec.Meta(description="a GGUF file; empty = the embedded SmolLM2 model")] = ""
+    model_path: Annotated[str, msgspec.Meta(description="a GGUF file; empty = the embedded model")] = ""
+    embedded_model: Annotated[
+        EmbeddedModelName, msgspec.Meta(description="the embedded model used when model_path is empty")
+    ] = "smollm2-135m"
     model_threads: Annotated[int, msgspec.Meta(ge=1, le=512, description="llama.cpp threads")] = 2
     model_context: Annotated[int, msgspec.Meta(ge=256, le=1_048_576, description="llama.cpp context (tokens)")] = 4096
     model_idle_unload_seconds: Annotated[

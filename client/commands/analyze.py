@@ -37,6 +37,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--model", metavar="PATH", help="a GGUF model file (default: the configured or embedded one)")
     parser.add_argument(
+        "--embedded-model",
+        choices=("smollm2-135m", "gemma3-270m"),
+        help="which embedded model to use (default: the config's embedded_model); excludes --model",
+    )
+    parser.add_argument(
         "--dry-run", action="store_true", help="list the cells and estimate the time; synthesize nothing"
     )
     parser.add_argument("--limit", type=int, default=0, metavar="N", help="only the N most-used cells (default: all)")
@@ -75,8 +80,12 @@ def request_args(args: argparse.Namespace) -> dict[str, object]:
     if args.deadline < 0:
         raise cli.UsageError("--deadline must be positive")
     out: dict[str, object] = {"limit": args.limit}
+    if args.model and args.embedded_model:
+        raise cli.UsageError("--model and --embedded-model exclude each other")
     if args.model:
         out["model_path"] = os.path.abspath(os.path.expanduser(args.model))
+    if args.embedded_model:
+        out["embedded_model"] = args.embedded_model
     for key, value in (
         ("method", args.method),
         ("backend_url", args.backend_url),

