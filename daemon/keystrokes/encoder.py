@@ -123,7 +123,7 @@ def _frozen_graph(model: KeystrokeTcn) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch >= 2.9 marks jit as deprecated; it still works
             with torch.inference_mode():
-                graph = torch.jit.freeze(torch.jit.trace(model, probe(2, 40)))
+                graph = torch.jit.freeze(torch.jit.trace(model, probe(2, 40)))  # type: ignore[no-untyped-call]
                 check = probe(3, 71)
                 if not torch.equal(graph(*check), model(*check)):
                     return model

@@ -110,7 +110,7 @@ class Trials:
 def centroids(users: Sequence[FloatArray], enroll: int) -> FloatArray:
     """Unit-norm mean of each user's first ``enroll`` embeddings: (users, dim)."""
     c = np.stack([u[:enroll].mean(0) for u in users])
-    return c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
+    return np.asarray(c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12), dtype=np.float64)
 
 
 def build_trials(users: Sequence[FloatArray], enroll: int, test_from: int, fuse: int = 1) -> Trials:
@@ -169,7 +169,7 @@ def bootstrap_intervals(
     globals_: list[float] = []
     users_: list[float] = []
     for _ in range(reps):
-        pick = rng.integers(0, n_users, n_users)
+        pick: IntArray = np.asarray(rng.integers(0, n_users, n_users), dtype=np.int64)
         rows = np.concatenate([np.nonzero(trials.owner == u)[0] for u in pick])
         row_user = np.concatenate([np.full(int((trials.owner == u).sum()), k) for k, u in enumerate(pick)])
         dist = trials.dist[rows][:, pick]
