@@ -340,10 +340,17 @@ class KeyManager:
             )
         return raw
 
-    def spool_private_key(self) -> bytes:
-        """Raw 32-byte X25519 private key (created on first use)."""
-        raw = self._secret(self._name(SPOOL), create=True)
-        assert raw is not None
+    def spool_private_key(self, *, create: bool = True) -> bytes:
+        """Raw 32-byte X25519 private key (created on first use). ``create=False`` when spool files are waiting:
+        they are sealed to the key's public half, so a new key would leave them unopenable."""
+        raw = self._secret(self._name(SPOOL), create=create)
+        if raw is None:
+            raise MissingSecretError(
+                f"the keyring holds no spool key for this store (id {self.store_id}: no entry "
+                f"'{self._name(SPOOL)}' in keyring service '{SERVICE}'), but spooled turns sealed to it are waiting: "
+                "a new key would leave them unopenable. Nothing was changed. Restore the keyring entry from a "
+                "backup, or move the waiting *.spool files out of the spool directory to start without them."
+            )
         return raw
 
     def submitter_secret(self) -> bytes:

@@ -67,7 +67,7 @@ def serve(args: argparse.Namespace) -> int:
     import trio
 
     from llmojid.client import paths
-    from llmojid.daemon import security
+    from llmojid.daemon import security, spool
     from llmojid.daemon.app import Daemon
     from llmojid.daemon.components import build_components
     from llmojid.daemon.keys import KeyManager, KeyringUnavailableError
@@ -91,14 +91,22 @@ def serve(args: argparse.Namespace) -> int:
 
     try:
         store = Store.open(paths.database_path(), keys)
+    except (StorageError, KeyringUnavailableError) as exc:
+        log.error("%s", exc)
+        lock.close()
+        return EXIT_ERROR
+    try:
         if store.finished_forget:  # a forget --all a crash interrupted: its files go too, before serving
             from llmojid.daemon.privacy import forget, forget_all
             from llmojid.daemon.privacy.bundle_folder import default_folder
 
             forget_all.clear_files(state_dir, default_folder())
             forget.vacuum(store.path)
+        # Spooled turns are sealed to the spool key: with files waiting, a missing key is refused, never remade.
+        keys.spool_private_key(create=not spool.waiting(paths.spool_dir()))
     except (StorageError, KeyringUnavailableError) as exc:
         log.error("%s", exc)
+        store.close()
         lock.close()
         return EXIT_ERROR
 

@@ -77,6 +77,14 @@ def publish_public_key(private_key: bytes, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def waiting(spool_dir: Path) -> bool:
+    """Whether finished spool files wait in ``spool_dir`` (a look only: nothing is removed)."""
+    try:
+        return any(name.endswith(fmt.SPOOL_SUFFIX) for name in os.listdir(spool_dir))
+    except FileNotFoundError:
+        return False
+
+
 def pending(spool_dir: Path, *, now: float | None = None) -> list[Path]:
     """Finished spool files, oldest first. Removes stale temporary files. A missing directory holds none."""
     try:

@@ -32,7 +32,7 @@ import secretstorage
 
 from llmojid.client import protocol as p
 from llmojid.client.connection import Client
-from tests.hook_support import journal_rows, run_hook, start
+from tests.hook_support import journal_rows, run_hook, spool_files, start
 from tests.support import LLMOJID, DaemonProcess, make_env, remove_tree, short_tempdir
 from tests.test_audit_canary import _turn
 from tests.test_audit_helpers import audit, db, failures, request, rows, seed_cache, submit
@@ -287,6 +287,26 @@ def test_an_empty_journal_with_sealed_cursor_rows_gets_no_new_data_key(daemon: D
     assert refused.returncode == 1
     assert "no data key for this store" in refused.stderr and "no new key was made" in refused.stderr
     assert entries(service) == before
+
+
+def test_a_missing_spool_key_is_refused_while_spooled_turns_wait(daemon: DaemonProcess) -> None:
+    fill(daemon, "CANARY-SPOOL", 2)
+    assert daemon.stop() == 0
+    payload = json.dumps({"model": "m", "cwd": "/w", "user_text": "u", "assistant_text": "(◕‿◕) CANARY-SPOOL"})
+    assert run_hook(daemon.env, "generic", payload.encode()).returncode == 0  # no daemon: sealed into the spool
+    assert [f.suffix for f in spool_files(daemon)] == [".spool"]
+    service = daemon.env["LLMOJID_KEYRING_SERVICE"]
+    delete_entry(service, "spool-key")
+    before = entries(service)
+    refused = serve_once(daemon.env)
+    assert refused.returncode == 1
+    assert "no spool key" in refused.stderr and "Nothing was changed" in refused.stderr
+    assert entries(service) == before  # no new spool key: the waiting file stays openable once it is restored
+    assert [f.suffix for f in spool_files(daemon)] == [".spool"] and "CANARY" not in refused.stderr
+    for f in spool_files(daemon):  # moved aside, as the message says: the daemon starts and makes a new key
+        f.unlink()
+    daemon.start()
+    assert len(named(entries(service), "spool-key")) == 1
 
 
 # --- item 2: forget --all killed at every step ----------------------------------------------------------------------
