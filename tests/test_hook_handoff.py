@@ -158,6 +158,9 @@ def test_the_opencode_hook_path_reads_only_the_standard_library(tmp_path: Path) 
         "llmojid.client.minipack",
         "llmojid.client.paths",
         "llmojid.client.handoff",
+        "llmojid.common",
+        "llmojid.common.socket_trust",
+        "llmojid.common.spool_format",
     }
     assert "llmojid.client.handoff" in ours
     site_machinery = ("__editable__", "_distutils_hack", "sitecustomize", "usercustomize", "_virtualenv")

@@ -326,7 +326,8 @@ def test_turns_are_changes_of_prompt_and_rows_without_a_session_group_by_day(dae
         ("2026-05-05T01:00:00Z", 1, 1),
     ]
     first = lines[0]
-    assert first["end"] == "2026-05-04T12:20:00+02:00" and first["duration_seconds"] == 20 * 60
+    # stored in UTC since ingest normalizes timestamps (SECURITY T37)
+    assert first["end"] == "2026-05-04T10:20:00Z" and first["duration_seconds"] == 20 * 60
     assert first["faces"] == [{"canonical": "(◕‿◕)", "count": 5}, {"canonical": "(╯°□°)", "count": 1}]
     assert first["cells"] == [] and first["analyzed_messages"] == 0
     assert first["typing"] == {"windows": 0, "scored": 0, "mean_deviation": None, "flagged": 0}
