@@ -102,8 +102,10 @@ def serve(args: argparse.Namespace) -> int:
 
             forget_all.clear_files(state_dir, default_folder())
             forget.vacuum(store.path)
-        # Spooled turns are sealed to the spool key: with files waiting, a missing key is refused, never remade.
-        keys.spool_private_key(create=not spool.waiting(paths.spool_dir()))
+        # Spooled turns are sealed to the spool key's published public half: with such files waiting, a missing key
+        # is refused, never remade. (No published key: no hook can have sealed anything to one.)
+        sealed_waiting = paths.spool_public_key_path().exists() and spool.waiting(paths.spool_dir())
+        keys.spool_private_key(create=not sealed_waiting)
     except (StorageError, KeyringUnavailableError) as exc:
         log.error("%s", exc)
         store.close()
