@@ -7,6 +7,7 @@ The daemon is ``tests.support.DaemonProcess``; readiness is judged with a ``Stat
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,40 @@ import pytest
 from llmojid.client import protocol as p
 from llmojid.client.connection import Client
 from tests.support import LLMOJID_CTL, START_TIMEOUT_SECONDS, DaemonProcess
+
+#: The modules of ours a hook may import, every one standard-library only (the hook path must stay cheap).
+HOOK_PATH_MODULES = frozenset(
+    {
+        "llmojid",
+        "llmojid.client",
+        "llmojid.client.entry",
+        "llmojid.client.hook",
+        "llmojid.client.minipack",
+        "llmojid.client.paths",
+        "llmojid.client.handoff",
+        "llmojid.common",
+        "llmojid.common.socket_trust",
+        "llmojid.common.spool_format",
+    }
+)
+_SITE_MACHINERY = ("__editable__", "_distutils_hack", "sitecustomize", "usercustomize", "_virtualenv")
+
+
+def imported_modules(importtime_stderr: bytes) -> tuple[set[str], set[str]]:
+    """From ``python -X importtime`` output: (modules of ours, modules neither ours nor the standard library's)."""
+    modules = {
+        line.split("|")[-1].strip()
+        for line in importtime_stderr.decode().splitlines()
+        if line.startswith("import time:") and "imported package" not in line
+    }
+    ours = {m for m in modules if m.split(".")[0] == "llmojid"}
+    foreign = {
+        m
+        for m in modules - ours
+        if m.split(".")[0] not in sys.stdlib_module_names and not m.startswith(_SITE_MACHINERY)
+    }
+    return ours, foreign
+
 
 HOOKS = Path(__file__).resolve().parent.parent / "hooks"
 

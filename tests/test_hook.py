@@ -15,7 +15,15 @@ import pytest
 from llmojid.client import hook
 from llmojid.client import protocol as p
 from tests.harness_transcripts import ClaudeSession, CodexSession, Expected, HermesSession, jsonl
-from tests.hook_support import journal_rows, live_daemon, run_hook, spool_files, wait_spool_drained
+from tests.hook_support import (
+    HOOK_PATH_MODULES,
+    imported_modules,
+    journal_rows,
+    live_daemon,
+    run_hook,
+    spool_files,
+    wait_spool_drained,
+)
 from tests.support import DaemonProcess, make_env
 
 __all__ = ["live_daemon"]  # the fixture, used by name below
@@ -52,20 +60,9 @@ def test_the_hook_reads_only_the_standard_library(tmp_path: Path) -> None:
         [sys.executable, "-X", "importtime", "-c", code], input=b"{}", env=env, capture_output=True, timeout=60
     )
     assert result.returncode == 0
-    modules = {
-        line.split("|")[-1].strip()
-        for line in result.stderr.decode().splitlines()
-        if line.startswith("import time:") and "imported package" not in line
-    }
-    ours = {"llmojid", "llmojid.client", "llmojid.client.entry", "llmojid.client.hook", "llmojid.client.minipack"}
-    ours |= {"llmojid.client.paths", "llmojid.common", "llmojid.common.socket_trust", "llmojid.common.spool_format"}
-    site_machinery = ("__editable__", "_distutils_hack", "sitecustomize", "usercustomize", "_virtualenv")
-    foreign = {
-        m for m in modules - ours if m.split(".")[0] not in sys.stdlib_module_names and not m.startswith(site_machinery)
-    }
-    assert foreign == set()
-    assert "llmojid.client.protocol" not in modules and "llmojid.client.cli" not in modules
-    assert not {m for m in modules if m.startswith(("msgspec", "cryptography", "trio"))}
+    ours, foreign = imported_modules(result.stderr)
+    assert ours <= HOOK_PATH_MODULES and foreign == set()
+    assert "llmojid.client.protocol" not in ours and "llmojid.client.cli" not in ours
 
 
 @pytest.mark.parametrize(("harness", "expected"), [("hermes", b"{}\n"), ("claude-code", b""), ("codex", b"")])

@@ -13,7 +13,14 @@ from pathlib import Path
 
 from llmojid.client import handoff
 from tests.harness_transcripts import Expected, OpenCodeSession
-from tests.hook_support import journal_rows, spool_files, start, wait_spool_drained
+from tests.hook_support import (
+    HOOK_PATH_MODULES,
+    imported_modules,
+    journal_rows,
+    spool_files,
+    start,
+    wait_spool_drained,
+)
 from tests.support import LLMOJID_CTL, DaemonProcess, make_env
 
 
@@ -144,30 +151,9 @@ def test_the_opencode_hook_path_reads_only_the_standard_library(tmp_path: Path) 
     )
     assert result.returncode == 0
     assert not path.exists(), "read and removed (no daemon ever ran here: the event could not be kept)"
-    modules = {
-        line.split("|")[-1].strip()
-        for line in result.stderr.decode().splitlines()
-        if line.startswith("import time:") and "imported package" not in line
-    }
-    ours = {m for m in modules if m.split(".")[0] == "llmojid"}
-    assert ours <= {
-        "llmojid",
-        "llmojid.client",
-        "llmojid.client.entry",
-        "llmojid.client.hook",
-        "llmojid.client.minipack",
-        "llmojid.client.paths",
-        "llmojid.client.handoff",
-        "llmojid.common",
-        "llmojid.common.socket_trust",
-        "llmojid.common.spool_format",
-    }
+    ours, foreign = imported_modules(result.stderr)
+    assert ours <= HOOK_PATH_MODULES and foreign == set()
     assert "llmojid.client.handoff" in ours
-    site_machinery = ("__editable__", "_distutils_hack", "sitecustomize", "usercustomize", "_virtualenv")
-    foreign = {
-        m for m in modules - ours if m.split(".")[0] not in sys.stdlib_module_names and not m.startswith(site_machinery)
-    }
-    assert foreign == set()
 
 
 def test_hostile_handoff_contents_never_fail_the_hook_or_the_daemon(daemon: DaemonProcess) -> None:
