@@ -164,6 +164,19 @@ def test_missing_model(daemon: DaemonProcess) -> None:
     assert_only_failure(checks, {"model"})
 
 
+def test_the_configured_embedded_model_is_the_one_checked(daemon: DaemonProcess) -> None:
+    """``embedded_model = "gemma3-270m"``: doctor checks Gemma's file, not the default SmolLM2's; a split model
+    not yet assembled is fine when its packages are installed (the daemon assembles it at first use)."""
+    write_config(daemon.env, 'embedded_model = "gemma3-270m"\n')
+    _code, checks = run_doctor(daemon.env)
+    model = checks["model"]
+    assert model["status"] == "ok", model
+    assert "gemma3-270m" in model["detail"] and "SmolLM2" not in model["detail"]
+    assembled = Path(daemon.env["XDG_DATA_HOME"]) / "llmojid" / "models" / "gemma-3-270m-q4_k_m.gguf"
+    if not assembled.exists():
+        assert "assembled at first use" in model["detail"] and str(assembled) in model["detail"]
+
+
 def test_model_that_is_not_gguf(daemon: DaemonProcess) -> None:
     fake = daemon.root / "fake.gguf"
     fake.write_bytes(b"PK\x03\x04 not a model")
