@@ -158,6 +158,26 @@ def test_agy_plugin_is_created_and_removed_whole(env: dict[str, str]) -> None:
     assert snapshot(home) == before, "plugin files and the plugins/ directory gone, config/ kept"
 
 
+def test_the_shared_soft_nudge_stays_while_one_of_gemini_and_agy_still_reads_it(env: dict[str, str]) -> None:
+    """Gemini CLI and Antigravity read the same ``~/.gemini/GEMINI.md``: uninstalling one keeps the block."""
+    home = Path(env["HOME"])
+    (home / ".gemini" / "antigravity-cli").mkdir(parents=True)
+    (home / ".gemini" / "config").mkdir()
+    instructions = home / ".gemini" / "GEMINI.md"
+    instructions.write_text("# my notes\n")
+    assert ctl(env, "hooks", "install", "gemini", "agy", "--nudge", "soft").returncode == 0
+    assert instructions.read_text().count("llmojid nudge: start") == 1
+
+    first = ctl(env, "hooks", "uninstall", "gemini")
+    assert first.returncode == 0, first.stderr
+    assert "Antigravity still reads it" in first.stdout
+    assert instructions.read_text().count("llmojid nudge: start") == 1, "agy still installed: the block stays"
+    assert _status(env)["agy"]["soft_nudge"]
+
+    assert ctl(env, "hooks", "uninstall", "agy").returncode == 0
+    assert instructions.read_text() == "# my notes\n", "the last of the two takes the block away"
+
+
 def test_agy_keeps_what_others_put_in_the_plugin_and_refuses_a_broken_file(env: dict[str, str]) -> None:
     home = Path(env["HOME"])
     plugin = home / ".gemini" / "config" / "plugins" / "llmojid"

@@ -122,6 +122,23 @@ def _states(harness: Harness, home: str, records: dict[str, Any]) -> dict[Role, 
     return {role: files.read_state(role, path, records) for role, path in harness.files(home, os.environ).items()}
 
 
+def _sharing_instructions(harness: Harness, home: str, records: dict[str, Any]) -> tuple[str, ...]:
+    """The other harnesses whose journal hook is installed and that read ``harness``'s instructions file."""
+    from llmojid.client.installers.harnesses import HARNESSES, our_hooks
+
+    path = harness.files(home, os.environ)["instructions"]
+    sharing: list[str] = []
+    for other in HARNESSES.values():
+        if other.name == harness.name or other.files(home, os.environ)["instructions"] != path:
+            continue
+        try:
+            if our_hooks(other, _states(other, home, records)["hooks"].text or "", home):
+                sharing.append(other.title)
+        except SettingsError:
+            continue  # a file that does not parse is reported when that harness itself is handled
+    return tuple(sharing)
+
+
 def _run(args: argparse.Namespace, request: Request, harnesses: list[Harness], home: str) -> int:
     from llmojid.client.installers import files
     from llmojid.client.installers.harnesses import plan
@@ -140,7 +157,8 @@ def _run(args: argparse.Namespace, request: Request, harnesses: list[Harness], h
             continue
         written: list[str] = []
         try:
-            result = plan(harness, _states(harness, home, records), request, home)
+            shared = () if request.command else _sharing_instructions(harness, home, records)
+            result = plan(harness, _states(harness, home, records), request, home, shared)
             if args.dry_run:
                 written = [c.path for c in result.changes if c.changed]
             else:

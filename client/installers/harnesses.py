@@ -362,8 +362,18 @@ def _naming(path: str) -> Iterator[None]:
 
 
 # --- Planning ---------------------------------------------------------------------------------------------------------
-def plan(harness: Harness, states: Mapping[Role, FileState], request: Request, home: str) -> Plan:
-    """What to write to each of the harness's files. Raises SettingsError (nothing is written then)."""
+def plan(
+    harness: Harness,
+    states: Mapping[Role, FileState],
+    request: Request,
+    home: str,
+    instructions_shared_with: tuple[str, ...] = (),
+) -> Plan:
+    """What to write to each of the harness's files. Raises SettingsError (nothing is written then).
+
+    ``instructions_shared_with`` names the other installed harnesses that read the same instructions file
+    (Gemini CLI and Antigravity share ``~/.gemini/GEMINI.md``): uninstalling one leaves the soft nudge to them.
+    """
     result = Plan(harness)
     hooks_state = states["hooks"]
     with _naming(hooks_state.path):
@@ -376,7 +386,7 @@ def plan(harness: Harness, states: Mapping[Role, FileState], request: Request, h
         with _naming(states["manifest"].path):
             result.changes.append(_plan_manifest(states["manifest"], hooks_change, request))
     with _naming(states["instructions"].path):
-        result.changes.append(_plan_instructions(states["instructions"], request))
+        result.changes.append(_plan_instructions(states["instructions"], request, instructions_shared_with))
     for change in result.changes:
         result.notes.extend(change.notes)
     if hooks_change.changed and request.command and harness.after_change:
@@ -491,7 +501,7 @@ def _config_has_hooks(text: str) -> bool:
     return bool(hooks)
 
 
-def _plan_instructions(state: FileState, request: Request) -> Change:
+def _plan_instructions(state: FileState, request: Request, shared_with: tuple[str, ...] = ()) -> Change:
     text = state.text or ""
     block = nudge.find_soft(text)
 
@@ -518,6 +528,9 @@ def _plan_instructions(state: FileState, request: Request) -> Change:
     if block is not None and block.edited:
         note = f"Left the nudge block in {state.path}: it was edited, so it is yours now."
         return Change(state.role, state.path, state.text, state.text, None, (note,))
+    if block is not None and shared_with:
+        note = f"Left the nudge block in {state.path}: {' and '.join(shared_with)} still reads it."
+        return Change(state.role, state.path, state.text, state.text, state.record, (note,))
     base = _restore(text, state.record, strip=nudge.remove_soft, clean=clean)
     delete = base == "" and state.record is not None and state.record.created and state.text is not None
     return Change(state.role, state.path, state.text, None if delete else base, None)
