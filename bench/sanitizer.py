@@ -176,6 +176,16 @@ ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "'mysql -p' repeated": _repeat("mysql -p"),
     "'password is ' repeated": _repeat("password is "),
     "'--password ' repeated": _repeat("--password "),
+    "'passphrase for a ' (no colon)": _repeat("passphrase for a "),
+    "'creds: a ' repeated": _repeat("creds: a "),
+    "'login a with ' repeated": _repeat("login a with "),
+    "'typed a1b2c3 password '": _repeat("typed a1b2c3 password "),
+    "'identified by ' repeated": _repeat("identified by "),
+    "'Authorization: x ' repeated": _repeat("Authorization: x "),
+    "'sqlplus a/' repeated": _repeat("sqlplus a/"),
+    "'net user a ' repeated": _repeat("net user a "),
+    "'hvs.' / 'SG.' repeated": _repeat("hvs.SG.a"),
+    "'the token I a b is ' repeated": _repeat("the token I a b is "),
 }
 
 

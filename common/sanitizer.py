@@ -7,20 +7,23 @@ touches; the auditor calls :func:`find_pii` to prove that nothing stored in the 
 Types (each replaced by ``[TYPE]``):
 
 ========  ====================================================================================================
-EMAIL     addresses (``git@host:org/repo`` remotes are not e-mail), and addresses spelled out to dodge scrapers
-          (``jane dot doe at example dot org``, ``bob [at] example [dot] net``)
+EMAIL     addresses (``git@host:org/repo`` remotes and ``pi@raspberrypi.local`` logins are not e-mail), and
+          addresses spelled out to dodge scrapers (``jane dot doe at example dot org``, ``bob [at] example [.] net``)
 PHONE     numbers judged by ``phonenumbers``: international form, else US, else a few trunk-0 regions
 CARD      13-19 digits in a card grouping, with a card issuer prefix, Luhn-checked
 IBAN      country code, check digits, the country's registered length, mod-97 checked
 SSN       US social security numbers (``AAA-GG-SSSS``, or nine digits after "SSN")
 IP        IPv4 (not after "version", "v", "==") and IPv6, both validated by :mod:`ipaddress`
 URL       URLs that carry credentials, a query string, or a fragment with ``=``; other URLs are kept
-SECRET    API keys by prefix (``sk-``, ``ghp_``, ``github_pat_``, ``xox?-``, ``AKIA``...), JWTs, PEM private key
-          blocks, bearer tokens (hex ones too), values assigned to password/secret/token/api-key names and key
-          material after any name ending in key/secret/token/signature (``AccountKey=``, ``X-Functions-Key:``),
-          passwords stated in prose (``my password is hunter2``) or given on a command line (``mysql -p...``,
-          ``curl -u user:pass``, ``sshpass -p``, ``--password X``, ``-passout pass:X``), long high-entropy strings
-          (hex-only strings such as git hashes and UUIDs are not secrets by themselves)
+SECRET    API keys by prefix (``sk-``, ``ghp_``, ``github_pat_``, ``xox?-``, ``AKIA``, ``hvs.``...), JWTs, PEM
+          private key blocks, bearer tokens (hex ones too) and whatever an ``Authorization`` header carries,
+          values assigned to password/secret/token/api-key names and key material after any name ending in
+          key/secret/token/signature (``AccountKey=``, ``X-Functions-Key:``), passwords stated in prose (``my
+          password is hunter2``, ``creds: admin / s3cret``, ``log in as root with toor2024``), typed at a prompt
+          (``[sudo] password for deploy: X``, ``I typed X at the prompt``), in SQL (``IDENTIFIED BY 'x'``) or
+          given on a command line (``mysql -p...``, ``curl -u user:pass``, ``sshpass -p``, ``--password X``,
+          ``-passout pass:X``, ``sqlplus user/pass@db``), long high-entropy strings (hex-only strings such as git
+          hashes and UUIDs are not secrets by themselves, nor are words run together such as class names)
 PATH      home directories that name a user: ``/home/NAME``, ``/Users/NAME``, ``C:\\Users\\NAME``, ``~NAME/``
 DOB       full dates after "born", "DOB", "date of birth", "birthday"...
 ========  ====================================================================================================
@@ -42,7 +45,8 @@ cut is moved back to a whitespace so that no half token (the front of an address
 
 Overlapping findings are joined into one span, so no part of anything a detector flagged stays in the clear;
 the joined span takes the type of the detector of highest precedence (the order of ``_DETECTORS``): a URL that
-carries credentials wins over the e-mail-like text inside it; the generic high-entropy rule loses to everything.
+carries credentials wins over the e-mail-like text or the token inside it; the generic high-entropy rule loses
+to everything.
 
 Nothing in this module logs, and no exception it raises carries any of the text it was given.
 """
@@ -228,14 +232,30 @@ _PREFIXED_SECRET = re.compile(
       | AIza[A-Za-z0-9_\-]{35}(?![A-Za-z0-9_\-])      # Google API keys
       | hf_[A-Za-z0-9]{30,}+                          # Hugging Face
       | npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])            # npm
+      | hv[sbr]\.[A-Za-z0-9_\-]{20,}+                  # HashiCorp Vault service, batch, recovery tokens
+      | dckr_pat_[A-Za-z0-9_\-]{16,}+                  # Docker Hub personal access tokens
+      | pypi-[A-Za-z0-9_\-]{40,}+                      # PyPI upload tokens
+      | shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}(?![A-Za-z0-9])   # Shopify
+      | SG\.[A-Za-z0-9_\-]{16,}+\.[A-Za-z0-9_\-]{16,}+   # SendGrid
+      | do[opr]_v1_[a-f0-9]{64}(?![A-Za-z0-9])         # DigitalOcean
+      | gl(?:rt|dt|ptt|cbt|imt|oas)-[A-Za-z0-9_\-]{20,}+  # GitLab runner, deploy, trigger... tokens
+      | ya29\.[A-Za-z0-9_\-]{20,}+                     # Google OAuth access tokens
+      | AGE-SECRET-KEY-1[A-Z0-9]{50,}+                  # age private keys
       | eyJ[A-Za-z0-9_\-]{5,}+\.eyJ[A-Za-z0-9_\-]{5,}+\.[A-Za-z0-9_\-]*+   # JWT (header.payload.signature)
     )""",
     re.VERBOSE,
 )
 _SECRET_PREFIXES = ("sk-", "sk_", "rk_", "gh", "github_pat_", "glpat-", "xox", "AKIA", "ASIA", "AIza", "hf_")
-_SECRET_PREFIXES_MORE = ("npm_", "eyJ")
+_SECRET_PREFIXES_MORE = ("npm_", "eyJ", "hvs.", "hvb.", "hvr.", "dckr_pat_", "pypi-", "shp", "SG.", "_v1_", "gl",
+                         "ya29.", "AGE-SECRET-KEY-1")  # fmt: skip
 # Searched in the lower-cased copy; the token is judged on the original.
 _BEARER = re.compile(r"(?:bearer|basic|token)\s++([a-z0-9._~+/\-]{16,}+=*+)")
+# An Authorization header in any syntax (HTTP, JSON, a dict, a YAML map) with any scheme ("Token", "SSWS",
+# "Splunk", "ApiKey", none): whatever it carries is a credential when it reads as key material.
+_AUTHORIZATION = re.compile(
+    r"(?:proxy-)?authorization[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?(?:[a-z][a-z0-9_\-]{0,20}+[ \t]++)?"
+    r"([a-z0-9._~+/\-]{16,}+=*+)"
+)
 
 
 def _prefixed_secrets(scan: _Scan) -> Iterator[_Candidate]:
@@ -245,6 +265,10 @@ def _prefixed_secrets(scan: _Scan) -> Iterator[_Candidate]:
             if not (m.start() > 0 and (text[m.start() - 1].isalnum() or text[m.start() - 1] in "_-")):
                 yield m.start(), m.end(), "SECRET"
     lower = scan.lower
+    if "authorization" in lower:
+        for m in _AUTHORIZATION.finditer(lower):
+            if not _word_char_before(lower, m.start()) and _is_key_material(text[m.start(1) : m.end(1)]):
+                yield m.start(1), m.end(1), "SECRET"
     if "bearer" in lower or "basic" in lower or "token" in lower:
         for m in _BEARER.finditer(lower):
             token = text[m.start(1) : m.end(1)]
@@ -264,7 +288,10 @@ _SECRET_KEYWORD = re.compile(
     r"|private[_\-]?key|credential|(?P<weak>key|sig(?:nature|ning)?)(?![a-z])"
 )
 _SECRET_TRIGGERS = ("pass", "pwd", "secret", "token", "key", "credential", "sig")
-_ASSIGNMENT = re.compile(r"[A-Za-z0-9_\-]{0,20}+[\"']?[ \t]{0,3}(?::=|=>|[:=])[ \t]{0,3}")
+# Terraform's variable block gives the value after "{ default =" (variable "db_password" { default = "..." }).
+_ASSIGNMENT = re.compile(
+    r"[A-Za-z0-9_\-]{0,20}+[\"']?(?:[ \t]{0,3}\{[ \t]{0,3}default)?[ \t]{0,3}(?::=|=>|[:=])[ \t]{0,3}"
+)
 # A name that goes on past the keyword into one of these is about a secret (where it lives, how long it must be),
 # not the secret: secret_name, token_path, password_min_length, api_key_id.
 _ABOUT_A_SECRET = re.compile(
@@ -272,6 +299,7 @@ _ABOUT_A_SECRET = re.compile(
     r"(?![a-z])"
 )
 _UNQUOTED_VALUE = re.compile(r"[^\s\"'`,;)\]}>]{1,256}+")
+_YAML_TAG = re.compile(r"![A-Za-z_][A-Za-z0-9_:\-]*")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _MAX_QUOTED_SECRET = 256
 _PLACEHOLDER_VALUES = frozenset({"none", "null", "nil", "true", "false", "undefined", "required", "optional"})
@@ -299,7 +327,7 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
             v = _UNQUOTED_VALUE.match(text, i)
             if not v:
                 continue
-            start, end, quoted = v.start(), v.start() + len(v.group().rstrip(".,:!?")), False
+            start, end, quoted = v.start(), v.start() + len(v.group().rstrip(".,:;?")), False  # "!" often ends one
         # A name that only ends in "key" or "signature" (AccountKey, x-functions-key, sig) names anything from a
         # dict key to a sort key, so there the value itself must be key material.
         value = text[start:end]
@@ -336,18 +364,24 @@ def _looks_like_secret_value(value: str, *, quoted: bool) -> bool:
     """Whether an assigned value is a real secret rather than code, a template, a type or a placeholder."""
     if len(value) < (4 if quoted else 6) or value.lower() in _PLACEHOLDER_VALUES or _is_number(value):
         return False
-    if value[0] in "$%{<*[#(" or "..." in value or len(set(value)) <= 2:
-        return False  # ${VAR}, %s, {{ x }}, <token>, ****, [SECRET], #comment, xxxxxx
+    if value[0] in "$%{<*[#(?" or "..." in value or len(set(value)) <= 2:
+        return False  # ${VAR}, %s, {{ x }}, <token>, ****, [SECRET], #comment, xxxxxx, ${VAR:?message}
     if value.startswith(("os.", "process.env", "env.", "getenv", "self.", "config.", "settings.")):
         return False
     if quoted:
         return " " not in value.strip() or len(value) >= 12
-    if "(" in value or "[" in value:
-        return False  # a call or a subscript: code, not a value
+    if value.startswith(("~/", "./", "../")) or (value[0] == "/" and _PATH_SEGMENT.fullmatch(value[1:].split("/")[0])):
+        return False  # where the secret is kept (~/.aws/credentials, /run/secrets/db), not the secret
+    if "(" in value or "[" in value or _YAML_TAG.fullmatch(value):
+        return False  # a call or a subscript: code, not a value; a YAML tag (!vault, !Ref) names where it is
     if _IDENTIFIER.fullmatch(value):
         # An identifier is a variable name unless it mixes letters and digits without underscores or dots
-        # ("hunter2"); "get_token", "args.password", "Optional" are code.
-        return not ("_" in value or "." in value) and any(c.isdigit() for c in value)
+        # ("hunter2"); "get_token", "args.password", "Optional" are code. Upper and lower case and a digit
+        # together are a password's rule, not a naming style ("Tr1cky_Yaml", not "user_pass2" or "s3_key").
+        if "." in value:
+            return False
+        digits = any(c.isdigit() for c in value)
+        return digits and ("_" not in value or (value.lower() != value and value.upper() != value))
     return True
 
 
@@ -365,6 +399,8 @@ def _entropy(s: str) -> float:
 
 
 _CLASS_RUN = re.compile(r"[0-9]+|[A-Z]+|[a-z]+|[^0-9A-Za-z]+")
+_WORDISH = re.compile(r"[A-Z]?[a-z]{3,}+")
+_WORDISH_SHARE = 0.7
 
 
 def _is_random(s: str) -> bool:
@@ -377,6 +413,8 @@ def _is_random(s: str) -> bool:
     if s.islower() or s.isupper() or not any(c.isdigit() for c in s):
         return False
     changes = len(_CLASS_RUN.findall(s)) - 1
+    if sum(len(w) for w in _WORDISH.findall(s)) >= _WORDISH_SHARE * n:
+        return False  # mostly words run together: an identifier (Argon2PasswordHasher), not randomness
     return changes >= 0.3 * (n - 1) and _entropy(s) >= min(4.0, 0.8 * math.log2(n))
 
 
@@ -428,16 +466,54 @@ def _random_tokens(scan: _Scan) -> Iterator[_Candidate]:
             yield m.start(), m.end(), "SECRET"
 
 
-# SECRET: passwords stated in prose. A password word, maybe "for/to/of/on" and a few words ("the password for
-# the shared mailbox"), a link ("is", "was", "is now", "set to", ":"), then the value, which must look like a
-# password (digits and letters, a symbol, quotes, or passphrase length), so "the password is required" stays.
+# SECRET: passwords stated in prose. A password word, maybe a few words ("the password for the shared mailbox",
+# "the API token I'm using"), a link ("is", "'s", "was", "is now", "set to", ":"), then the value, which must
+# look like a password (digits and letters, a symbol, quotes, or passphrase length), so "the password is
+# required" stays.
 _STATED_SECRET = re.compile(
-    r"(?:pass(?:word|wd|phrase|code)?|pw|pwd|(?P<weak>secret|token|key))(?![a-z0-9_\-])"
-    r"(?:[ \t]{1,3}(?:for|to|of|on)(?:[ \t]{1,3}[a-z0-9_'.\-]{1,24}){1,4}?(?=[ \t]*(?::|is\b|was\b)))?"
-    r"(?:[ \t]{0,3}:|[ \t]{1,3}(?:is|was)(?:[ \t]{1,3}(?:now|still|just|set[ \t]{1,3}to|changed[ \t]{1,3}to))?"
+    r"(?<![a-z0-9_])(?:pass(?:word|wd|phrase|code)?|pw|pwd|secret|(?P<weak>token|key))(?![a-z0-9_\-])"
+    r"(?:(?:[ \t]{1,3}[a-z0-9_'.\-]{1,24}+){1,4}?(?=[ \t]*(?::|is\b|was\b)))?"
+    r"(?:[ \t]{0,3}:|['\u2019]s"
+    r"|[ \t]{1,3}(?:is|was)(?:[ \t]{1,3}(?:now|still|just|set[ \t]{1,3}to|changed[ \t]{1,3}to))?"
     r"|[ \t]{1,3}(?:now|(?:set|changed|reset)[ \t]{1,3}to|to))[ \t]{1,3}"
 )
-_STATED_TRIGGERS = ("pass", "pw", "secret", "token", "key")
+_STATED_TRIGGERS = ("pass", "pw", "secret", "token", "key", "cred", "log", "sign", "user", "identified", "typed",
+                    "enter", "put", "gave", "type", "pasted")  # fmt: skip
+# A prompt and what was typed at it, as a transcript shows it: "Enter passphrase for key '/root/.ssh/id_rsa': X",
+# "[sudo] password for deploy: X", "Enter PEM pass phrase: X". The prompt text runs to the first colon.
+_PROMPT_SECRET = re.compile(r"pass(?:word|wd|phrase|[ \t]phrase|code)(?![a-z0-9_\-])[^:\n]{0,80}+:[ \t]{1,3}")
+# Google's app passwords are four groups of four letters.
+_APP_PASSWORD = re.compile(r"[a-z]{4}(?: [a-z]{4}){3}(?![a-z0-9])")
+# A user and a password as a pair: "creds: admin / s3cret", "default credentials are admin/admin123",
+# "username/password: bob:hunter2".
+_CREDENTIAL_PAIR = re.compile(
+    r"(?:cred(?:s|entials?)|user(?:name)?[ \t]?/[ \t]?pass(?:word)?|u/p)(?![a-z0-9_\-])"
+    r"(?:[ \t]{1,3}(?:for|to|of|on)(?:[ \t]{1,3}[a-z0-9_'.\-]{1,24}+){1,3}?)?"
+    r"(?:[ \t]{0,3}(?::|->|=)|[ \t]{1,3}(?:are|is|were|was)(?:[ \t]{1,3}(?:still|now|just))?)"
+    r"[ \t]{1,3}[^\s/:|]{1,64}+[ \t]{0,3}[/:|][ \t]{0,3}"
+)
+# Logging in as someone with something: "login admin with changeme99", "log in as root with toor2024",
+# "user test and pass Test1234", .netrc's "login deploy password X".
+_LOGIN_WITH = re.compile(
+    r"(?:log(?:ging|ged|s)?[ \t]?(?:in|on)|login|sign(?:ing|ed|s)?[ \t]?in|user(?:name)?)(?:[ \t]{1,3}as)?"
+    r"[ \t]{1,3}[^\s]{1,64}+[ \t]{1,3}(?:and[ \t]{1,3})?"
+    r"(?:with(?:[ \t]{1,3}(?:the[ \t]{1,3})?(?:pass(?:word|wd)?|pw|pwd))?|pass(?:word|wd)?|pw|pwd)"
+    r"[ \t]{1,3}"
+)
+# SQL: CREATE/ALTER USER ... IDENTIFIED BY 'x', IDENTIFIED WITH plugin BY 'x', WITH [ENCRYPTED] PASSWORD 'x'.
+_SQL_PASSWORD = re.compile(
+    r"(?:identified[ \t]{1,3}(?:with[ \t]{1,3}[a-z0-9_]{1,40}+[ \t]{1,3})?by(?:[ \t]{1,3}password)?"
+    r"|with[ \t]{1,3}(?:encrypted[ \t]{1,3})?password)[ \t]{1,3}"
+)
+# What was typed at a prompt: "when psql asked for the password I entered X", "I typed X at the prompt". Only
+# with a password word or a prompt nearby, and then a value that reads as a password (a prompt alone: one that
+# no command reads as, mixed case and a digit or a symbol).
+_TYPED_SECRET = re.compile(
+    r"(?:typed|type|entered|enter|put[ \t]{1,3}in|gave[ \t]{1,3}it|pasted)[ \t]{1,3}(?:in[ \t]{1,3})?"
+)
+_TYPED_CONTEXT = 60
+_PASSWORD_CONTEXT = re.compile(r"pass(?:word|wd|phrase|[ \t]phrase|code)|\bpw\b|\bsudo\b|credential|\blog[ \t]?in\b")
+_PROMPT_CONTEXT = re.compile(r"prompt|asked|asks|rejected|rejecting|denied")
 # "use the passphrase correcthorsebatterystaple": no link word, so only a value no word could be counts.
 _BARE_STATED_SECRET = re.compile(r"(?:pass(?:word|wd|phrase)|pw)[ \t]{1,3}(?=[^\s])")
 _QUOTED_VALUE = re.compile(r"'([^'\n]{1,128})'|\"([^\"\n]{1,128})\"|`([^`\n]{1,128})`")
@@ -445,7 +521,8 @@ _BARE_VALUE = re.compile(r"[^\s\"'`,;()\[\]{}<>]{1,128}+")
 _NOT_PASSWORDS = frozenset(
     {"required", "optional", "incorrect", "wrong", "invalid", "empty", "blank", "correct", "stored", "hashed",
      "expired", "missing", "changed", "reset", "masked", "hidden", "redacted", "unknown", "unset", "set", "same",
-     "different", "not", "the", "a", "an", "your", "my", "our", "their", "its", "his", "her", "none", "null"}
+     "different", "not", "the", "a", "an", "your", "my", "our", "their", "its", "his", "her", "none", "null",
+     "1password"}
 )  # fmt: skip
 _PASSWORD_SYMBOLS = frozenset("!@#$%^&*+=~?")
 
@@ -467,8 +544,8 @@ def _looks_like_password(value: str, *, quoted: bool) -> bool:
     """A stated value that reads as a password rather than a word, a number, code or a placeholder."""
     if not 4 <= len(value) <= 128 or value.lower() in _NOT_PASSWORDS or _is_number(value):
         return False
-    if value[0] in "$%{<*[#(" or "..." in value or len(set(value)) <= 2 or "(" in value:
-        return False
+    if value[0] in "$%{<*[#(" or "..." in value or len(set(value)) <= 2 or "(" in value or "://" in value:
+        return False  # a template, a placeholder, a mask, code or an address
     if value.startswith(("os.", "process.env", "env.", "getenv", "self.", "config.", "settings.", "args.")):
         return False
     if quoted:
@@ -493,10 +570,28 @@ def _is_strong_password(value: str) -> bool:
     return len(value) >= 8 and letters and digits and symbols and "(" not in value and value[0] not in "$%{<*[#"
 
 
+def _is_complex_password(value: str) -> bool:
+    """Upper and lower case and a digit, or letters, a digit and a symbol: how password rules shape one, and
+    no command or word is."""
+    upper, lower = any(c.isupper() for c in value), any(c.islower() for c in value)
+    digits, symbols = any(c.isdigit() for c in value), any(c in _PASSWORD_SYMBOLS for c in value)
+    return len(value) >= 6 and digits and ((upper and lower) or ((upper or lower) and symbols))
+
+
 def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
     text, lower = scan.text, scan.lower
     if not any(k in lower for k in _STATED_TRIGGERS):
         return
+    for rx in (_PROMPT_SECRET, _CREDENTIAL_PAIR, _LOGIN_WITH, _SQL_PASSWORD):
+        for m in rx.finditer(lower):
+            found = _value_at(text, m.end())
+            if (
+                found
+                and not _word_char_before(lower, m.start())
+                and _looks_like_password(text[found[0] : found[1]], quoted=found[2])
+            ):
+                yield found[0], found[1], "SECRET"
+    yield from _typed_secrets(text, lower)
     for m in _BARE_STATED_SECRET.finditer(lower):
         found = _value_at(text, m.end())
         if found and not _word_char_before(lower, m.start()) and _is_strong_password(text[found[0] : found[1]]):
@@ -511,6 +606,27 @@ def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
         value = text[start:end]
         if _is_key_material(value) if m.group("weak") else _looks_like_password(value, quoted=quoted):
             yield start, end, "SECRET"
+        elif not m.group("weak") and (app := _APP_PASSWORD.match(lower, m.end())):
+            yield app.start(), app.end(), "SECRET"
+
+
+def _typed_secrets(text: str, lower: str) -> Iterator[_Candidate]:
+    for m in _TYPED_SECRET.finditer(lower):
+        found = _value_at(text, m.end())
+        if not found or _word_char_before(lower, m.start()):
+            continue
+        start, end, _ = found
+        value = text[start:end]
+        # The words around it, on its line; both searches are bounded, so each match costs the same.
+        lo, hi = max(0, m.start() - _TYPED_CONTEXT), min(len(lower), end + _TYPED_CONTEXT)
+        newline = lower.rfind("\n", lo, m.start())
+        lo = newline + 1 if newline != -1 else lo
+        newline = lower.find("\n", end, hi)
+        near = lower[lo : newline if newline != -1 else hi]
+        # Quotes do not make a typed value a password ("typed `exit`"): it is judged as if bare.
+        password_near = _PASSWORD_CONTEXT.search(near) and _looks_like_password(value, quoted=False)
+        if password_near or (_PROMPT_CONTEXT.search(near) and _is_complex_password(value)):
+            yield start, end, "SECRET"
 
 
 # SECRET: passwords on command lines. Flags that name a password (``--password X``, ``-storepass X``,
@@ -518,23 +634,30 @@ def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
 # same line (``-p`` is mysql's password but docker's port). Each line is scanned once per pattern.
 _VALUE = r"""('[^'\n]{1,128}'|"[^"\n]{1,128}"|[^\s'"|;&<>]{1,128}+)"""
 _PASSWORD_FLAG = re.compile(
-    r"-(?<![\w\-]-)-?[A-Za-z\-]{0,16}(?:[Pp]ass(?:word|wd)?|PASS(?:WORD|WD)?)(?:in|out)?(?:=|[ \t]++)" + _VALUE
+    r"-(?<![\w\-]-)-?[A-Za-z\-]{0,16}(?:[Pp]ass(?:word|wd|phrase)?|PASS(?:WORD|WD|PHRASE)?|pw)(?:in|out)?(?:=|[ \t]++)"
+    + _VALUE
 )
 _ECHO_TO_SUDO = re.compile(r"echo[ \t]++" + _VALUE + r"[ \t]*+\|[ \t]*+sudo[ \t]++(?:-[A-Za-z]++[ \t]++)*?-S")
 _CLI_PROGRAM = re.compile(
     r"(?<![\w\-./])(mysql(?:dump|admin|import|check)?|mariadb(?:-dump|-admin)?|7z[az]?|sshpass"
-    r"|(?:docker|podman|nerdctl)[ \t]++login|mongo(?:sh|dump|restore|export|import)?|zip|unzip|sqlcmd|bcp"
-    r"|redis-cli|ldap(?:search|whoami|add|modify|delete|passwd)|curl|wget|https?|xh|lftp|smbclient|htpasswd"
-    r"|rabbitmqctl|net[ \t]++use)(?![\w\-])"
+    r"|(?:docker|podman|nerdctl|az|oc|cf|skopeo|oras|helm[ \t]++registry)[ \t]++login"
+    r"|mongo(?:sh|dump|restore|export|import)?|zip|unzip|sqlcmd|bcp|redis-cli"
+    r"|ldap(?:search|whoami|add|modify|delete|passwd)|curl|wget|https?|xh|lftp"
+    r"|smbclient|htpasswd|rabbitmqctl|net[ \t]++use|net[ \t]++user|openssl|ssh-keygen|psexec(?:64)?"
+    r"|mosquitto_(?:pub|sub)|sqlplus|rman|expdp|impdp)(?![\w\-])"
 )
 _CLI_FLAGS: dict[str, re.Pattern[str]] = {
     "mysql": re.compile(r"-(?<![\w\-]-)p(?=\S)" + _VALUE),  # attached only: "-p db" prompts and names a db
     "7z": re.compile(r"-(?<![\w\-]-)p(?=\S)" + _VALUE),
     "space-p": re.compile(r"-(?<![\w\-]-)p[ \t]++(?!-)" + _VALUE),
     "space-P": re.compile(r"-(?<![\w\-]-)P[ \t]++(?!-)" + _VALUE),
+    "space-k": re.compile(r"-(?<![\w\-]-)k[ \t]++(?!-)" + _VALUE),  # openssl enc -k: the password
+    "space-N": re.compile(r"-(?<![\w\-]-)N[ \t]++(?!-)" + _VALUE),  # ssh-keygen -N: the new passphrase
     "redis": re.compile(r"-(?<![\w\-]-)a[ \t]++(?!-)" + _VALUE),
     "ldap": re.compile(r"-(?<![\w\-]-)w[ \t]++(?!-)" + _VALUE),
-    "user:pass": re.compile(r"-(?<![\w\-]-)(?:u|-user)(?:=|[ \t]++)['\"]?[^\s:'\"]{1,64}:([^\s'\"]{1,128}+)"),
+    "user:pass": re.compile(r"-(?<![\w\-]-)(?:u|a|-user|-auth)(?:=|[ \t]++)['\"]?[^\s:'\"]{1,64}:([^\s'\"]{1,128}+)"),
+    # Oracle's connect string: sqlplus scott/tiger@orcl.
+    "user/pass": re.compile(r"[ \t]['\"]?[^\s/@'\"\-][^\s/@'\"]{0,63}/([^\s/@'\"]{1,128}+)"),
     "user,pass": re.compile(r"-(?<![\w\-]-)u[ \t]++['\"]?[^\s,'\"]{1,64},([^\s'\"]{1,128}+)"),
     "user%pass": re.compile(r"-(?<![\w\-]-)U[ \t]++['\"]?[^\s%'\"]{1,64}%([^\s'\"]{1,128}+)"),
     "htpasswd": re.compile(
@@ -543,24 +666,28 @@ _CLI_FLAGS: dict[str, re.Pattern[str]] = {
     ),
     "rabbitmq": re.compile(r"(?:add_user|change_password)[ \t]++\S{1,64}[ \t]++" + _VALUE),
     "net use": re.compile(r"/user:\S{1,64}[ \t]++" + _VALUE),
+    "net user": re.compile(r"(?<=[Uu][Ss][Ee][Rr])[ \t]++[^\s/]\S{0,63}+[ \t]++(?![/*])" + _VALUE),
 }
 _PROGRAM_FLAGS: dict[str, tuple[str, ...]] = {
-    "mysql": ("mysql",), "mariadb": ("mysql",), "7z": ("7z",), "sshpass": ("space-p",), "login": ("space-p",),
+    "mysql": ("mysql",), "mariadb": ("mysql",), "7z": ("7z",), "sshpass": ("space-p", "mysql"), "login": ("space-p",),
     "mongo": ("space-p",), "zip": ("space-P",), "unzip": ("space-P",), "sqlcmd": ("space-P",), "bcp": ("space-P",),
     "redis-cli": ("redis",), "ldap": ("ldap",), "curl": ("user:pass",), "wget": ("user:pass",),
     "http": ("user:pass",), "https": ("user:pass",), "xh": ("user:pass",), "lftp": ("user,pass",),
-    "smbclient": ("user%pass",), "htpasswd": ("htpasswd",), "rabbitmqctl": ("rabbitmq",), "net": ("net use",),
+    "smbclient": ("user%pass",), "htpasswd": ("htpasswd",), "rabbitmqctl": ("rabbitmq",), "net use": ("net use",),
+    "net user": ("net user",), "openssl": ("space-k",), "ssh-keygen": ("space-N", "space-P"), "psexec": ("space-p",),
+    "mosquitto": ("space-P",), "sqlplus": ("user/pass",), "rman": ("user/pass",), "expdp": ("user/pass",),
+    "impdp": ("user/pass",),
 }  # fmt: skip
 _NOT_CLI_VALUES = ("env:", "file:", "fd:", "stdin")
 
 
 def _program_key(name: str) -> str:
-    for prefix in ("mysql", "mariadb", "7z", "mongo", "ldap"):
+    for prefix in ("mysql", "mariadb", "7z", "mongo", "ldap", "psexec", "mosquitto"):
         if name.startswith(prefix):
             return prefix
     if name.endswith("login"):
         return "login"
-    return name.split()[0] if name.startswith("net") else name
+    return " ".join(name.split()) if name.startswith("net") else name
 
 
 def _cli_value(text: str, m: re.Match[str]) -> Iterator[_Candidate]:
@@ -577,7 +704,7 @@ def _cli_value(text: str, m: re.Match[str]) -> Iterator[_Candidate]:
 
 def _command_line_secrets(scan: _Scan) -> Iterator[_Candidate]:
     text, lower = scan.text, scan.lower
-    if "pass" in lower or "PASS" in text:
+    if "pass" in lower or "PASS" in text or "-pw" in text:
         for m in _PASSWORD_FLAG.finditer(text):
             yield from _cli_value(text, m)
     if "sudo" in text and "echo" in text:
@@ -602,7 +729,7 @@ def _command_line_secrets(scan: _Scan) -> Iterator[_Candidate]:
 # separator costs a bounded amount. The last label must be a top-level domain; with a bare " at " and literal
 # dots the local part must hold a dot, an underscore or a digit too ("look at setup.py" is not an address).
 _AT_SEPARATOR = re.compile(r"[ \t]*+[\[({<]at[\])}>][ \t]*+|[ \t]++at[ \t]++")
-_DOT_SEPARATOR = r"(?:[ \t]++dot[ \t]++|[ \t]*+[\[({<]dot[\])}>][ \t]*+)"
+_DOT_SEPARATOR = r"(?:[ \t]++dot[ \t]++|[ \t]*+[\[({<](?:dot|\.)[\])}>][ \t]*+)"
 _SPELLED_LOCAL = re.compile(
     rf"(?<![a-z0-9._%+\-])(?:[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}{_DOT_SEPARATOR}){{0,3}}[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}$"
 )
@@ -703,6 +830,8 @@ def _urls(scan: _Scan) -> Iterator[_Candidate]:
 # --------------------------------------------------------------------------------------------------------------
 # EMAIL
 
+# Names only a local network resolves: user@raspberrypi.local is a login, not an address.
+_NOT_MAIL_TLDS = frozenset({"local", "localhost", "localdomain", "internal", "lan"})
 # The local part may hold an apostrophe (o'neil@...); a quote that opens the address is trimmed off again.
 _EMAIL = re.compile(r"(?<![\w.+%'\-])[\w.+%'\-]++@[\w\-]++(?:\.[\w\-]++)++")
 
@@ -718,6 +847,8 @@ def _emails(scan: _Scan) -> Iterator[_Candidate]:
         tld = domain.rsplit(".", 1)[-1]
         if not (len(tld) >= 2 and tld.isalpha()) or not local or local[0] == "." or local[-1] in ".'":
             continue
+        if tld.lower() in _NOT_MAIL_TLDS:
+            continue  # user@host.local: a login on a machine (ssh, scp), no mailbox
         if local == "git" and text.startswith(":", m.end()):
             continue  # scp-style git remote (git@github.com:org/repo.git), not an address
         if _before(text, start, 2) == "//":
@@ -1180,8 +1311,8 @@ def _paths(scan: _Scan) -> Iterator[_Candidate]:
 
 _DETECTORS: tuple[_Detector, ...] = (
     _pem_blocks,
-    _prefixed_secrets,
     _urls,
+    _prefixed_secrets,
     _emails,
     _spelled_emails,
     _assigned_secrets,

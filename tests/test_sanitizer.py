@@ -286,6 +286,36 @@ CREDENTIALS = [
     ("SECRET", "sshpass -p 'raspberry' ssh pi@host", "raspberry"),
     ("EMAIL", "reach me at name dot surname at example dot org", "name dot surname at example dot org"),
     ("EMAIL", "contact: bob [at] example [dot] net", "bob [at] example [dot] net"),
+    # Round two (each missed before it): prose links and pairs, prompts and what was typed at them, SQL,
+    # more programs' password flags, any Authorization scheme, Terraform defaults, token prefixes, "[.]".
+    ("SECRET", "My bank password's Tulip2019 lol", "Tulip2019"),
+    ("SECRET", "the secret for the staging hook is q7Lm2Kx9", "q7Lm2Kx9"),
+    ("SECRET", "The token our CI uses is 0e4c1d7a9b2f4e6c8a1d3b5f7e9c2a4b", "0e4c1d7a9b2f4e6c8a1d3b5f7e9c2a4b"),
+    ("SECRET", "my app password is abcd efgh ijkl mnop", "abcd efgh ijkl mnop"),
+    ("SECRET", "Enter passphrase for key '/root/.ssh/id_ed25519': s0ftK3y", "s0ftK3y"),
+    ("SECRET", "Enter PEM pass phrase: p3mPh!", "p3mPh!"),
+    ("SECRET", "creds: deploy / D3ploy!x", "D3ploy!x"),
+    ("SECRET", "default credentials are root/calvin42", "calvin42"),
+    ("SECRET", "log in as admin with adm1n2024 and look at the logs", "adm1n2024"),
+    ("SECRET", "machine ftp.example.org login anon password ftp2go", "ftp2go"),
+    ("SECRET", "CREATE USER app IDENTIFIED BY 'appPw1';", "appPw1"),
+    ("SECRET", "when redis asked for a password I typed r3dis-pw and it said WRONGPASS", "r3dis-pw"),
+    ("SECRET", "I typed Sn0wfall at the prompt and it hung", "Sn0wfall"),
+    ("SECRET", "gpg --passphrase s3cretGpg -c notes.txt", "s3cretGpg"),
+    ("SECRET", "openssl enc -aes-256-cbc -k EncKey99 -in a -out a.enc", "EncKey99"),
+    ("SECRET", "az login -u me@example.com -p Azur3Pw", "Azur3Pw"),
+    ("SECRET", "sshpass -pRasp1 ssh pi@host", "Rasp1"),
+    ("SECRET", "sqlplus scott/tiger42@orcl", "tiger42"),
+    ("SECRET", "net user bob B0bPass! /add", "B0bPass!"),
+    ("SECRET", "ssh-keygen -t ed25519 -N n3wPhrase -f key", "n3wPhrase"),
+    ("SECRET", "plink -ssh admin@host -pw Pl1nkPw", "Pl1nkPw"),
+    ("SECRET", "http -a admin:Http1e https://api.example.com", "Http1e"),
+    ("SECRET", '{"Authorization": "Token 5f2b8c1e9d4a7f3b6c0e2d8a1f5b9c3e"}', "5f2b8c1e9d4a7f3b6c0e2d8a1f5b9c3e"),
+    ("SECRET", 'variable "api_token" { default = "tf-T0ken-99" }', "tf-T0ken-99"),
+    ("SECRET", "  smtp_password: Sm7p_Relay9", "Sm7p_Relay9"),
+    ("URL", "git clone https://oauth2:glpat-Ab3De5Gh7Jk9Mn2Pq4St@gitlab.example.com/a/b.git",
+     "https://oauth2:glpat-Ab3De5Gh7Jk9Mn2Pq4St@gitlab.example.com/a/b.git"),
+    ("EMAIL", "mail hello [at] example [.] io", "hello [at] example [.] io"),
 ]  # fmt: skip
 
 CREDENTIAL_LOOK_ALIKES = [
@@ -302,6 +332,22 @@ CREDENTIAL_LOOK_ALIKES = [
     "look at setup.py for the version",
     "docker login --password-stdin ghcr.io",
     "sorted(rows, key=itemgetter(1))",
+    # Round two: flagged before it, or near the new rules.
+    "export DB_PASSWORD=${DB_PASSWORD:?missing}",
+    "db_password: !vault |",
+    "PASSWORD_HASHERS = ['django.contrib.auth.hashers.Argon2PasswordHasher']",
+    "sshpass -p 'x' ssh pi@raspberrypi.local",
+    "password: /run/secrets/db_password",
+    "credentials: ~/.aws/credentials",
+    "type python3 at the prompt",
+    "I entered the wrong password at the prompt twice",
+    "login as admin with the password from the vault",
+    "my password manager is 1Password",
+    "ssh-keygen -t rsa -b 4096 -N '' -f key",
+    "net user bob /add",
+    "sqlplus / as sysdba",
+    "Authorization: Bearer {{ token }}",
+    "the password hash is stored as bcrypt",
 ]
 
 
@@ -313,6 +359,18 @@ def test_credentials_and_spelled_addresses_are_redacted(kind: str, text: str, va
 
 def placeholder_in(text: str, kind: str) -> bool:
     return f"[{kind}]" in text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Token (will be hidden): hvs.CAESIK9Lm2Qx7Rt5Vw8Yz1Ab4Cd",
+        "Token (will be hidden): ya29.a0AfH6SMBx7Kp2Lm9Qr4Tv6Wz1",
+    ],
+)
+def test_a_token_prefix_with_a_dot_is_redacted_with_its_token(text: str) -> None:
+    # The generic rule's alphabet has no dot, so it left "hvs." / "ya29." in the clear before their prefixes.
+    assert sanitize(text).text == "Token (will be hidden): [SECRET]"
 
 
 @pytest.mark.parametrize("text", CREDENTIAL_LOOK_ALIKES)
@@ -343,7 +401,7 @@ def test_credentials_corpus_dev_and_held_out() -> None:
         assert all(value in e["text"] for e in lines for _, value in e["pii"])
     assert sum(len(path.read_text().splitlines()) for path in (CREDENTIALS_DEV, CREDENTIALS_HELDOUT)) >= 150
     recall, precision, touched = _score(CREDENTIALS_DEV)
-    assert recall >= 0.98 and precision >= 0.95 and touched <= 1, (recall, precision, touched)
+    assert recall >= 0.99 and precision >= 0.99 and touched == 0, (recall, precision, touched)
     recall, precision, touched = _score(CREDENTIALS_HELDOUT)
     assert recall >= 0.97 and precision >= 0.97 and touched == 0, (recall, precision, touched)
 
@@ -385,6 +443,16 @@ ADVERSARIAL = {
     "password-flags": "--password " * (SIZE // 11),
     "echo-sudo": "echo a | " * (SIZE // 9) + "sudo -S",
     "htpasswd": "htpasswd -b " * (SIZE // 12),
+    "prompts-without-colon": "passphrase for a " * (SIZE // 17),
+    "credential-pairs": "creds: a " * (SIZE // 9),
+    "login-with": "login a with " * (SIZE // 13),
+    "typed-values": "typed a1b2c3 password " * (SIZE // 22),
+    "sql-identified-by": "identified by " * (SIZE // 14),
+    "authorization-headers": "Authorization: x " * (SIZE // 17),
+    "sqlplus-connect": "sqlplus a/" * (SIZE // 10),
+    "net-user": "net user a " * (SIZE // 11),
+    "token-prefixes": "hvs.SG.a" * (SIZE // 8),
+    "stated-with-words": "the token I a b is " * (SIZE // 19),
 }
 
 
