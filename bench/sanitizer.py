@@ -186,6 +186,14 @@ ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "'net user a ' repeated": _repeat("net user a "),
     "'hvs.' / 'SG.' repeated": _repeat("hvs.SG.a"),
     "'the token I a b is ' repeated": _repeat("the token I a b is "),
+    "'password a, b, c, d ' (no link)": _repeat("password a, b, c, d "),
+    "'passphrase: amber lantern '": _repeat("passphrase: amber lantern "),
+    "'use a / ' repeated": _repeat("use a / "),
+    "'_token is ' repeated": _repeat("_token is "),
+    "login('a', repeated": _repeat("login('a', "),
+    "'<a_password>x' (no close)": _repeat("<a_password>x"),
+    "'echo a | ' (no --password-stdin)": _repeat("echo a | "),
+    "'htpasswd -nb a ' repeated": _repeat("htpasswd -nb a "),
 }
 
 

@@ -17,13 +17,15 @@ IP        IPv4 (not after "version", "v", "==") and IPv6, both validated by :mod
 URL       URLs that carry credentials, a query string, or a fragment with ``=``; other URLs are kept
 SECRET    API keys by prefix (``sk-``, ``ghp_``, ``github_pat_``, ``xox?-``, ``AKIA``, ``hvs.``...), JWTs, PEM
           private key blocks, bearer tokens (hex ones too) and whatever an ``Authorization`` header carries,
-          values assigned to password/secret/token/api-key names and key material after any name ending in
-          key/secret/token/signature (``AccountKey=``, ``X-Functions-Key:``), passwords stated in prose (``my
-          password is hunter2``, ``creds: admin / s3cret``, ``log in as root with toor2024``), typed at a prompt
-          (``[sudo] password for deploy: X``, ``I typed X at the prompt``), in SQL (``IDENTIFIED BY 'x'``) or
-          given on a command line (``mysql -p...``, ``curl -u user:pass``, ``sshpass -p``, ``--password X``,
-          ``-passout pass:X``, ``sqlplus user/pass@db``), long high-entropy strings (hex-only strings such as git
-          hashes and UUIDs are not secrets by themselves, nor are words run together such as class names)
+          values assigned to password/secret/token/api-key names (in XML elements too) and key material after
+          any name ending in key/secret/token/signature (``AccountKey=``, ``X-Functions-Key:``) or naming a
+          session, passwords and PINs stated in prose (``my password is hunter2``, ``creds: admin / s3cret``,
+          ``log in as root with toor2024``), typed at a prompt (``[sudo] password for deploy: X``, ``I typed X at
+          the prompt``), in SQL (``IDENTIFIED BY 'x'``), handed to code (``auth=('u', 'X')``) or given on a
+          command line (``mysql -p...``, ``curl -u user:pass``, ``sshpass -p``, ``--password X``, ``-passout
+          pass:X``, ``sqlplus user/pass@db``, ``echo X | ... --password-stdin``), long high-entropy strings
+          (hex-only strings such as git hashes and UUIDs are not secrets by themselves, nor are words run
+          together such as class names)
 PATH      home directories that name a user: ``/home/NAME``, ``/Users/NAME``, ``C:\\Users\\NAME``, ``~NAME/``
 DOB       full dates after "born", "DOB", "date of birth", "birthday"...
 ========  ====================================================================================================
@@ -284,10 +286,10 @@ def _prefixed_secrets(scan: _Scan) -> Iterator[_Candidate]:
 # the name, the operator and the value are read from there: a quoted value up to its closing quote on the same
 # line, or an unquoted run.
 _SECRET_KEYWORD = re.compile(
-    r"pass(?:word|wd|phrase)?(?![a-rt-z])|pwd|secret|token|api[_\-]?key|access[_\-]?key|auth[_\-]?key"
-    r"|private[_\-]?key|credential|(?P<weak>key|sig(?:nature|ning)?)(?![a-z])"
+    r"pass(?:word|wd|phrase)?(?![a-rt-z])|pwd|pw(?![a-z])|secret|token|api[_\-]?key|access[_\-]?key|auth[_\-]?key"
+    r"|private[_\-]?key|credential|(?P<weak>key|sig(?:nature|ning)?|session(?:[_\-]?id)?|sessid)(?![a-z])"
 )
-_SECRET_TRIGGERS = ("pass", "pwd", "secret", "token", "key", "credential", "sig")
+_SECRET_TRIGGERS = ("pass", "pw", "secret", "token", "key", "credential", "sig", "sess")
 # Terraform's variable block gives the value after "{ default =" (variable "db_password" { default = "..." }).
 _ASSIGNMENT = re.compile(
     r"[A-Za-z0-9_\-]{0,20}+[\"']?(?:[ \t]{0,3}\{[ \t]{0,3}default)?[ \t]{0,3}(?::=|=>|[:=])[ \t]{0,3}"
@@ -301,6 +303,11 @@ _ABOUT_A_SECRET = re.compile(
 _UNQUOTED_VALUE = re.compile(r"[^\s\"'`,;)\]}>]{1,256}+")
 _YAML_TAG = re.compile(r"![A-Za-z_][A-Za-z0-9_:\-]*")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+# An XML element named for a secret (Maven's settings.xml, .NET configs): <password>X</password>.
+_XML_SECRET = re.compile(
+    r"<(?<![\w<]<)[a-z_:\-]{0,30}?(?:password|passwd|pwd|passphrase|secret|token|api[_\-]?key|credential)"
+    r"([a-z_\-]{0,20}+)>([^<>\n]{1,256}+)</"
+)
 _MAX_QUOTED_SECRET = 256
 _PLACEHOLDER_VALUES = frozenset({"none", "null", "nil", "true", "false", "undefined", "required", "optional"})
 
@@ -309,6 +316,11 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
     text, lower = scan.text, scan.lower
     if not any(k in lower for k in _SECRET_TRIGGERS):
         return
+    if "<" in text:
+        for m in _XML_SECRET.finditer(lower):
+            about = _ABOUT_A_SECRET.match(m.group(1))  # <passwordPolicy>, <tokenUrl>: about one, not one
+            if not about and _looks_like_secret_value(text[m.start(2) : m.end(2)], quoted=False):
+                yield m.start(2), m.end(2), "SECRET"
     done = 0
     for k in _SECRET_KEYWORD.finditer(lower):
         if k.start() < done:
@@ -470,15 +482,22 @@ def _random_tokens(scan: _Scan) -> Iterator[_Candidate]:
 # "the API token I'm using"), a link ("is", "'s", "was", "is now", "set to", ":"), then the value, which must
 # look like a password (digits and letters, a symbol, quotes, or passphrase length), so "the password is
 # required" stays.
-_STATED_SECRET = re.compile(
-    r"(?<![a-z0-9_])(?:pass(?:word|wd|phrase|code)?|pw|pwd|secret|(?P<weak>token|key))(?![a-z0-9_\-])"
-    r"(?:(?:[ \t]{1,3}[a-z0-9_'.\-]{1,24}+){1,4}?(?=[ \t]*(?::|is\b|was\b)))?"
-    r"(?:[ \t]{0,3}:|['\u2019]s"
-    r"|[ \t]{1,3}(?:is|was)(?:[ \t]{1,3}(?:now|still|just|set[ \t]{1,3}to|changed[ \t]{1,3}to))?"
+_STATED_WORD = (
+    r"(?<![a-z0-9_])(?:pass(?:word|wd|phrase|code)?|pw|pwd|secret|(?P<pin>pin)|(?P<weak>token|key))(?![a-z0-9_\-])"
+)
+_STATED_GAP = r"(?:[ \t]{1,3}[a-z0-9_'.,\-]{1,24}+){1,5}?(?=[ \t]*(?::|is\b|was\b|it['\u2019]s\b)|['\u2019]s\b)"
+_STATED_LINK = (
+    r"(?:[ \t]{0,3}:|(?:['\u2019]s|[ \t]{1,3}(?:is|was|it['\u2019]s))"
+    r"(?:[ \t]{1,3}(?:now|still|just|set[ \t]{1,3}to|changed[ \t]{1,3}to))?"
     r"|[ \t]{1,3}(?:now|(?:set|changed|reset)[ \t]{1,3}to|to))[ \t]{1,3}"
 )
-_STATED_TRIGGERS = ("pass", "pw", "secret", "token", "key", "cred", "log", "sign", "user", "identified", "typed",
-                    "enter", "put", "gave", "type", "pasted")  # fmt: skip
+_STATED_KEYWORD = re.compile(_STATED_WORD)
+# Tried without the words first ("the password is X"), and where that value fails, with them from the same
+# start ("the password to the zip is X"): so neither reading hides the other, and each start is tried twice.
+_STATED_SECRET = re.compile(_STATED_WORD + _STATED_LINK)
+_STATED_SECRET_AFTER_WORDS = re.compile(_STATED_WORD + _STATED_GAP + _STATED_LINK)
+_STATED_TRIGGERS = ("pass", "pw", "secret", "token", "key", "cred", "log", "sign", "user", "identified", "typ",
+                    "enter", "put", "gave", "past", "pin", "use", "try", "auth")  # fmt: skip
 # A prompt and what was typed at it, as a transcript shows it: "Enter passphrase for key '/root/.ssh/id_rsa': X",
 # "[sudo] password for deploy: X", "Enter PEM pass phrase: X". The prompt text runs to the first colon.
 _PROMPT_SECRET = re.compile(r"pass(?:word|wd|phrase|[ \t]phrase|code)(?![a-z0-9_\-])[^:\n]{0,80}+:[ \t]{1,3}")
@@ -509,9 +528,30 @@ _SQL_PASSWORD = re.compile(
 # with a password word or a prompt nearby, and then a value that reads as a password (a prompt alone: one that
 # no command reads as, mixed case and a digit or a symbol).
 _TYPED_SECRET = re.compile(
-    r"(?:typed|type|entered|enter|put[ \t]{1,3}in|gave[ \t]{1,3}it|pasted)[ \t]{1,3}(?:in[ \t]{1,3})?"
+    r"(?:typed|typing|type|entered|entering|enter|put[ \t]{1,3}in|gave[ \t]{1,3}it|pasted|pasting)[ \t]{1,3}"
+    r"(?:in[ \t]{1,3})?"
 )
 _TYPED_CONTEXT = 60
+# "use bob / B0bsecret!": a pair after "use" or "try", spaced like prose (a path or a branch is not).
+_USE_PAIR = re.compile(r"(?:use|try)[ \t]{1,3}[^\s/:|]{1,64}+[ \t]{1,3}/[ \t]{1,3}")
+# A variable named for a secret, told in prose: "I've set MYSQL_PWD to X", "GITHUB_TOKEN is X".
+_NAMED_VARIABLE = re.compile(
+    r"_(?:password|passwd|pwd|pass|secret|(?P<weak>token|key))(?![a-z0-9_])[ \t]{1,3}(?:to|is|was)[ \t]{1,3}"
+)
+# A user and a password handed to code: login('bob', 'X'), auth=('admin', 'X'), HTTPBasicAuth("u", "X").
+_CODE_LOGIN = re.compile(
+    r"(?:log_?in|auth(?:enticate)?|basic_?auth|httpbasicauth|credentials|sign_?in)[ \t]{0,3}[=(][ \t]{0,3}\(?"
+    r"[ \t]{0,3}(['\"])[^'\"\n]{1,64}+\1[ \t]{0,3},[ \t]{0,3}"
+)
+# A passphrase of words after a colon ("passphrase: amber lantern quietly folds"): three to six words, none of
+# them a word prose needs, ending the line or the sentence.
+_PASSPHRASE_WORDS = re.compile(r"[a-z]{3,12}+(?:[ \t][a-z]{3,12}+){2,5}+(?=[ \t]*(?:$|[.!;\n]))", re.MULTILINE)
+_PROSE_WORDS = frozenset(
+    {"the", "and", "for", "not", "see", "you", "your", "our", "its", "from", "with", "this", "that", "what", "when",
+     "which", "how", "are", "was", "were", "has", "have", "had", "will", "can", "must", "should", "only", "any",
+     "all", "too", "set", "use", "used", "here", "there", "please", "stored", "required", "optional", "same", "also",
+     "into", "onto", "about", "been", "being", "does", "did", "but", "just", "than", "then", "they", "them"}
+)  # fmt: skip
 _PASSWORD_CONTEXT = re.compile(r"pass(?:word|wd|phrase|[ \t]phrase|code)|\bpw\b|\bsudo\b|credential|\blog[ \t]?in\b")
 _PROMPT_CONTEXT = re.compile(r"prompt|asked|asks|rejected|rejecting|denied")
 # "use the passphrase correcthorsebatterystaple": no link word, so only a value no word could be counts.
@@ -591,23 +631,73 @@ def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
                 and _looks_like_password(text[found[0] : found[1]], quoted=found[2])
             ):
                 yield found[0], found[1], "SECRET"
+    for m in _USE_PAIR.finditer(lower):
+        found = _value_at(text, m.end())
+        if found and not _word_char_before(lower, m.start()) and _is_complex_password(text[found[0] : found[1]]):
+            yield found[0], found[1], "SECRET"
+    for m in _NAMED_VARIABLE.finditer(lower):
+        found = _value_at(text, m.end())
+        if found:
+            value = text[found[0] : found[1]]
+            if _is_key_material(value) if m.group("weak") else _looks_like_password(value, quoted=found[2]):
+                yield found[0], found[1], "SECRET"
+    if "(" in text or "=" in text:
+        for m in _CODE_LOGIN.finditer(lower):
+            found = _value_at(text, m.end())
+            if found and found[2] and _looks_like_password(text[found[0] : found[1]], quoted=False):
+                yield found[0], found[1], "SECRET"
     yield from _typed_secrets(text, lower)
     for m in _BARE_STATED_SECRET.finditer(lower):
         found = _value_at(text, m.end())
-        if found and not _word_char_before(lower, m.start()) and _is_strong_password(text[found[0] : found[1]]):
+        if not found or _word_char_before(lower, m.start()):
+            continue
+        value = text[found[0] : found[1]]
+        # A quoted value right after the word is meant literally ("the password 'kiwi-Orange-77'").
+        if (
+            _is_strong_password(value)
+            or _is_complex_password(value)
+            or (found[2] and _looks_like_password(value, quoted=False))
+        ):
             yield found[0], found[1], "SECRET"
-    for m in _STATED_SECRET.finditer(lower):
-        if _word_char_before(lower, m.start()):
-            continue
-        found = _value_at(text, m.end())
-        if not found:
-            continue
-        start, end, quoted = found
-        value = text[start:end]
-        if _is_key_material(value) if m.group("weak") else _looks_like_password(value, quoted=quoted):
-            yield start, end, "SECRET"
-        elif not m.group("weak") and (app := _APP_PASSWORD.match(lower, m.end())):
-            yield app.start(), app.end(), "SECRET"
+    for word in _STATED_KEYWORD.finditer(lower):
+        for rx in (_STATED_SECRET, _STATED_SECRET_AFTER_WORDS):
+            stated = rx.match(lower, word.start())
+            if stated and (secret := _stated_value(text, lower, stated)):
+                yield secret
+                break
+
+
+def _stated_value(text: str, lower: str, m: re.Match[str]) -> _Candidate | None:
+    """The secret a stated-password match gives, if its value reads as one."""
+    found = _value_at(text, m.end())
+    if not found:
+        return None
+    start, end, quoted = found
+    if _stated_value_ok(m, text[start:end], quoted=quoted):
+        return start, end, "SECRET"
+    if m.group("weak") or m.group("pin"):
+        return None
+    if app := _APP_PASSWORD.match(lower, m.end()):
+        return app.start(), app.end(), "SECRET"
+    if lower.endswith(":", 0, len(m.group().rstrip()) + m.start()):
+        phrase = _PASSPHRASE_WORDS.match(lower, m.end())
+        if phrase and not set(phrase.group().split()) & _PROSE_WORDS:
+            return phrase.start(), phrase.end(), "SECRET"
+    return None
+
+
+def _stated_value_ok(m: re.Match[str], value: str, *, quoted: bool) -> bool:
+    """Whether the value after a stated password, PIN, token or key reads as one."""
+    if m.group("weak"):
+        # "token", "key": key material, or a password's shape with a symbol or several digits ("the Wi-Fi key is
+        # BlueHouse2024"); a name such as Base64Url or TenantId2 has the case and a digit but not those.
+        symbols, digits = any(c in _PASSWORD_SYMBOLS for c in value), sum(c.isdigit() for c in value)
+        return _is_key_material(value) or (len(value) >= 8 and _is_complex_password(value) and (symbols or digits >= 3))
+    if m.group("pin"):  # digits, or a code with letters in it; not a version pin (numpy==1.26)
+        return (value.isdigit() and 4 <= len(value) <= 8) or (
+            _is_complex_password(value) and value.replace("-", "").isalnum()
+        )
+    return _looks_like_password(value, quoted=quoted)
 
 
 def _typed_secrets(text: str, lower: str) -> Iterator[_Candidate]:
@@ -638,6 +728,8 @@ _PASSWORD_FLAG = re.compile(
     + _VALUE
 )
 _ECHO_TO_SUDO = re.compile(r"echo[ \t]++" + _VALUE + r"[ \t]*+\|[ \t]*+sudo[ \t]++(?:-[A-Za-z]++[ \t]++)*?-S")
+# echo X | docker login ... --password-stdin (and every other CLI that copied docker's flag).
+_ECHO_TO_STDIN = re.compile(r"echo[ \t]++(?:-n[ \t]++)?" + _VALUE + r"[ \t]*+\|[^|\n]{0,160}?--password-stdin")
 _CLI_PROGRAM = re.compile(
     r"(?<![\w\-./])(mysql(?:dump|admin|import|check)?|mariadb(?:-dump|-admin)?|7z[az]?|sshpass"
     r"|(?:docker|podman|nerdctl|az|oc|cf|skopeo|oras|helm[ \t]++registry)[ \t]++login"
@@ -664,6 +756,11 @@ _CLI_FLAGS: dict[str, re.Pattern[str]] = {
         r"-(?<![\w\-]-)[a-zA-Z]{0,4}b[a-zA-Z]{0,4}(?:[ \t]++-[a-zA-Z]{1,4}){0,3}[ \t]++[^\s-]\S{0,255}[ \t]++\S{1,64}"
         r"[ \t]++" + _VALUE
     ),
+    # htpasswd -n prints instead of writing a file: user and password follow the flags directly.
+    "htpasswd -n": re.compile(
+        r"-(?<![\w\-]-)(?=[a-zA-Z]{0,8}n)(?=[a-zA-Z]{0,8}b)[a-zA-Z]{2,8}(?:[ \t]++-[a-zA-Z]{1,4}){0,3}[ \t]++"
+        r"[^\s-]\S{0,63}+[ \t]++" + _VALUE
+    ),
     "rabbitmq": re.compile(r"(?:add_user|change_password)[ \t]++\S{1,64}[ \t]++" + _VALUE),
     "net use": re.compile(r"/user:\S{1,64}[ \t]++" + _VALUE),
     "net user": re.compile(r"(?<=[Uu][Ss][Ee][Rr])[ \t]++[^\s/]\S{0,63}+[ \t]++(?![/*])" + _VALUE),
@@ -673,10 +770,10 @@ _PROGRAM_FLAGS: dict[str, tuple[str, ...]] = {
     "mongo": ("space-p",), "zip": ("space-P",), "unzip": ("space-P",), "sqlcmd": ("space-P",), "bcp": ("space-P",),
     "redis-cli": ("redis",), "ldap": ("ldap",), "curl": ("user:pass",), "wget": ("user:pass",),
     "http": ("user:pass",), "https": ("user:pass",), "xh": ("user:pass",), "lftp": ("user,pass",),
-    "smbclient": ("user%pass",), "htpasswd": ("htpasswd",), "rabbitmqctl": ("rabbitmq",), "net use": ("net use",),
-    "net user": ("net user",), "openssl": ("space-k",), "ssh-keygen": ("space-N", "space-P"), "psexec": ("space-p",),
-    "mosquitto": ("space-P",), "sqlplus": ("user/pass",), "rman": ("user/pass",), "expdp": ("user/pass",),
-    "impdp": ("user/pass",),
+    "smbclient": ("user%pass",), "htpasswd": ("htpasswd", "htpasswd -n"), "rabbitmqctl": ("rabbitmq",),
+    "net use": ("net use",), "net user": ("net user",), "openssl": ("space-k",), "psexec": ("space-p",),
+    "ssh-keygen": ("space-N", "space-P"), "mosquitto": ("space-P",), "sqlplus": ("user/pass",),
+    "rman": ("user/pass",), "expdp": ("user/pass",), "impdp": ("user/pass",),
 }  # fmt: skip
 _NOT_CLI_VALUES = ("env:", "file:", "fd:", "stdin")
 
@@ -707,9 +804,10 @@ def _command_line_secrets(scan: _Scan) -> Iterator[_Candidate]:
     if "pass" in lower or "PASS" in text or "-pw" in text:
         for m in _PASSWORD_FLAG.finditer(text):
             yield from _cli_value(text, m)
-    if "sudo" in text and "echo" in text:
-        for m in _ECHO_TO_SUDO.finditer(text):
-            yield from _cli_value(text, m)
+    if "echo" in text:
+        for rx in (_ECHO_TO_SUDO, _ECHO_TO_STDIN) if "sudo" in text else (_ECHO_TO_STDIN,):
+            for m in rx.finditer(text):
+                yield from _cli_value(text, m)
     if not _CLI_PROGRAM.search(text):
         return
     line_start = 0
@@ -729,7 +827,7 @@ def _command_line_secrets(scan: _Scan) -> Iterator[_Candidate]:
 # separator costs a bounded amount. The last label must be a top-level domain; with a bare " at " and literal
 # dots the local part must hold a dot, an underscore or a digit too ("look at setup.py" is not an address).
 _AT_SEPARATOR = re.compile(r"[ \t]*+[\[({<]at[\])}>][ \t]*+|[ \t]++at[ \t]++")
-_DOT_SEPARATOR = r"(?:[ \t]++dot[ \t]++|[ \t]*+[\[({<](?:dot|\.)[\])}>][ \t]*+)"
+_DOT_SEPARATOR = r"(?:[ \t]++dot[ \t]++|[ \t]*+[\[({<](?:dot|punkt|\.)[\])}>][ \t]*+)"
 _SPELLED_LOCAL = re.compile(
     rf"(?<![a-z0-9._%+\-])(?:[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}{_DOT_SEPARATOR}){{0,3}}[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}$"
 )

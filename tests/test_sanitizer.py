@@ -316,6 +316,25 @@ CREDENTIALS = [
     ("URL", "git clone https://oauth2:glpat-Ab3De5Gh7Jk9Mn2Pq4St@gitlab.example.com/a/b.git",
      "https://oauth2:glpat-Ab3De5Gh7Jk9Mn2Pq4St@gitlab.example.com/a/b.git"),
     ("EMAIL", "mail hello [at] example [.] io", "hello [at] example [.] io"),
+    # Round three (each missed by both earlier rounds): PINs, "it's now", a quoted value after the word, PW =,
+    # "use u / p", word passphrases, X_PASSWORD told in prose, typing, --password-stdin, htpasswd -n, XML, code
+    # logins, session cookies, "(punkt)".
+    ("SECRET", "the alarm PIN is 482913", "482913"),
+    ("SECRET", "The VPN password got reset, it's now Hx7!pQ2w", "Hx7!pQ2w"),
+    ("SECRET", "the password 'mint-Leaf-31' works for staging", "mint-Leaf-31"),
+    ("SECRET", "PW = s0mething!", "s0mething!"),
+    ("SECRET", "Use carol / C4rol!pw to log in", "C4rol!pw"),
+    ("SECRET", "the passphrase: silver kettle dances slowly", "silver kettle dances slowly"),
+    ("SECRET", "I've set REDIS_PASSWORD to R3d!sPw", "R3d!sPw"),
+    ("SECRET", "the router key is Netgear!2024", "Netgear!2024"),
+    ("SECRET", "I keep typing Pa55word! but ssh says Permission denied", "Pa55word!"),
+    ("SECRET", "echo 'Ghcr!Pw1' | docker login ghcr.io -u me --password-stdin", "Ghcr!Pw1"),
+    ("SECRET", "htpasswd -nbB admin Adm!n99", "Adm!n99"),
+    ("SECRET", "<password>M4ven!Repo</password>", "M4ven!Repo"),
+    ("SECRET", "session.login('ops', 'Op5!Login')", "Op5!Login"),
+    ("SECRET", "requests.post(url, auth=('api', 'Api!Auth7'))", "Api!Auth7"),
+    ("SECRET", "Cookie: PHPSESSID=9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c", "9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c"),
+    ("EMAIL", "kontakt: eva(at)firma(punkt)de", "eva(at)firma(punkt)de"),
 ]  # fmt: skip
 
 CREDENTIAL_LOOK_ALIKES = [
@@ -348,6 +367,17 @@ CREDENTIAL_LOOK_ALIKES = [
     "sqlplus / as sysdba",
     "Authorization: Bearer {{ token }}",
     "the password hash is stored as bcrypt",
+    # Round three: near its rules.
+    "pin: numpy==1.26.4",
+    "the key is Base64Url encoded",
+    "<passwordPolicy>strict</passwordPolicy>",
+    "use origin / main for the base",
+    "Password: see the shared vault entry",
+    "the passphrase is long and random",
+    "login(username, password)",
+    "session_timeout = 3600",
+    "I've set MYSQL_PWD to something safe",
+    "typing python3 at the prompt opens the REPL",
 ]
 
 
@@ -453,6 +483,14 @@ ADVERSARIAL = {
     "net-user": "net user a " * (SIZE // 11),
     "token-prefixes": "hvs.SG.a" * (SIZE // 8),
     "stated-with-words": "the token I a b is " * (SIZE // 19),
+    "stated-without-link": "password a, b, c, d " * (SIZE // 20),
+    "passphrase-words": "passphrase: amber lantern " * (SIZE // 26),
+    "use-pairs": "use a / " * (SIZE // 8),
+    "named-variables": "_token is " * (SIZE // 10),
+    "code-logins": "login('a', " * (SIZE // 11),
+    "xml-unclosed": "<a_password>x" * (SIZE // 13),
+    "echo-pipes": "echo a | " * (SIZE // 9),
+    "htpasswd-n": "htpasswd -nb a " * (SIZE // 15),
 }
 
 
