@@ -194,6 +194,15 @@ ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "'<a_password>x' (no close)": _repeat("<a_password>x"),
     "'echo a | ' (no --password-stdin)": _repeat("echo a | "),
     "'htpasswd -nb a ' repeated": _repeat("htpasswd -nb a "),
+    "'a as the password ' repeated": _repeat("a as the password "),
+    "'changed it from a to ' repeated": _repeat("changed it from a! to "),
+    "'access codes: 1a-2b ' repeated": _repeat("access codes: 1a2-b3c "),
+    "'token (a' (no close)": _repeat("token (abcd"),
+    "'-u a -p ' repeated": _repeat("-u a -p "),
+    "'<<< a passwd ' repeated": _repeat("<<< a passwd "),
+    "'a:1:b:c:d' lines": _repeat("a:1:b:c:d\n"),
+    "'Authorization: x a=' repeated": _repeat("Authorization: x a="),
+    "'Password for 'a:' ' repeated": _repeat("Password for 'a:' "),
 }
 
 

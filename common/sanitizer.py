@@ -19,11 +19,13 @@ SECRET    API keys by prefix (``sk-``, ``ghp_``, ``github_pat_``, ``xox?-``, ``A
           private key blocks, bearer tokens (hex ones too) and whatever an ``Authorization`` header carries,
           values assigned to password/secret/token/api-key names (in XML elements too) and key material after
           any name ending in key/secret/token/signature (``AccountKey=``, ``X-Functions-Key:``) or naming a
-          session, passwords and PINs stated in prose (``my password is hunter2``, ``creds: admin / s3cret``,
-          ``log in as root with toor2024``), typed at a prompt (``[sudo] password for deploy: X``, ``I typed X at
-          the prompt``), in SQL (``IDENTIFIED BY 'x'``), handed to code (``auth=('u', 'X')``) or given on a
+          session, passwords, PINs and access codes stated in prose (``my password is hunter2``, ``creds: admin
+          / s3cret``, ``log in as root with toor2024``, ``uses 'X' as its password``), typed at a prompt
+          (``[sudo] password for deploy: X``, ``Passwort: X``, ``I typed X at the prompt``), in SQL
+          (``IDENTIFIED BY 'x'``), in a ``.pgpass`` line, handed to code (``auth=('u', 'X')``) or given on a
           command line (``mysql -p...``, ``curl -u user:pass``, ``sshpass -p``, ``--password X``, ``-passout
-          pass:X``, ``sqlplus user/pass@db``, ``echo X | ... --password-stdin``), long high-entropy strings
+          pass:X``, ``sqlplus user/pass@db``, ``-u U -p X``, ``echo X | ... --password-stdin``, ``<<< X``,
+          ``ConvertTo-SecureString X``), long high-entropy strings
           (hex-only strings such as git hashes and UUIDs are not secrets by themselves, nor are words run
           together such as class names)
 PATH      home directories that name a user: ``/home/NAME``, ``/Users/NAME``, ``C:\\Users\\NAME``, ``~NAME/``
@@ -254,9 +256,13 @@ _SECRET_PREFIXES_MORE = ("npm_", "eyJ", "hvs.", "hvb.", "hvr.", "dckr_pat_", "py
 _BEARER = re.compile(r"(?:bearer|basic|token)\s++([a-z0-9._~+/\-]{16,}+=*+)")
 # An Authorization header in any syntax (HTTP, JSON, a dict, a YAML map) with any scheme ("Token", "SSWS",
 # "Splunk", "ApiKey", none): whatever it carries is a credential when it reads as key material.
+_AUTHORIZATION_PARAMS_START = re.compile(r"(?:proxy-)?authorization[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?[a-z]")
+_AUTHORIZATION_LINE = 512
+_AUTH_PARAM = re.compile(r"([a-z][a-z0-9_\-]{0,31}+)[ \t]{0,2}=[ \t]{0,2}[\"']?([a-z0-9._~+/\-]{16,}+=*+)")
+_PUBLIC_AUTH_PARAMS = frozenset({"nonce", "cnonce", "opaque", "realm", "uri", "qop", "nc", "algorithm", "username"})
 _AUTHORIZATION = re.compile(
     r"(?:proxy-)?authorization[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?(?:[a-z][a-z0-9_\-]{0,20}+[ \t]++)?"
-    r"([a-z0-9._~+/\-]{16,}+=*+)"
+    r"([a-z0-9._~+/\-]{16,}+=*+)(?![ \t]++[a-z][a-z0-9_\-]*+=)"  # not a scheme followed by its parameters
 )
 
 
@@ -271,6 +277,16 @@ def _prefixed_secrets(scan: _Scan) -> Iterator[_Candidate]:
         for m in _AUTHORIZATION.finditer(lower):
             if not _word_char_before(lower, m.start()) and _is_key_material(text[m.start(1) : m.end(1)]):
                 yield m.start(1), m.end(1), "SECRET"
+        # Schemes with parameters (Digest response=..., AWS4-HMAC-SHA256 Signature=...): each value that is key
+        # material, on the header's line, but the ones every request shows (nonces, realm, uri).
+        scanned = 0  # each character is scanned for parameters once, however many headers share a line
+        for h in _AUTHORIZATION_PARAMS_START.finditer(lower):
+            line_end = lower.find("\n", h.end(), h.end() + _AUTHORIZATION_LINE)
+            stop = line_end if line_end != -1 else min(len(lower), h.end() + _AUTHORIZATION_LINE)
+            for p in _AUTH_PARAM.finditer(lower, max(h.end(), scanned), stop):
+                if p.group(1) not in _PUBLIC_AUTH_PARAMS and _is_key_material(text[p.start(2) : p.end(2)]):
+                    yield p.start(2), p.end(2), "SECRET"
+            scanned = max(scanned, stop)
     if "bearer" in lower or "basic" in lower or "token" in lower:
         for m in _BEARER.finditer(lower):
             token = text[m.start(1) : m.end(1)]
@@ -297,8 +313,10 @@ _ASSIGNMENT = re.compile(
 # A name that goes on past the keyword into one of these is about a secret (where it lives, how long it must be),
 # not the secret: secret_name, token_path, password_min_length, api_key_id.
 _ABOUT_A_SECRET = re.compile(
-    r"[_\-]?(?:name|id|path|file|arn|ref|version|min|max|length|len|type|field|url|env|count|size|hash|policy)"
-    r"(?![a-z])"
+    r"[_\-]?(?:name|id|path|file|arn|ref|version|min|max|length|len|type|field|url|uri|env|count|size|hash|policy"
+    r"|header|param|prefix|label|format|pattern|regex|column|title|placeholder|hint|prompt|description|var|attr"
+    r"|option|source|store|provider|mode|expiry|expires|ttl|timeout|lifetime|scope|endpoint|host|port|service"
+    r"|kind|algorithm|strength|rules?|validator|reset|strategy|location)(?![a-z])"
 )
 _UNQUOTED_VALUE = re.compile(r"[^\s\"'`,;)\]}>]{1,256}+")
 _YAML_TAG = re.compile(r"![A-Za-z_][A-Za-z0-9_:\-]*")
@@ -378,6 +396,8 @@ def _looks_like_secret_value(value: str, *, quoted: bool) -> bool:
         return False
     if value[0] in "$%{<*[#(?" or "..." in value or len(set(value)) <= 2:
         return False  # ${VAR}, %s, {{ x }}, <token>, ****, [SECRET], #comment, xxxxxx, ${VAR:?message}
+    if not quoted and value[0] in "-+":
+        return False  # ${VAR:-default}, ${VAR:+alt}, a flag
     if value.startswith(("os.", "process.env", "env.", "getenv", "self.", "config.", "settings.")):
         return False
     if quoted:
@@ -484,12 +504,13 @@ def _random_tokens(scan: _Scan) -> Iterator[_Candidate]:
 # required" stays.
 _STATED_WORD = (
     r"(?<![a-z0-9_])(?:pass(?:word|wd|phrase|code)?|pw|pwd|secret|(?P<pin>pin)|(?P<weak>token|key))(?![a-z0-9_\-])"
+    r"[?!]{0,3}"  # "password?? it's X"
 )
 _STATED_GAP = r"(?:[ \t]{1,3}[a-z0-9_'.,\-]{1,24}+){1,5}?(?=[ \t]*(?::|is\b|was\b|it['\u2019]s\b)|['\u2019]s\b)"
 _STATED_LINK = (
     r"(?:[ \t]{0,3}:|(?:['\u2019]s|[ \t]{1,3}(?:is|was|it['\u2019]s))"
     r"(?:[ \t]{1,3}(?:now|still|just|set[ \t]{1,3}to|changed[ \t]{1,3}to))?"
-    r"|[ \t]{1,3}(?:now|(?:set|changed|reset)[ \t]{1,3}to|to))[ \t]{1,3}"
+    r"|[ \t]{1,3}(?:now|(?:set|changed|reset)[ \t]{1,3}to|to)|[ \t]{0,3}(?:->|=>))[ \t]{1,3}"
 )
 _STATED_KEYWORD = re.compile(_STATED_WORD)
 # Tried without the words first ("the password is X"), and where that value fails, with them from the same
@@ -497,16 +518,25 @@ _STATED_KEYWORD = re.compile(_STATED_WORD)
 _STATED_SECRET = re.compile(_STATED_WORD + _STATED_LINK)
 _STATED_SECRET_AFTER_WORDS = re.compile(_STATED_WORD + _STATED_GAP + _STATED_LINK)
 _STATED_TRIGGERS = ("pass", "pw", "secret", "token", "key", "cred", "log", "sign", "user", "identified", "typ",
-                    "enter", "put", "gave", "past", "pin", "use", "try", "auth")  # fmt: skip
+                    "enter", "put", "gave", "past", "pin", "use", "try", "auth", "wort", "contrase", "senha",
+                    "wacht", "senord", "hasło", "haslo", "пароль", "code", "chang", "rotat", "reset", "updat",
+                    "switch", "(")  # fmt: skip
 # A prompt and what was typed at it, as a transcript shows it: "Enter passphrase for key '/root/.ssh/id_rsa': X",
 # "[sudo] password for deploy: X", "Enter PEM pass phrase: X". The prompt text runs to the first colon.
-_PROMPT_SECRET = re.compile(r"pass(?:word|wd|phrase|[ \t]phrase|code)(?![a-z0-9_\-])[^:\n]{0,80}+:[ \t]{1,3}")
+# The prompt may quote a URL or a path with colons in it (Password for 'https://bob@host': X). Other languages'
+# words for a password are prompts too (Passwort:, mot de passe :, contraseña:).
+_PROMPT_WORD = (
+    r"(?:pass(?:word|wd|phrase|[ \t]phrase|code)|passwort|kennwort|mot[ \t]de[ \t]passe|contrase(?:ñ|n)a|senha"
+    r"|wachtwoord|l(?:ö|o)senord|has(?:ł|l)o|пароль)(?![a-z0-9_\-])"
+)
+_PROMPT_SECRET = re.compile(_PROMPT_WORD + r"(?:[^:'\n]{1,80}+|'[^'\n]{0,80}+'){0,4}+:[ \t]{1,3}")
 # Google's app passwords are four groups of four letters.
 _APP_PASSWORD = re.compile(r"[a-z]{4}(?: [a-z]{4}){3}(?![a-z0-9])")
 # A user and a password as a pair: "creds: admin / s3cret", "default credentials are admin/admin123",
 # "username/password: bob:hunter2".
 _CREDENTIAL_PAIR = re.compile(
-    r"(?:cred(?:s|entials?)|user(?:name)?[ \t]?/[ \t]?pass(?:word)?|u/p)(?![a-z0-9_\-])"
+    r"(?:cred(?:s|entials?)|user(?:name)?[ \t]?/[ \t]?pass(?:word)?|u/p|log[ \t]?in(?:[ \t]{1,3}(?:details|info))?)"
+    r"(?![a-z0-9_\-])"
     r"(?:[ \t]{1,3}(?:for|to|of|on)(?:[ \t]{1,3}[a-z0-9_'.\-]{1,24}+){1,3}?)?"
     r"(?:[ \t]{0,3}(?::|->|=)|[ \t]{1,3}(?:are|is|were|was)(?:[ \t]{1,3}(?:still|now|just))?)"
     r"[ \t]{1,3}[^\s/:|]{1,64}+[ \t]{0,3}[/:|][ \t]{0,3}"
@@ -522,7 +552,9 @@ _LOGIN_WITH = re.compile(
 # SQL: CREATE/ALTER USER ... IDENTIFIED BY 'x', IDENTIFIED WITH plugin BY 'x', WITH [ENCRYPTED] PASSWORD 'x'.
 _SQL_PASSWORD = re.compile(
     r"(?:identified[ \t]{1,3}(?:with[ \t]{1,3}[a-z0-9_]{1,40}+[ \t]{1,3})?by(?:[ \t]{1,3}password)?"
-    r"|with[ \t]{1,3}(?:encrypted[ \t]{1,3})?password)[ \t]{1,3}"
+    r"|with[ \t]{1,3}(?:encrypted[ \t]{1,3})?password"
+    r"|set[ \t]{1,3}password(?:[ \t]{1,3}for[ \t]{1,3}[^\s=]{1,80}+)?[ \t]{0,3}=(?:[ \t]{0,3}password[ \t]{0,3}\()?)"
+    r"[ \t]{0,3}"
 )
 # What was typed at a prompt: "when psql asked for the password I entered X", "I typed X at the prompt". Only
 # with a password word or a prompt nearby, and then a value that reads as a password (a prompt alone: one that
@@ -532,6 +564,37 @@ _TYPED_SECRET = re.compile(
     r"(?:in[ \t]{1,3})?"
 )
 _TYPED_CONTEXT = 60
+# "uses 'Tr33house!' as its password": the value is the token before " as"; found by reading back from it (a
+# quoted value, or a run that starts after a space or a bracket), so each match costs a bounded amount.
+_AS_PASSWORD = re.compile(
+    r"[ \t]as[ \t]{1,3}(?:(?:the|its|my|our|your|their|his|her|an?|new)[ \t]{1,3})?(?:[a-z\-]{1,20}+[ \t]{1,3})?"
+    r"(?:pass(?:word|wd|phrase)|pw|pin)(?![a-z])"
+)
+_VALUE_BEFORE = re.compile(
+    r"(?:'([^'\n]{1,128}+)'|\"([^\"\n]{1,128}+)\"|`([^`\n]{1,128}+)`"
+    r"|(?<![^\s(\[{<,;:=])([^\s\"'`()\[\]{}<>,;]{1,128}+))$"
+)
+_VALUE_BEFORE_WIDTH = 132
+# "changed the password from X to Y" (both are passwords); "changed it from X to Y" only with a password's shape
+# and a symbol (not "from Python3 to Python311").
+_CHANGED_FROM = re.compile(
+    r"(?:chang(?:ed|e|ing)|rotat(?:ed|e|ing)|reset(?:ting)?|updat(?:ed|e|ing)|switch(?:ed|ing)?)[ \t]{1,3}"
+    r"(?:it|(?P<named>(?:the|my|our|his|her|its|their)[ \t]{1,3}(?:[a-z\-]{1,20}+[ \t]{1,3})?"
+    r"(?:password|passphrase|pw|pin)))[ \t]{1,3}from[ \t]{1,3}"
+)
+_THEN_TO = re.compile(r"[ \t]{1,3}to[ \t]{1,3}")
+# Codes that let someone in: "the access code is 9F3K-7QLM-2XPD", "recovery codes: 4f7k-2m9x 8q1w-3e5r".
+_ACCESS_CODE = re.compile(
+    r"(?<![a-z])(?:access|recovery|backup|activation|licen[cs]e|verification|security|one-time|otp|2fa|mfa|totp"
+    r"|unlock|door|alarm)[ \t\-]{1,3}codes?(?:[ \t]{0,3}:|[ \t]{1,3}(?:is|are|was|were))[ \t]{1,3}"
+)
+_CODE_VALUES = re.compile(r"(?:[,;]?[ \t]{1,3})?([a-z0-9]{2,8}(?:-[a-z0-9]{2,8}){1,5}+|[0-9]{4,10})(?![a-z0-9\-])")
+_MAX_CODES = 16
+# A secret given in brackets after naming it: "the API key you gave me (c81e72...)".
+_BRACKETED_SECRET = re.compile(
+    r"(?<![a-z0-9_])(?:api[ \t_\-]?key|token|secret|password|passphrase|credential)s?"
+    r"(?:[ \t]{1,3}[a-z0-9_'.\-]{1,24}+){0,6}?[ \t]{0,3}\(([^()\s]{4,128}+)\)"
+)
 # "use bob / B0bsecret!": a pair after "use" or "try", spaced like prose (a path or a branch is not).
 _USE_PAIR = re.compile(r"(?:use|try)[ \t]{1,3}[^\s/:|]{1,64}+[ \t]{1,3}/[ \t]{1,3}")
 # A variable named for a secret, told in prose: "I've set MYSQL_PWD to X", "GITHUB_TOKEN is X".
@@ -541,7 +604,7 @@ _NAMED_VARIABLE = re.compile(
 # A user and a password handed to code: login('bob', 'X'), auth=('admin', 'X'), HTTPBasicAuth("u", "X").
 _CODE_LOGIN = re.compile(
     r"(?:log_?in|auth(?:enticate)?|basic_?auth|httpbasicauth|credentials|sign_?in)[ \t]{0,3}[=(][ \t]{0,3}\(?"
-    r"[ \t]{0,3}(['\"])[^'\"\n]{1,64}+\1[ \t]{0,3},[ \t]{0,3}"
+    r"[ \t]{0,3}(?:(['\"])[^'\"\n]{1,64}+\1|[a-z_][a-z0-9_.]{0,40}+)[ \t]{0,3},[ \t]{0,3}"
 )
 # A passphrase of words after a colon ("passphrase: amber lantern quietly folds"): three to six words, none of
 # them a word prose needs, ending the line or the sentence.
@@ -647,6 +710,7 @@ def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
             if found and found[2] and _looks_like_password(text[found[0] : found[1]], quoted=False):
                 yield found[0], found[1], "SECRET"
     yield from _typed_secrets(text, lower)
+    yield from _told_in_passing(text, lower)
     for m in _BARE_STATED_SECRET.finditer(lower):
         found = _value_at(text, m.end())
         if not found or _word_char_before(lower, m.start()):
@@ -698,6 +762,50 @@ def _stated_value_ok(m: re.Match[str], value: str, *, quoted: bool) -> bool:
             _is_complex_password(value) and value.replace("-", "").isalnum()
         )
     return _looks_like_password(value, quoted=quoted)
+
+
+def _told_in_passing(text: str, lower: str) -> Iterator[_Candidate]:
+    """Secrets named after they are given ("X as the password"), changed ("from X to Y"), access codes, and a
+    secret in brackets after its name."""
+    if " as " in lower:
+        for m in _AS_PASSWORD.finditer(lower):
+            before = _VALUE_BEFORE.search(text, max(0, m.start() - _VALUE_BEFORE_WIDTH), m.start())
+            if before:
+                group = before.lastindex or 1
+                value = before.group(group)
+                if _looks_like_password(value, quoted=False) or _is_complex_password(value):
+                    yield before.start(group), before.end(group), "SECRET"
+    if "from" in lower:
+        for m in _CHANGED_FROM.finditer(lower):
+            judge = _looks_like_password if m.group("named") else _complex_any_quoting
+            first = _value_at(text, m.end())
+            if not first:
+                continue
+            then = _THEN_TO.match(lower, first[1] + (1 if first[2] else 0))
+            second = _value_at(text, then.end()) if then else None
+            for found in (first, second):
+                if found and judge(text[found[0] : found[1]], quoted=found[2]):
+                    yield found[0], found[1], "SECRET"
+    if "code" in lower:
+        for m in _ACCESS_CODE.finditer(lower):
+            pos = m.end() - len(m.group()) + len(m.group().rstrip())
+            for _ in range(_MAX_CODES):
+                c = _CODE_VALUES.match(lower, pos)
+                if not c:
+                    break
+                code = c.group(1)
+                if code.isdigit() or (any(ch.isdigit() for ch in code) and any(ch.isalpha() for ch in code)):
+                    yield c.start(1), c.end(1), "SECRET"
+                pos = c.end()
+    if "(" in text:
+        for m in _BRACKETED_SECRET.finditer(lower):
+            value = text[m.start(1) : m.end(1)]
+            if _is_key_material(value) or _is_complex_password(value):
+                yield m.start(1), m.end(1), "SECRET"
+
+
+def _complex_any_quoting(value: str, *, quoted: bool) -> bool:
+    return _is_complex_password(value) and any(c in _PASSWORD_SYMBOLS for c in value)
 
 
 def _typed_secrets(text: str, lower: str) -> Iterator[_Candidate]:
@@ -763,6 +871,7 @@ _CLI_FLAGS: dict[str, re.Pattern[str]] = {
     ),
     "rabbitmq": re.compile(r"(?:add_user|change_password)[ \t]++\S{1,64}[ \t]++" + _VALUE),
     "net use": re.compile(r"/user:\S{1,64}[ \t]++" + _VALUE),
+    "net use share": re.compile(r"\\\\[^\s]{1,200}+[ \t]++(?![/*])" + _VALUE),  # net use \\srv\share X /user:u
     "net user": re.compile(r"(?<=[Uu][Ss][Ee][Rr])[ \t]++[^\s/]\S{0,63}+[ \t]++(?![/*])" + _VALUE),
 }
 _PROGRAM_FLAGS: dict[str, tuple[str, ...]] = {
@@ -771,11 +880,38 @@ _PROGRAM_FLAGS: dict[str, tuple[str, ...]] = {
     "redis-cli": ("redis",), "ldap": ("ldap",), "curl": ("user:pass",), "wget": ("user:pass",),
     "http": ("user:pass",), "https": ("user:pass",), "xh": ("user:pass",), "lftp": ("user,pass",),
     "smbclient": ("user%pass",), "htpasswd": ("htpasswd", "htpasswd -n"), "rabbitmqctl": ("rabbitmq",),
-    "net use": ("net use",), "net user": ("net user",), "openssl": ("space-k",), "psexec": ("space-p",),
+    "net use": ("net use", "net use share"), "net user": ("net user",), "openssl": ("space-k",), "psexec": ("space-p",),
     "ssh-keygen": ("space-N", "space-P"), "mosquitto": ("space-P",), "sqlplus": ("user/pass",),
     "rman": ("user/pass",), "expdp": ("user/pass",), "impdp": ("user/pass",),
 }  # fmt: skip
 _NOT_CLI_VALUES = ("env:", "file:", "fd:", "stdin")
+# Any program given a user and then a password: -u NAME -p X, --username NAME --password X. After -u, -p is
+# a password when its value reads as one: not a port or a port mapping (docker run -u 1000 -p 8080:80), a pid
+# (ps -u bob -p 42) or a word (journalctl -u nginx -p err).
+_USER_THEN_PASSWORD = re.compile(
+    r"-(?<![\w\-]-)(?:u|-user(?:name)?)(?:=|[ \t]++)['\"]?[^\s'\"\-][^\s'\"]{0,63}+['\"]?[ \t]++"
+    r"-(?:p|-pass(?:word)?)(?:=|[ \t]++)(?!-)" + _VALUE
+)
+_PORT_LIKE = re.compile(r"[0-9.:\[\]]++(?:/(?:tcp|udp|sctp))?")
+# Programs whose "-p NAME" (with a space) prompts for the password and names a database instead.
+_PROMPTING_P = re.compile(r"(?<![\w\-])(?:mysql|mariadb)")
+# PowerShell: ConvertTo-SecureString 'X' -AsPlainText (the plain text is the password).
+_SECURE_STRING = re.compile(r"(?i:convertto-securestring)[ \t]++(?:(?i:-string)[ \t]++)?" + _VALUE)
+# A here-string fed to a program that reads a password from standard input.
+_HERE_STRING = re.compile(r"<<<[ \t]*+" + _VALUE)
+_READS_A_PASSWORD = ("passphrase-fd", "password-stdin", "--stdin", "chpasswd", "passwd")
+# A .pgpass line: host:port:database:user:password.
+_PGPASS_LINE = re.compile(
+    r"^[^:\s]{1,255}+:(?:[0-9]{1,5}|\*):[^:\s]{1,63}+:[^:\s]{1,63}+:([^\s]{1,128}+)$", re.MULTILINE
+)
+_LINE_WIDTH = 512
+
+
+def _line_around(text: str, i: int) -> str:
+    """The line holding ``text[i]``, at most :data:`_LINE_WIDTH` characters either side."""
+    lo = text.rfind("\n", max(0, i - _LINE_WIDTH), i) + 1 or max(0, i - _LINE_WIDTH)
+    hi = text.find("\n", i, i + _LINE_WIDTH)
+    return text[lo : hi if hi != -1 else min(len(text), i + _LINE_WIDTH)]
 
 
 def _program_key(name: str) -> str:
@@ -804,6 +940,23 @@ def _command_line_secrets(scan: _Scan) -> Iterator[_Candidate]:
     if "pass" in lower or "PASS" in text or "-pw" in text:
         for m in _PASSWORD_FLAG.finditer(text):
             yield from _cli_value(text, m)
+    if "-u" in text:
+        for m in _USER_THEN_PASSWORD.finditer(text):
+            value = m.group(1).strip("'\"")
+            password_shaped = _looks_like_password(value, quoted=False) and not _PORT_LIKE.fullmatch(value)
+            if password_shaped and not _PROMPTING_P.search(_line_around(lower, m.start())):
+                yield from _cli_value(text, m)
+    if "securestring" in lower:
+        for m in _SECURE_STRING.finditer(text):
+            yield from _cli_value(text, m)
+    if "<<<" in text:
+        for m in _HERE_STRING.finditer(text):
+            line = _line_around(lower, m.start())
+            if any(w in line for w in _READS_A_PASSWORD) or ("sudo" in line and " -s" in line):
+                yield from _cli_value(text, m)
+    if text.count(":") >= 4:
+        for m in _PGPASS_LINE.finditer(text):
+            yield from _cli_value(text, m)
     if "echo" in text:
         for rx in (_ECHO_TO_SUDO, _ECHO_TO_STDIN) if "sudo" in text else (_ECHO_TO_STDIN,):
             for m in rx.finditer(text):
@@ -827,7 +980,7 @@ def _command_line_secrets(scan: _Scan) -> Iterator[_Candidate]:
 # separator costs a bounded amount. The last label must be a top-level domain; with a bare " at " and literal
 # dots the local part must hold a dot, an underscore or a digit too ("look at setup.py" is not an address).
 _AT_SEPARATOR = re.compile(r"[ \t]*+[\[({<]at[\])}>][ \t]*+|[ \t]++at[ \t]++")
-_DOT_SEPARATOR = r"(?:[ \t]++dot[ \t]++|[ \t]*+[\[({<](?:dot|punkt|\.)[\])}>][ \t]*+)"
+_DOT_SEPARATOR = r"(?:[ \t]++(?:dot|punkt)[ \t]++|[ \t]*+[\[({<](?:dot|punkt|\.)[\])}>][ \t]*+)"
 _SPELLED_LOCAL = re.compile(
     rf"(?<![a-z0-9._%+\-])(?:[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}{_DOT_SEPARATOR}){{0,3}}[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}$"
 )
@@ -863,11 +1016,15 @@ def _spelled_emails(scan: _Scan) -> Iterator[_Candidate]:
             continue
         if local.group().rstrip(".") in _NOT_LOCAL_PARTS:
             continue
+        one_word = not re.search(_DOT_SEPARATOR, local.group())
+        if not explicit and one_word and _DETERMINER_BEFORE.search(lower, max(0, local.start() - 8), local.start()):
+            continue  # "the talk at PyCon dot org": a thing somewhere, not a mailbox
         yield local.start(), domain.end(), "EMAIL"
 
 
 # Words that precede " at " in prose far more often than they name a mailbox.
 _NOT_LOCAL_PARTS = frozenset({"look", "is", "was", "are", "be", "me", "us", "them", "him", "it", "this", "that"})
+_DETERMINER_BEFORE = re.compile(r"(?<![a-z])(?:the|an?|this|that|my|our|your|his|her|their|its|every)[ \t]++$")
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -335,6 +335,30 @@ CREDENTIALS = [
     ("SECRET", "requests.post(url, auth=('api', 'Api!Auth7'))", "Api!Auth7"),
     ("SECRET", "Cookie: PHPSESSID=9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c", "9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c"),
     ("EMAIL", "kontakt: eva(at)firma(punkt)de", "eva(at)firma(punkt)de"),
+    # Round four (each missed by all earlier rounds): "X as its password", "password??", changed from/to,
+    # login details, other languages' prompts, access codes, a secret in brackets, SET PASSWORD, prompts quoting
+    # a URL, here-strings, -u U -p X, ConvertTo-SecureString, net use's password, .pgpass, Digest, "->", punkt.
+    ("SECRET", "the kiosk uses 'K10sk!Pw' as its password", "K10sk!Pw"),
+    ("SECRET", "password?? it's Falcon9Heavy", "Falcon9Heavy"),
+    ("SECRET", "we changed the wifi password from Old!Net1 to New!Net2", "New!Net2"),
+    ("SECRET", "login details: ops / 0ps!Login", "0ps!Login"),
+    ("SECRET", "Passwort: Sonne!2024", "Sonne!2024"),
+    ("SECRET", "mot de passe : Lune2024!", "Lune2024!"),
+    ("SECRET", "the door code is 4417-ab-9c", "4417-ab-9c"),
+    ("SECRET", "backup codes: 7h2k-9m4x 3q8w-1e6r", "3q8w-1e6r"),
+    ("SECRET", "the token you sent (Zx81Qw27Er93Ty45) fails", "Zx81Qw27Er93Ty45"),
+    ("SECRET", "SET PASSWORD FOR 'bob'@'%' = 'B0b!Sql';", "B0b!Sql"),
+    ("SECRET", "Password for 'https://bob@git.example.com': G1t!Https", "G1t!Https"),
+    ("SECRET", "gpg --passphrase-fd 0 -d f.gpg <<< 'Here!Str1'", "Here!Str1"),
+    ("SECRET", "az vm create -n vm1 -g rg --admin-username azure -u azure -p 'Vm!Admin42'", "Vm!Admin42"),
+    ("SECRET", "$p = ConvertTo-SecureString 'Ps!Plain9' -AsPlainText -Force", "Ps!Plain9"),
+    ("SECRET", "net use Z: \\\\srv\\data D4ta!Share /user:corp\\bob", "D4ta!Share"),
+    ("SECRET", "db.example.com:5432:app:app:Pg!Pass55", "Pg!Pass55"),
+    ("SECRET", "smtp.login(sender, 'Mail!Sender7')", "Mail!Sender7"),
+    ("SECRET", 'Authorization: Digest username="bob", response="6629fae49393a05397450978507c4ef1"',
+     "6629fae49393a05397450978507c4ef1"),
+    ("SECRET", "heroku auth:token -> 0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d", "0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"),
+    ("EMAIL", "schreib an lukas punkt meier at example punkt de", "lukas punkt meier at example punkt de"),
 ]  # fmt: skip
 
 CREDENTIAL_LOOK_ALIKES = [
@@ -378,6 +402,21 @@ CREDENTIAL_LOOK_ALIKES = [
     "session_timeout = 3600",
     "I've set MYSQL_PWD to something safe",
     "typing python3 at the prompt opens the REPL",
+    # Round four: flagged before it (the first three), or near its rules.
+    "password: ${VAULT_PASSWORD:-changeme}",
+    "x_api_key_header = 'X-Api-Key'",
+    "the talk at PyCon dot org was great",
+    "journalctl -u nginx -p err --since today",
+    "ps -u bob -p 4242",
+    "docker run -u 1000 -p 8080:80 nginx",
+    "mysql -u root -p shop2024",
+    "changed it from Python3 to Python311",
+    "the error code is 0x80070005",
+    "the promo code is SUMMER24",
+    "we use Vault as the password store",
+    "net use \\\\srv\\share * /user:bob",
+    "localhost:5432:*:postgres:*",
+    "ConvertTo-SecureString $plain -AsPlainText -Force",
 ]
 
 
@@ -491,6 +530,15 @@ ADVERSARIAL = {
     "xml-unclosed": "<a_password>x" * (SIZE // 13),
     "echo-pipes": "echo a | " * (SIZE // 9),
     "htpasswd-n": "htpasswd -nb a " * (SIZE // 15),
+    "as-the-password": "a as the password " * (SIZE // 18),
+    "changed-from": "changed it from a! to " * (SIZE // 22),
+    "access-codes": "access codes: 1a2-b3c " * (SIZE // 22),
+    "bracketed-unclosed": "token (abcd" * (SIZE // 11),
+    "user-then-p": "-u a -p " * (SIZE // 8),
+    "here-strings": "<<< a passwd " * (SIZE // 13),
+    "pgpass-lines": "a:1:b:c:d\n" * (SIZE // 10),
+    "authorization-params": "Authorization: x a=" * (SIZE // 19),
+    "quoted-prompts": "Password for 'a:' " * (SIZE // 18),
 }
 
 
