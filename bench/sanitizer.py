@@ -203,6 +203,9 @@ ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "'a:1:b:c:d' lines": _repeat("a:1:b:c:d\n"),
     "'Authorization: x a=' repeated": _repeat("Authorization: x a="),
     "'Password for 'a:' ' repeated": _repeat("Password for 'a:' "),
+    "'credentials a' (no separator)": _repeat("credentials a"),
+    "'put a1 password ' repeated": _repeat("put a1 password "),
+    "'a {at} b {dot} ' repeated": _repeat("a {at} b {dot} "),
 }
 
 

@@ -509,7 +509,8 @@ _STATED_WORD = (
 _STATED_GAP = r"(?:[ \t]{1,3}[a-z0-9_'.,\-]{1,24}+){1,5}?(?=[ \t]*(?::|is\b|was\b|it['\u2019]s\b)|['\u2019]s\b)"
 _STATED_LINK = (
     r"(?:[ \t]{0,3}:|(?:['\u2019]s|[ \t]{1,3}(?:is|was|it['\u2019]s))"
-    r"(?:[ \t]{1,3}(?:now|still|just|set[ \t]{1,3}to|changed[ \t]{1,3}to))?"
+    r"(?:[ \t]{1,3}(?:now|still|just|literally|actually|simply|probably|currently|set[ \t]{1,3}to"
+    r"|changed[ \t]{1,3}to))?"
     r"|[ \t]{1,3}(?:now|(?:set|changed|reset)[ \t]{1,3}to|to)|[ \t]{0,3}(?:->|=>))[ \t]{1,3}"
 )
 _STATED_KEYWORD = re.compile(_STATED_WORD)
@@ -520,7 +521,7 @@ _STATED_SECRET_AFTER_WORDS = re.compile(_STATED_WORD + _STATED_GAP + _STATED_LIN
 _STATED_TRIGGERS = ("pass", "pw", "secret", "token", "key", "cred", "log", "sign", "user", "identified", "typ",
                     "enter", "put", "gave", "past", "pin", "use", "try", "auth", "wort", "contrase", "senha",
                     "wacht", "senord", "hasło", "haslo", "пароль", "code", "chang", "rotat", "reset", "updat",
-                    "switch", "(")  # fmt: skip
+                    "switch", "(", "account")  # fmt: skip
 # A prompt and what was typed at it, as a transcript shows it: "Enter passphrase for key '/root/.ssh/id_rsa': X",
 # "[sudo] password for deploy: X", "Enter PEM pass phrase: X". The prompt text runs to the first colon.
 # The prompt may quote a URL or a path with colons in it (Password for 'https://bob@host': X). Other languages'
@@ -535,12 +536,14 @@ _APP_PASSWORD = re.compile(r"[a-z]{4}(?: [a-z]{4}){3}(?![a-z0-9])")
 # A user and a password as a pair: "creds: admin / s3cret", "default credentials are admin/admin123",
 # "username/password: bob:hunter2".
 _CREDENTIAL_PAIR = re.compile(
-    r"(?:cred(?:s|entials?)|user(?:name)?[ \t]?/[ \t]?pass(?:word)?|u/p|log[ \t]?in(?:[ \t]{1,3}(?:details|info))?)"
-    r"(?![a-z0-9_\-])"
+    r"(?:cred(?:s|entials?)|user(?:name)?[ \t]?/[ \t]?pass(?:word)?|u/p|log[ \t]?in(?:[ \t]{1,3}(?:details|info))?"
+    r"|account|(?:basic[ \t])?auth)(?![a-z0-9_\-])"
     r"(?:[ \t]{1,3}(?:for|to|of|on)(?:[ \t]{1,3}[a-z0-9_'.\-]{1,24}+){1,3}?)?"
     r"(?:[ \t]{0,3}(?::|->|=)|[ \t]{1,3}(?:are|is|were|was)(?:[ \t]{1,3}(?:still|now|just))?)"
     r"[ \t]{1,3}[^\s/:|]{1,64}+[ \t]{0,3}[/:|][ \t]{0,3}"
 )
+# "use the credentials root:T00r!root": the pair written as one token right after the word, no link.
+_CREDENTIAL_TOKEN = re.compile(r"cred(?:s|entials?)(?![a-z0-9_\-])[ \t]{1,3}[^\s/:|'\"]{1,64}+[/:]")
 # Logging in as someone with something: "login admin with changeme99", "log in as root with toor2024",
 # "user test and pass Test1234", .netrc's "login deploy password X".
 _LOGIN_WITH = re.compile(
@@ -560,8 +563,8 @@ _SQL_PASSWORD = re.compile(
 # with a password word or a prompt nearby, and then a value that reads as a password (a prompt alone: one that
 # no command reads as, mixed case and a digit or a symbol).
 _TYPED_SECRET = re.compile(
-    r"(?:typed|typing|type|entered|entering|enter|put[ \t]{1,3}in|gave[ \t]{1,3}it|pasted|pasting)[ \t]{1,3}"
-    r"(?:in[ \t]{1,3})?"
+    r"(?:typed|typing|type|entered|entering|enter|put[ \t]{1,3}in|(?P<loose>put|gave[ \t]{1,3}it)|pasted|pasting)"
+    r"[ \t]{1,3}(?:in[ \t]{1,3})?"
 )
 _TYPED_CONTEXT = 60
 # "uses 'Tr33house!' as its password": the value is the token before " as"; found by reading back from it (a
@@ -685,7 +688,7 @@ def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
     text, lower = scan.text, scan.lower
     if not any(k in lower for k in _STATED_TRIGGERS):
         return
-    for rx in (_PROMPT_SECRET, _CREDENTIAL_PAIR, _LOGIN_WITH, _SQL_PASSWORD):
+    for rx in (_PROMPT_SECRET, _CREDENTIAL_PAIR, _CREDENTIAL_TOKEN, _LOGIN_WITH, _SQL_PASSWORD):
         for m in rx.finditer(lower):
             found = _value_at(text, m.end())
             if (
@@ -821,8 +824,10 @@ def _typed_secrets(text: str, lower: str) -> Iterator[_Candidate]:
         lo = newline + 1 if newline != -1 else lo
         newline = lower.find("\n", end, hi)
         near = lower[lo : newline if newline != -1 else hi]
-        # Quotes do not make a typed value a password ("typed `exit`"): it is judged as if bare.
-        password_near = _PASSWORD_CONTEXT.search(near) and _looks_like_password(value, quoted=False)
+        # Quotes do not make a typed value a password ("typed `exit`"): it is judged as if bare. After a loose
+        # verb ("I put X") only a password's shape counts: "put config2.yaml in the password folder" is not one.
+        judge = _is_complex_password(value) if m.group("loose") else _looks_like_password(value, quoted=False)
+        password_near = _PASSWORD_CONTEXT.search(near) and judge
         if password_near or (_PROMPT_CONTEXT.search(near) and _is_complex_password(value)):
             yield start, end, "SECRET"
 
@@ -1010,7 +1015,13 @@ def _spelled_emails(scan: _Scan) -> Iterator[_Candidate]:
             continue
         labels = re.split(_DOT_SEPARATOR + r"|\.", domain.group())
         spelled_dots = len(labels) - 1 > domain.group().count(".")
-        if labels[-1] not in _COMMON_TLDS and not (len(labels[-1]) == 2 and labels[-1].isalpha() and spelled_dots):
+        # Any alphabetic top-level domain when both separators are bracketed ("nina {at} studio {dot} design"):
+        # nobody writes prose that way.
+        bracketed = explicit and spelled_dots and not re.search(r"[ \t]dot[ \t]", domain.group())
+        tld = labels[-1]
+        short_tld = len(tld) == 2 and spelled_dots
+        tld_ok = tld in _COMMON_TLDS or (tld.isalpha() and (short_tld or (bracketed and len(tld) <= 12)))
+        if not tld_ok:
             continue
         if not (explicit or spelled_dots or any(c in local.group() for c in "._0123456789")):
             continue

@@ -359,6 +359,14 @@ CREDENTIALS = [
      "6629fae49393a05397450978507c4ef1"),
     ("SECRET", "heroku auth:token -> 0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d", "0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"),
     ("EMAIL", "schreib an lukas punkt meier at example punkt de", "lukas punkt meier at example punkt de"),
+    # Round five (each missed by all earlier rounds): adverbs after the link, a pair right after "credentials",
+    # account and auth pairs, "I put X" at a password prompt, any top-level domain between braces.
+    ("SECRET", "honestly the pw is literally qwerty2024", "qwerty2024"),
+    ("SECRET", "use the credentials ops:0ps!Cred for staging", "0ps!Cred"),
+    ("SECRET", "service account: svc-ci / Svc!Ci2025", "Svc!Ci2025"),
+    ("SECRET", "the basic auth is guest/Gu3st2024", "Gu3st2024"),
+    ("SECRET", "when it asked for the root password I put R00t!Setup", "R00t!Setup"),
+    ("EMAIL", "nina {at} studio {dot} design", "nina {at} studio {dot} design"),
 ]  # fmt: skip
 
 CREDENTIAL_LOOK_ALIKES = [
@@ -417,6 +425,10 @@ CREDENTIAL_LOOK_ALIKES = [
     "net use \\\\srv\\share * /user:bob",
     "localhost:5432:*:postgres:*",
     "ConvertTo-SecureString $plain -AsPlainText -Force",
+    # Round five: near its rules.
+    "I put config2.yaml in the password folder",
+    "account: sales / marketing",
+    "credentials ~/.aws/credentials:default",
 ]
 
 
@@ -539,6 +551,9 @@ ADVERSARIAL = {
     "pgpass-lines": "a:1:b:c:d\n" * (SIZE // 10),
     "authorization-params": "Authorization: x a=" * (SIZE // 19),
     "quoted-prompts": "Password for 'a:' " * (SIZE // 18),
+    "credential-tokens": "credentials a" * (SIZE // 13),
+    "put-values": "put a1 password " * (SIZE // 16),
+    "braced-at-dot": "a {at} b {dot} " * (SIZE // 15),
 }
 
 
