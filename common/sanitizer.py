@@ -7,20 +7,27 @@ touches; the auditor calls :func:`find_pii` to prove that nothing stored in the 
 Types (each replaced by ``[TYPE]``):
 
 ========  ====================================================================================================
-EMAIL     addresses (``git@host:org/repo`` remotes are not e-mail), and addresses spelled out to dodge scrapers
-          (``jane dot doe at example dot org``, ``bob [at] example [dot] net``)
+EMAIL     addresses (``git@host:org/repo`` remotes and ``pi@raspberrypi.local`` logins are not e-mail), and
+          addresses spelled out to dodge scrapers (``jane dot doe at example dot org``, ``bob [at] example [.] net``)
 PHONE     numbers judged by ``phonenumbers``: international form, else US, else a few trunk-0 regions
 CARD      13-19 digits in a card grouping, with a card issuer prefix, Luhn-checked
 IBAN      country code, check digits, the country's registered length, mod-97 checked
 SSN       US social security numbers (``AAA-GG-SSSS``, or nine digits after "SSN")
 IP        IPv4 (not after "version", "v", "==") and IPv6, both validated by :mod:`ipaddress`
 URL       URLs that carry credentials, a query string, or a fragment with ``=``; other URLs are kept
-SECRET    API keys by prefix (``sk-``, ``ghp_``, ``github_pat_``, ``xox?-``, ``AKIA``...), JWTs, PEM private key
-          blocks, bearer tokens (hex ones too), values assigned to password/secret/token/api-key names and key
-          material after any name ending in key/secret/token/signature (``AccountKey=``, ``X-Functions-Key:``),
-          passwords stated in prose (``my password is hunter2``) or given on a command line (``mysql -p...``,
-          ``curl -u user:pass``, ``sshpass -p``, ``--password X``, ``-passout pass:X``), long high-entropy strings
-          (hex-only strings such as git hashes and UUIDs are not secrets by themselves)
+SECRET    API keys by prefix (``sk-``, ``ghp_``, ``github_pat_``, ``xox?-``, ``AKIA``, ``hvs.``...), JWTs, PEM
+          private key blocks, bearer tokens (hex ones too) and whatever an ``Authorization`` header carries,
+          values assigned to password/secret/token/api-key names (in XML elements too) and key material after
+          any name ending in key/secret/token/signature (``AccountKey=``, ``X-Functions-Key:``) or naming a
+          session, passwords, PINs and access codes stated in prose (``my password is hunter2``, ``creds: admin
+          / s3cret``, ``log in as root with toor2024``, ``uses 'X' as its password``), typed at a prompt
+          (``[sudo] password for deploy: X``, ``Passwort: X``, ``I typed X at the prompt``), in SQL
+          (``IDENTIFIED BY 'x'``), in a ``.pgpass`` line, handed to code (``auth=('u', 'X')``) or given on a
+          command line (``mysql -p...``, ``curl -u user:pass``, ``sshpass -p``, ``--password X``, ``-passout
+          pass:X``, ``sqlplus user/pass@db``, ``-u U -p X``, ``echo X | ... --password-stdin``, ``<<< X``,
+          ``ConvertTo-SecureString X``), long high-entropy strings
+          (hex-only strings such as git hashes and UUIDs are not secrets by themselves, nor are words run
+          together such as class names)
 PATH      home directories that name a user: ``/home/NAME``, ``/Users/NAME``, ``C:\\Users\\NAME``, ``~NAME/``
 DOB       full dates after "born", "DOB", "date of birth", "birthday"...
 ========  ====================================================================================================
@@ -42,7 +49,8 @@ cut is moved back to a whitespace so that no half token (the front of an address
 
 Overlapping findings are joined into one span, so no part of anything a detector flagged stays in the clear;
 the joined span takes the type of the detector of highest precedence (the order of ``_DETECTORS``): a URL that
-carries credentials wins over the e-mail-like text inside it; the generic high-entropy rule loses to everything.
+carries credentials wins over the e-mail-like text or the token inside it; the generic high-entropy rule loses
+to everything.
 
 Nothing in this module logs, and no exception it raises carries any of the text it was given.
 """
@@ -228,14 +236,34 @@ _PREFIXED_SECRET = re.compile(
       | AIza[A-Za-z0-9_\-]{35}(?![A-Za-z0-9_\-])      # Google API keys
       | hf_[A-Za-z0-9]{30,}+                          # Hugging Face
       | npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])            # npm
+      | hv[sbr]\.[A-Za-z0-9_\-]{20,}+                  # HashiCorp Vault service, batch, recovery tokens
+      | dckr_pat_[A-Za-z0-9_\-]{16,}+                  # Docker Hub personal access tokens
+      | pypi-[A-Za-z0-9_\-]{40,}+                      # PyPI upload tokens
+      | shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}(?![A-Za-z0-9])   # Shopify
+      | SG\.[A-Za-z0-9_\-]{16,}+\.[A-Za-z0-9_\-]{16,}+   # SendGrid
+      | do[opr]_v1_[a-f0-9]{64}(?![A-Za-z0-9])         # DigitalOcean
+      | gl(?:rt|dt|ptt|cbt|imt|oas)-[A-Za-z0-9_\-]{20,}+  # GitLab runner, deploy, trigger... tokens
+      | ya29\.[A-Za-z0-9_\-]{20,}+                     # Google OAuth access tokens
+      | AGE-SECRET-KEY-1[A-Z0-9]{50,}+                  # age private keys
       | eyJ[A-Za-z0-9_\-]{5,}+\.eyJ[A-Za-z0-9_\-]{5,}+\.[A-Za-z0-9_\-]*+   # JWT (header.payload.signature)
     )""",
     re.VERBOSE,
 )
 _SECRET_PREFIXES = ("sk-", "sk_", "rk_", "gh", "github_pat_", "glpat-", "xox", "AKIA", "ASIA", "AIza", "hf_")
-_SECRET_PREFIXES_MORE = ("npm_", "eyJ")
+_SECRET_PREFIXES_MORE = ("npm_", "eyJ", "hvs.", "hvb.", "hvr.", "dckr_pat_", "pypi-", "shp", "SG.", "_v1_", "gl",
+                         "ya29.", "AGE-SECRET-KEY-1")  # fmt: skip
 # Searched in the lower-cased copy; the token is judged on the original.
 _BEARER = re.compile(r"(?:bearer|basic|token)\s++([a-z0-9._~+/\-]{16,}+=*+)")
+# An Authorization header in any syntax (HTTP, JSON, a dict, a YAML map) with any scheme ("Token", "SSWS",
+# "Splunk", "ApiKey", none): whatever it carries is a credential when it reads as key material.
+_AUTHORIZATION_PARAMS_START = re.compile(r"(?:proxy-)?authorization[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?[a-z]")
+_AUTHORIZATION_LINE = 512
+_AUTH_PARAM = re.compile(r"([a-z][a-z0-9_\-]{0,31}+)[ \t]{0,2}=[ \t]{0,2}[\"']?([a-z0-9._~+/\-]{16,}+=*+)")
+_PUBLIC_AUTH_PARAMS = frozenset({"nonce", "cnonce", "opaque", "realm", "uri", "qop", "nc", "algorithm", "username"})
+_AUTHORIZATION = re.compile(
+    r"(?:proxy-)?authorization[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?(?:[a-z][a-z0-9_\-]{0,20}+[ \t]++)?"
+    r"([a-z0-9._~+/\-]{16,}+=*+)(?![ \t]++[a-z][a-z0-9_\-]*+=)"  # not a scheme followed by its parameters
+)
 
 
 def _prefixed_secrets(scan: _Scan) -> Iterator[_Candidate]:
@@ -245,6 +273,20 @@ def _prefixed_secrets(scan: _Scan) -> Iterator[_Candidate]:
             if not (m.start() > 0 and (text[m.start() - 1].isalnum() or text[m.start() - 1] in "_-")):
                 yield m.start(), m.end(), "SECRET"
     lower = scan.lower
+    if "authorization" in lower:
+        for m in _AUTHORIZATION.finditer(lower):
+            if not _word_char_before(lower, m.start()) and _is_key_material(text[m.start(1) : m.end(1)]):
+                yield m.start(1), m.end(1), "SECRET"
+        # Schemes with parameters (Digest response=..., AWS4-HMAC-SHA256 Signature=...): each value that is key
+        # material, on the header's line, but the ones every request shows (nonces, realm, uri).
+        scanned = 0  # each character is scanned for parameters once, however many headers share a line
+        for h in _AUTHORIZATION_PARAMS_START.finditer(lower):
+            line_end = lower.find("\n", h.end(), h.end() + _AUTHORIZATION_LINE)
+            stop = line_end if line_end != -1 else min(len(lower), h.end() + _AUTHORIZATION_LINE)
+            for p in _AUTH_PARAM.finditer(lower, max(h.end(), scanned), stop):
+                if p.group(1) not in _PUBLIC_AUTH_PARAMS and _is_key_material(text[p.start(2) : p.end(2)]):
+                    yield p.start(2), p.end(2), "SECRET"
+            scanned = max(scanned, stop)
     if "bearer" in lower or "basic" in lower or "token" in lower:
         for m in _BEARER.finditer(lower):
             token = text[m.start(1) : m.end(1)]
@@ -260,19 +302,30 @@ def _prefixed_secrets(scan: _Scan) -> Iterator[_Candidate]:
 # the name, the operator and the value are read from there: a quoted value up to its closing quote on the same
 # line, or an unquoted run.
 _SECRET_KEYWORD = re.compile(
-    r"pass(?:word|wd|phrase)?(?![a-rt-z])|pwd|secret|token|api[_\-]?key|access[_\-]?key|auth[_\-]?key"
-    r"|private[_\-]?key|credential|(?P<weak>key|sig(?:nature|ning)?)(?![a-z])"
+    r"pass(?:word|wd|phrase)?(?![a-rt-z])|pwd|pw(?![a-z])|secret|token|api[_\-]?key|access[_\-]?key|auth[_\-]?key"
+    r"|private[_\-]?key|credential|(?P<weak>key|sig(?:nature|ning)?|session(?:[_\-]?id)?|sessid)(?![a-z])"
 )
-_SECRET_TRIGGERS = ("pass", "pwd", "secret", "token", "key", "credential", "sig")
-_ASSIGNMENT = re.compile(r"[A-Za-z0-9_\-]{0,20}+[\"']?[ \t]{0,3}(?::=|=>|[:=])[ \t]{0,3}")
+_SECRET_TRIGGERS = ("pass", "pw", "secret", "token", "key", "credential", "sig", "sess")
+# Terraform's variable block gives the value after "{ default =" (variable "db_password" { default = "..." }).
+_ASSIGNMENT = re.compile(
+    r"[A-Za-z0-9_\-]{0,20}+[\"']?(?:[ \t]{0,3}\{[ \t]{0,3}default)?[ \t]{0,3}(?::=|=>|[:=])[ \t]{0,3}"
+)
 # A name that goes on past the keyword into one of these is about a secret (where it lives, how long it must be),
 # not the secret: secret_name, token_path, password_min_length, api_key_id.
 _ABOUT_A_SECRET = re.compile(
-    r"[_\-]?(?:name|id|path|file|arn|ref|version|min|max|length|len|type|field|url|env|count|size|hash|policy)"
-    r"(?![a-z])"
+    r"[_\-]?(?:name|id|path|file|arn|ref|version|min|max|length|len|type|field|url|uri|env|count|size|hash|policy"
+    r"|header|param|prefix|label|format|pattern|regex|column|title|placeholder|hint|prompt|description|var|attr"
+    r"|option|source|store|provider|mode|expiry|expires|ttl|timeout|lifetime|scope|endpoint|host|port|service"
+    r"|kind|algorithm|strength|rules?|validator|reset|strategy|location)(?![a-z])"
 )
 _UNQUOTED_VALUE = re.compile(r"[^\s\"'`,;)\]}>]{1,256}+")
+_YAML_TAG = re.compile(r"![A-Za-z_][A-Za-z0-9_:\-]*")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+# An XML element named for a secret (Maven's settings.xml, .NET configs): <password>X</password>.
+_XML_SECRET = re.compile(
+    r"<(?<![\w<]<)[a-z_:\-]{0,30}?(?:password|passwd|pwd|passphrase|secret|token|api[_\-]?key|credential)"
+    r"([a-z_\-]{0,20}+)>([^<>\n]{1,256}+)</"
+)
 _MAX_QUOTED_SECRET = 256
 _PLACEHOLDER_VALUES = frozenset({"none", "null", "nil", "true", "false", "undefined", "required", "optional"})
 
@@ -281,6 +334,11 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
     text, lower = scan.text, scan.lower
     if not any(k in lower for k in _SECRET_TRIGGERS):
         return
+    if "<" in text:
+        for m in _XML_SECRET.finditer(lower):
+            about = _ABOUT_A_SECRET.match(m.group(1))  # <passwordPolicy>, <tokenUrl>: about one, not one
+            if not about and _looks_like_secret_value(text[m.start(2) : m.end(2)], quoted=False):
+                yield m.start(2), m.end(2), "SECRET"
     done = 0
     for k in _SECRET_KEYWORD.finditer(lower):
         if k.start() < done:
@@ -299,7 +357,7 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
             v = _UNQUOTED_VALUE.match(text, i)
             if not v:
                 continue
-            start, end, quoted = v.start(), v.start() + len(v.group().rstrip(".,:!?")), False
+            start, end, quoted = v.start(), v.start() + len(v.group().rstrip(".,:;?")), False  # "!" often ends one
         # A name that only ends in "key" or "signature" (AccountKey, x-functions-key, sig) names anything from a
         # dict key to a sort key, so there the value itself must be key material.
         value = text[start:end]
@@ -336,18 +394,26 @@ def _looks_like_secret_value(value: str, *, quoted: bool) -> bool:
     """Whether an assigned value is a real secret rather than code, a template, a type or a placeholder."""
     if len(value) < (4 if quoted else 6) or value.lower() in _PLACEHOLDER_VALUES or _is_number(value):
         return False
-    if value[0] in "$%{<*[#(" or "..." in value or len(set(value)) <= 2:
-        return False  # ${VAR}, %s, {{ x }}, <token>, ****, [SECRET], #comment, xxxxxx
+    if value[0] in "$%{<*[#(?" or "..." in value or len(set(value)) <= 2:
+        return False  # ${VAR}, %s, {{ x }}, <token>, ****, [SECRET], #comment, xxxxxx, ${VAR:?message}
+    if not quoted and value[0] in "-+":
+        return False  # ${VAR:-default}, ${VAR:+alt}, a flag
     if value.startswith(("os.", "process.env", "env.", "getenv", "self.", "config.", "settings.")):
         return False
     if quoted:
         return " " not in value.strip() or len(value) >= 12
-    if "(" in value or "[" in value:
-        return False  # a call or a subscript: code, not a value
+    if value.startswith(("~/", "./", "../")) or (value[0] == "/" and _PATH_SEGMENT.fullmatch(value[1:].split("/")[0])):
+        return False  # where the secret is kept (~/.aws/credentials, /run/secrets/db), not the secret
+    if "(" in value or "[" in value or _YAML_TAG.fullmatch(value):
+        return False  # a call or a subscript: code, not a value; a YAML tag (!vault, !Ref) names where it is
     if _IDENTIFIER.fullmatch(value):
         # An identifier is a variable name unless it mixes letters and digits without underscores or dots
-        # ("hunter2"); "get_token", "args.password", "Optional" are code.
-        return not ("_" in value or "." in value) and any(c.isdigit() for c in value)
+        # ("hunter2"); "get_token", "args.password", "Optional" are code. Upper and lower case and a digit
+        # together are a password's rule, not a naming style ("Tr1cky_Yaml", not "user_pass2" or "s3_key").
+        if "." in value:
+            return False
+        digits = any(c.isdigit() for c in value)
+        return digits and ("_" not in value or (value.lower() != value and value.upper() != value))
     return True
 
 
@@ -365,6 +431,8 @@ def _entropy(s: str) -> float:
 
 
 _CLASS_RUN = re.compile(r"[0-9]+|[A-Z]+|[a-z]+|[^0-9A-Za-z]+")
+_WORDISH = re.compile(r"[A-Z]?[a-z]{3,}+")
+_WORDISH_SHARE = 0.7
 
 
 def _is_random(s: str) -> bool:
@@ -377,6 +445,8 @@ def _is_random(s: str) -> bool:
     if s.islower() or s.isupper() or not any(c.isdigit() for c in s):
         return False
     changes = len(_CLASS_RUN.findall(s)) - 1
+    if sum(len(w) for w in _WORDISH.findall(s)) >= _WORDISH_SHARE * n:
+        return False  # mostly words run together: an identifier (Argon2PasswordHasher), not randomness
     return changes >= 0.3 * (n - 1) and _entropy(s) >= min(4.0, 0.8 * math.log2(n))
 
 
@@ -428,16 +498,128 @@ def _random_tokens(scan: _Scan) -> Iterator[_Candidate]:
             yield m.start(), m.end(), "SECRET"
 
 
-# SECRET: passwords stated in prose. A password word, maybe "for/to/of/on" and a few words ("the password for
-# the shared mailbox"), a link ("is", "was", "is now", "set to", ":"), then the value, which must look like a
-# password (digits and letters, a symbol, quotes, or passphrase length), so "the password is required" stays.
-_STATED_SECRET = re.compile(
-    r"(?:pass(?:word|wd|phrase|code)?|pw|pwd|(?P<weak>secret|token|key))(?![a-z0-9_\-])"
-    r"(?:[ \t]{1,3}(?:for|to|of|on)(?:[ \t]{1,3}[a-z0-9_'.\-]{1,24}){1,4}?(?=[ \t]*(?::|is\b|was\b)))?"
-    r"(?:[ \t]{0,3}:|[ \t]{1,3}(?:is|was)(?:[ \t]{1,3}(?:now|still|just|set[ \t]{1,3}to|changed[ \t]{1,3}to))?"
-    r"|[ \t]{1,3}(?:now|(?:set|changed|reset)[ \t]{1,3}to|to))[ \t]{1,3}"
+# SECRET: passwords stated in prose. A password word, maybe a few words ("the password for the shared mailbox",
+# "the API token I'm using"), a link ("is", "'s", "was", "is now", "set to", ":"), then the value, which must
+# look like a password (digits and letters, a symbol, quotes, or passphrase length), so "the password is
+# required" stays.
+_STATED_WORD = (
+    r"(?<![a-z0-9_])(?:pass(?:word|wd|phrase|code)?|pw|pwd|secret|(?P<pin>pin)|(?P<weak>token|key))(?![a-z0-9_\-])"
+    r"[?!]{0,3}"  # "password?? it's X"
 )
-_STATED_TRIGGERS = ("pass", "pw", "secret", "token", "key")
+_STATED_GAP = r"(?:[ \t]{1,3}[a-z0-9_'.,\-]{1,24}+){1,5}?(?=[ \t]*(?::|is\b|was\b|it['\u2019]s\b)|['\u2019]s\b)"
+_STATED_LINK = (
+    r"(?:[ \t]{0,3}:|(?:['\u2019]s|[ \t]{1,3}(?:is|was|it['\u2019]s))"
+    r"(?:[ \t]{1,3}(?:now|still|just|literally|actually|simply|probably|currently|set[ \t]{1,3}to"
+    r"|changed[ \t]{1,3}to))?"
+    r"|[ \t]{1,3}(?:now|(?:set|changed|reset)[ \t]{1,3}to|to)|[ \t]{0,3}(?:->|=>))[ \t]{1,3}"
+)
+_STATED_KEYWORD = re.compile(_STATED_WORD)
+# Tried without the words first ("the password is X"), and where that value fails, with them from the same
+# start ("the password to the zip is X"): so neither reading hides the other, and each start is tried twice.
+_STATED_SECRET = re.compile(_STATED_WORD + _STATED_LINK)
+_STATED_SECRET_AFTER_WORDS = re.compile(_STATED_WORD + _STATED_GAP + _STATED_LINK)
+_STATED_TRIGGERS = ("pass", "pw", "secret", "token", "key", "cred", "log", "sign", "user", "identified", "typ",
+                    "enter", "put", "gave", "past", "pin", "use", "try", "auth", "wort", "contrase", "senha",
+                    "wacht", "senord", "hasło", "haslo", "пароль", "code", "chang", "rotat", "reset", "updat",
+                    "switch", "(", "account")  # fmt: skip
+# A prompt and what was typed at it, as a transcript shows it: "Enter passphrase for key '/root/.ssh/id_rsa': X",
+# "[sudo] password for deploy: X", "Enter PEM pass phrase: X". The prompt text runs to the first colon.
+# The prompt may quote a URL or a path with colons in it (Password for 'https://bob@host': X). Other languages'
+# words for a password are prompts too (Passwort:, mot de passe :, contraseña:).
+_PROMPT_WORD = (
+    r"(?:pass(?:word|wd|phrase|[ \t]phrase|code)|passwort|kennwort|mot[ \t]de[ \t]passe|contrase(?:ñ|n)a|senha"
+    r"|wachtwoord|l(?:ö|o)senord|has(?:ł|l)o|пароль)(?![a-z0-9_\-])"
+)
+_PROMPT_SECRET = re.compile(_PROMPT_WORD + r"(?:[^:'\n]{1,80}+|'[^'\n]{0,80}+'){0,4}+:[ \t]{1,3}")
+# Google's app passwords are four groups of four letters.
+_APP_PASSWORD = re.compile(r"[a-z]{4}(?: [a-z]{4}){3}(?![a-z0-9])")
+# A user and a password as a pair: "creds: admin / s3cret", "default credentials are admin/admin123",
+# "username/password: bob:hunter2".
+_CREDENTIAL_PAIR = re.compile(
+    r"(?:cred(?:s|entials?)|user(?:name)?[ \t]?/[ \t]?pass(?:word)?|u/p|log[ \t]?in(?:[ \t]{1,3}(?:details|info))?"
+    r"|account|(?:basic[ \t])?auth)(?![a-z0-9_\-])"
+    r"(?:[ \t]{1,3}(?:for|to|of|on)(?:[ \t]{1,3}[a-z0-9_'.\-]{1,24}+){1,3}?)?"
+    r"(?:[ \t]{0,3}(?::|->|=)|[ \t]{1,3}(?:are|is|were|was)(?:[ \t]{1,3}(?:still|now|just))?)"
+    r"[ \t]{1,3}[^\s/:|]{1,64}+[ \t]{0,3}[/:|][ \t]{0,3}"
+)
+# "use the credentials root:T00r!root": the pair written as one token right after the word, no link.
+_CREDENTIAL_TOKEN = re.compile(r"cred(?:s|entials?)(?![a-z0-9_\-])[ \t]{1,3}[^\s/:|'\"]{1,64}+[/:]")
+# Logging in as someone with something: "login admin with changeme99", "log in as root with toor2024",
+# "user test and pass Test1234", .netrc's "login deploy password X".
+_LOGIN_WITH = re.compile(
+    r"(?:log(?:ging|ged|s)?[ \t]?(?:in|on)|login|sign(?:ing|ed|s)?[ \t]?in|user(?:name)?)(?:[ \t]{1,3}as)?"
+    r"[ \t]{1,3}[^\s]{1,64}+[ \t]{1,3}(?:and[ \t]{1,3})?"
+    r"(?:with(?:[ \t]{1,3}(?:the[ \t]{1,3})?(?:pass(?:word|wd)?|pw|pwd))?|pass(?:word|wd)?|pw|pwd)"
+    r"[ \t]{1,3}"
+)
+# SQL: CREATE/ALTER USER ... IDENTIFIED BY 'x', IDENTIFIED WITH plugin BY 'x', WITH [ENCRYPTED] PASSWORD 'x'.
+_SQL_PASSWORD = re.compile(
+    r"(?:identified[ \t]{1,3}(?:with[ \t]{1,3}[a-z0-9_]{1,40}+[ \t]{1,3})?by(?:[ \t]{1,3}password)?"
+    r"|with[ \t]{1,3}(?:encrypted[ \t]{1,3})?password"
+    r"|set[ \t]{1,3}password(?:[ \t]{1,3}for[ \t]{1,3}[^\s=]{1,80}+)?[ \t]{0,3}=(?:[ \t]{0,3}password[ \t]{0,3}\()?)"
+    r"[ \t]{0,3}"
+)
+# What was typed at a prompt: "when psql asked for the password I entered X", "I typed X at the prompt". Only
+# with a password word or a prompt nearby, and then a value that reads as a password (a prompt alone: one that
+# no command reads as, mixed case and a digit or a symbol).
+_TYPED_SECRET = re.compile(
+    r"(?:typed|typing|type|entered|entering|enter|put[ \t]{1,3}in|(?P<loose>put|gave[ \t]{1,3}it)|pasted|pasting)"
+    r"[ \t]{1,3}(?:in[ \t]{1,3})?"
+)
+_TYPED_CONTEXT = 60
+# "uses 'Tr33house!' as its password": the value is the token before " as"; found by reading back from it (a
+# quoted value, or a run that starts after a space or a bracket), so each match costs a bounded amount.
+_AS_PASSWORD = re.compile(
+    r"[ \t]as[ \t]{1,3}(?:(?:the|its|my|our|your|their|his|her|an?|new)[ \t]{1,3})?(?:[a-z\-]{1,20}+[ \t]{1,3})?"
+    r"(?:pass(?:word|wd|phrase)|pw|pin)(?![a-z])"
+)
+_VALUE_BEFORE = re.compile(
+    r"(?:'([^'\n]{1,128}+)'|\"([^\"\n]{1,128}+)\"|`([^`\n]{1,128}+)`"
+    r"|(?<![^\s(\[{<,;:=])([^\s\"'`()\[\]{}<>,;]{1,128}+))$"
+)
+_VALUE_BEFORE_WIDTH = 132
+# "changed the password from X to Y" (both are passwords); "changed it from X to Y" only with a password's shape
+# and a symbol (not "from Python3 to Python311").
+_CHANGED_FROM = re.compile(
+    r"(?:chang(?:ed|e|ing)|rotat(?:ed|e|ing)|reset(?:ting)?|updat(?:ed|e|ing)|switch(?:ed|ing)?)[ \t]{1,3}"
+    r"(?:it|(?P<named>(?:the|my|our|his|her|its|their)[ \t]{1,3}(?:[a-z\-]{1,20}+[ \t]{1,3})?"
+    r"(?:password|passphrase|pw|pin)))[ \t]{1,3}from[ \t]{1,3}"
+)
+_THEN_TO = re.compile(r"[ \t]{1,3}to[ \t]{1,3}")
+# Codes that let someone in: "the access code is 9F3K-7QLM-2XPD", "recovery codes: 4f7k-2m9x 8q1w-3e5r".
+_ACCESS_CODE = re.compile(
+    r"(?<![a-z])(?:access|recovery|backup|activation|licen[cs]e|verification|security|one-time|otp|2fa|mfa|totp"
+    r"|unlock|door|alarm)[ \t\-]{1,3}codes?(?:[ \t]{0,3}:|[ \t]{1,3}(?:is|are|was|were))[ \t]{1,3}"
+)
+_CODE_VALUES = re.compile(r"(?:[,;]?[ \t]{1,3})?([a-z0-9]{2,8}(?:-[a-z0-9]{2,8}){1,5}+|[0-9]{4,10})(?![a-z0-9\-])")
+_MAX_CODES = 16
+# A secret given in brackets after naming it: "the API key you gave me (c81e72...)".
+_BRACKETED_SECRET = re.compile(
+    r"(?<![a-z0-9_])(?:api[ \t_\-]?key|token|secret|password|passphrase|credential)s?"
+    r"(?:[ \t]{1,3}[a-z0-9_'.\-]{1,24}+){0,6}?[ \t]{0,3}\(([^()\s]{4,128}+)\)"
+)
+# "use bob / B0bsecret!": a pair after "use" or "try", spaced like prose (a path or a branch is not).
+_USE_PAIR = re.compile(r"(?:use|try)[ \t]{1,3}[^\s/:|]{1,64}+[ \t]{1,3}/[ \t]{1,3}")
+# A variable named for a secret, told in prose: "I've set MYSQL_PWD to X", "GITHUB_TOKEN is X".
+_NAMED_VARIABLE = re.compile(
+    r"_(?:password|passwd|pwd|pass|secret|(?P<weak>token|key))(?![a-z0-9_])[ \t]{1,3}(?:to|is|was)[ \t]{1,3}"
+)
+# A user and a password handed to code: login('bob', 'X'), auth=('admin', 'X'), HTTPBasicAuth("u", "X").
+_CODE_LOGIN = re.compile(
+    r"(?:log_?in|auth(?:enticate)?|basic_?auth|httpbasicauth|credentials|sign_?in)[ \t]{0,3}[=(][ \t]{0,3}\(?"
+    r"[ \t]{0,3}(?:(['\"])[^'\"\n]{1,64}+\1|[a-z_][a-z0-9_.]{0,40}+)[ \t]{0,3},[ \t]{0,3}"
+)
+# A passphrase of words after a colon ("passphrase: amber lantern quietly folds"): three to six words, none of
+# them a word prose needs, ending the line or the sentence.
+_PASSPHRASE_WORDS = re.compile(r"[a-z]{3,12}+(?:[ \t][a-z]{3,12}+){2,5}+(?=[ \t]*(?:$|[.!;\n]))", re.MULTILINE)
+_PROSE_WORDS = frozenset(
+    {"the", "and", "for", "not", "see", "you", "your", "our", "its", "from", "with", "this", "that", "what", "when",
+     "which", "how", "are", "was", "were", "has", "have", "had", "will", "can", "must", "should", "only", "any",
+     "all", "too", "set", "use", "used", "here", "there", "please", "stored", "required", "optional", "same", "also",
+     "into", "onto", "about", "been", "being", "does", "did", "but", "just", "than", "then", "they", "them"}
+)  # fmt: skip
+_PASSWORD_CONTEXT = re.compile(r"pass(?:word|wd|phrase|[ \t]phrase|code)|\bpw\b|\bsudo\b|credential|\blog[ \t]?in\b")
+_PROMPT_CONTEXT = re.compile(r"prompt|asked|asks|rejected|rejecting|denied")
 # "use the passphrase correcthorsebatterystaple": no link word, so only a value no word could be counts.
 _BARE_STATED_SECRET = re.compile(r"(?:pass(?:word|wd|phrase)|pw)[ \t]{1,3}(?=[^\s])")
 _QUOTED_VALUE = re.compile(r"'([^'\n]{1,128})'|\"([^\"\n]{1,128})\"|`([^`\n]{1,128})`")
@@ -445,7 +627,8 @@ _BARE_VALUE = re.compile(r"[^\s\"'`,;()\[\]{}<>]{1,128}+")
 _NOT_PASSWORDS = frozenset(
     {"required", "optional", "incorrect", "wrong", "invalid", "empty", "blank", "correct", "stored", "hashed",
      "expired", "missing", "changed", "reset", "masked", "hidden", "redacted", "unknown", "unset", "set", "same",
-     "different", "not", "the", "a", "an", "your", "my", "our", "their", "its", "his", "her", "none", "null"}
+     "different", "not", "the", "a", "an", "your", "my", "our", "their", "its", "his", "her", "none", "null",
+     "1password"}
 )  # fmt: skip
 _PASSWORD_SYMBOLS = frozenset("!@#$%^&*+=~?")
 
@@ -467,8 +650,8 @@ def _looks_like_password(value: str, *, quoted: bool) -> bool:
     """A stated value that reads as a password rather than a word, a number, code or a placeholder."""
     if not 4 <= len(value) <= 128 or value.lower() in _NOT_PASSWORDS or _is_number(value):
         return False
-    if value[0] in "$%{<*[#(" or "..." in value or len(set(value)) <= 2 or "(" in value:
-        return False
+    if value[0] in "$%{<*[#(" or "..." in value or len(set(value)) <= 2 or "(" in value or "://" in value:
+        return False  # a template, a placeholder, a mask, code or an address
     if value.startswith(("os.", "process.env", "env.", "getenv", "self.", "config.", "settings.", "args.")):
         return False
     if quoted:
@@ -493,23 +676,159 @@ def _is_strong_password(value: str) -> bool:
     return len(value) >= 8 and letters and digits and symbols and "(" not in value and value[0] not in "$%{<*[#"
 
 
+def _is_complex_password(value: str) -> bool:
+    """Upper and lower case and a digit, or letters, a digit and a symbol: how password rules shape one, and
+    no command or word is."""
+    upper, lower = any(c.isupper() for c in value), any(c.islower() for c in value)
+    digits, symbols = any(c.isdigit() for c in value), any(c in _PASSWORD_SYMBOLS for c in value)
+    return len(value) >= 6 and digits and ((upper and lower) or ((upper or lower) and symbols))
+
+
 def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
     text, lower = scan.text, scan.lower
     if not any(k in lower for k in _STATED_TRIGGERS):
         return
+    for rx in (_PROMPT_SECRET, _CREDENTIAL_PAIR, _CREDENTIAL_TOKEN, _LOGIN_WITH, _SQL_PASSWORD):
+        for m in rx.finditer(lower):
+            found = _value_at(text, m.end())
+            if (
+                found
+                and not _word_char_before(lower, m.start())
+                and _looks_like_password(text[found[0] : found[1]], quoted=found[2])
+            ):
+                yield found[0], found[1], "SECRET"
+    for m in _USE_PAIR.finditer(lower):
+        found = _value_at(text, m.end())
+        if found and not _word_char_before(lower, m.start()) and _is_complex_password(text[found[0] : found[1]]):
+            yield found[0], found[1], "SECRET"
+    for m in _NAMED_VARIABLE.finditer(lower):
+        found = _value_at(text, m.end())
+        if found:
+            value = text[found[0] : found[1]]
+            if _is_key_material(value) if m.group("weak") else _looks_like_password(value, quoted=found[2]):
+                yield found[0], found[1], "SECRET"
+    if "(" in text or "=" in text:
+        for m in _CODE_LOGIN.finditer(lower):
+            found = _value_at(text, m.end())
+            if found and found[2] and _looks_like_password(text[found[0] : found[1]], quoted=False):
+                yield found[0], found[1], "SECRET"
+    yield from _typed_secrets(text, lower)
+    yield from _told_in_passing(text, lower)
     for m in _BARE_STATED_SECRET.finditer(lower):
         found = _value_at(text, m.end())
-        if found and not _word_char_before(lower, m.start()) and _is_strong_password(text[found[0] : found[1]]):
+        if not found or _word_char_before(lower, m.start()):
+            continue
+        value = text[found[0] : found[1]]
+        # A quoted value right after the word is meant literally ("the password 'kiwi-Orange-77'").
+        if (
+            _is_strong_password(value)
+            or _is_complex_password(value)
+            or (found[2] and _looks_like_password(value, quoted=False))
+        ):
             yield found[0], found[1], "SECRET"
-    for m in _STATED_SECRET.finditer(lower):
-        if _word_char_before(lower, m.start()):
-            continue
+    for word in _STATED_KEYWORD.finditer(lower):
+        for rx in (_STATED_SECRET, _STATED_SECRET_AFTER_WORDS):
+            stated = rx.match(lower, word.start())
+            if stated and (secret := _stated_value(text, lower, stated)):
+                yield secret
+                break
+
+
+def _stated_value(text: str, lower: str, m: re.Match[str]) -> _Candidate | None:
+    """The secret a stated-password match gives, if its value reads as one."""
+    found = _value_at(text, m.end())
+    if not found:
+        return None
+    start, end, quoted = found
+    if _stated_value_ok(m, text[start:end], quoted=quoted):
+        return start, end, "SECRET"
+    if m.group("weak") or m.group("pin"):
+        return None
+    if app := _APP_PASSWORD.match(lower, m.end()):
+        return app.start(), app.end(), "SECRET"
+    if lower.endswith(":", 0, len(m.group().rstrip()) + m.start()):
+        phrase = _PASSPHRASE_WORDS.match(lower, m.end())
+        if phrase and not set(phrase.group().split()) & _PROSE_WORDS:
+            return phrase.start(), phrase.end(), "SECRET"
+    return None
+
+
+def _stated_value_ok(m: re.Match[str], value: str, *, quoted: bool) -> bool:
+    """Whether the value after a stated password, PIN, token or key reads as one."""
+    if m.group("weak"):
+        # "token", "key": key material, or a password's shape with a symbol or several digits ("the Wi-Fi key is
+        # BlueHouse2024"); a name such as Base64Url or TenantId2 has the case and a digit but not those.
+        symbols, digits = any(c in _PASSWORD_SYMBOLS for c in value), sum(c.isdigit() for c in value)
+        return _is_key_material(value) or (len(value) >= 8 and _is_complex_password(value) and (symbols or digits >= 3))
+    if m.group("pin"):  # digits, or a code with letters in it; not a version pin (numpy==1.26)
+        return (value.isdigit() and 4 <= len(value) <= 8) or (
+            _is_complex_password(value) and value.replace("-", "").isalnum()
+        )
+    return _looks_like_password(value, quoted=quoted)
+
+
+def _told_in_passing(text: str, lower: str) -> Iterator[_Candidate]:
+    """Secrets named after they are given ("X as the password"), changed ("from X to Y"), access codes, and a
+    secret in brackets after its name."""
+    if " as " in lower:
+        for m in _AS_PASSWORD.finditer(lower):
+            before = _VALUE_BEFORE.search(text, max(0, m.start() - _VALUE_BEFORE_WIDTH), m.start())
+            if before:
+                group = before.lastindex or 1
+                value = before.group(group)
+                if _looks_like_password(value, quoted=False) or _is_complex_password(value):
+                    yield before.start(group), before.end(group), "SECRET"
+    if "from" in lower:
+        for m in _CHANGED_FROM.finditer(lower):
+            judge = _looks_like_password if m.group("named") else _complex_any_quoting
+            first = _value_at(text, m.end())
+            if not first:
+                continue
+            then = _THEN_TO.match(lower, first[1] + (1 if first[2] else 0))
+            second = _value_at(text, then.end()) if then else None
+            for found in (first, second):
+                if found and judge(text[found[0] : found[1]], quoted=found[2]):
+                    yield found[0], found[1], "SECRET"
+    if "code" in lower:
+        for m in _ACCESS_CODE.finditer(lower):
+            pos = m.end() - len(m.group()) + len(m.group().rstrip())
+            for _ in range(_MAX_CODES):
+                c = _CODE_VALUES.match(lower, pos)
+                if not c:
+                    break
+                code = c.group(1)
+                if code.isdigit() or (any(ch.isdigit() for ch in code) and any(ch.isalpha() for ch in code)):
+                    yield c.start(1), c.end(1), "SECRET"
+                pos = c.end()
+    if "(" in text:
+        for m in _BRACKETED_SECRET.finditer(lower):
+            value = text[m.start(1) : m.end(1)]
+            if _is_key_material(value) or _is_complex_password(value):
+                yield m.start(1), m.end(1), "SECRET"
+
+
+def _complex_any_quoting(value: str, *, quoted: bool) -> bool:
+    return _is_complex_password(value) and any(c in _PASSWORD_SYMBOLS for c in value)
+
+
+def _typed_secrets(text: str, lower: str) -> Iterator[_Candidate]:
+    for m in _TYPED_SECRET.finditer(lower):
         found = _value_at(text, m.end())
-        if not found:
+        if not found or _word_char_before(lower, m.start()):
             continue
-        start, end, quoted = found
+        start, end, _ = found
         value = text[start:end]
-        if _is_key_material(value) if m.group("weak") else _looks_like_password(value, quoted=quoted):
+        # The words around it, on its line; both searches are bounded, so each match costs the same.
+        lo, hi = max(0, m.start() - _TYPED_CONTEXT), min(len(lower), end + _TYPED_CONTEXT)
+        newline = lower.rfind("\n", lo, m.start())
+        lo = newline + 1 if newline != -1 else lo
+        newline = lower.find("\n", end, hi)
+        near = lower[lo : newline if newline != -1 else hi]
+        # Quotes do not make a typed value a password ("typed `exit`"): it is judged as if bare. After a loose
+        # verb ("I put X") only a password's shape counts: "put config2.yaml in the password folder" is not one.
+        judge = _is_complex_password(value) if m.group("loose") else _looks_like_password(value, quoted=False)
+        password_near = _PASSWORD_CONTEXT.search(near) and judge
+        if password_near or (_PROMPT_CONTEXT.search(near) and _is_complex_password(value)):
             yield start, end, "SECRET"
 
 
@@ -518,49 +837,95 @@ def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
 # same line (``-p`` is mysql's password but docker's port). Each line is scanned once per pattern.
 _VALUE = r"""('[^'\n]{1,128}'|"[^"\n]{1,128}"|[^\s'"|;&<>]{1,128}+)"""
 _PASSWORD_FLAG = re.compile(
-    r"-(?<![\w\-]-)-?[A-Za-z\-]{0,16}(?:[Pp]ass(?:word|wd)?|PASS(?:WORD|WD)?)(?:in|out)?(?:=|[ \t]++)" + _VALUE
+    r"-(?<![\w\-]-)-?[A-Za-z\-]{0,16}(?:[Pp]ass(?:word|wd|phrase)?|PASS(?:WORD|WD|PHRASE)?|pw)(?:in|out)?(?:=|[ \t]++)"
+    + _VALUE
 )
 _ECHO_TO_SUDO = re.compile(r"echo[ \t]++" + _VALUE + r"[ \t]*+\|[ \t]*+sudo[ \t]++(?:-[A-Za-z]++[ \t]++)*?-S")
+# echo X | docker login ... --password-stdin (and every other CLI that copied docker's flag).
+_ECHO_TO_STDIN = re.compile(r"echo[ \t]++(?:-n[ \t]++)?" + _VALUE + r"[ \t]*+\|[^|\n]{0,160}?--password-stdin")
 _CLI_PROGRAM = re.compile(
     r"(?<![\w\-./])(mysql(?:dump|admin|import|check)?|mariadb(?:-dump|-admin)?|7z[az]?|sshpass"
-    r"|(?:docker|podman|nerdctl)[ \t]++login|mongo(?:sh|dump|restore|export|import)?|zip|unzip|sqlcmd|bcp"
-    r"|redis-cli|ldap(?:search|whoami|add|modify|delete|passwd)|curl|wget|https?|xh|lftp|smbclient|htpasswd"
-    r"|rabbitmqctl|net[ \t]++use)(?![\w\-])"
+    r"|(?:docker|podman|nerdctl|az|oc|cf|skopeo|oras|helm[ \t]++registry)[ \t]++login"
+    r"|mongo(?:sh|dump|restore|export|import)?|zip|unzip|sqlcmd|bcp|redis-cli"
+    r"|ldap(?:search|whoami|add|modify|delete|passwd)|curl|wget|https?|xh|lftp"
+    r"|smbclient|htpasswd|rabbitmqctl|net[ \t]++use|net[ \t]++user|openssl|ssh-keygen|psexec(?:64)?"
+    r"|mosquitto_(?:pub|sub)|sqlplus|rman|expdp|impdp)(?![\w\-])"
 )
 _CLI_FLAGS: dict[str, re.Pattern[str]] = {
     "mysql": re.compile(r"-(?<![\w\-]-)p(?=\S)" + _VALUE),  # attached only: "-p db" prompts and names a db
     "7z": re.compile(r"-(?<![\w\-]-)p(?=\S)" + _VALUE),
     "space-p": re.compile(r"-(?<![\w\-]-)p[ \t]++(?!-)" + _VALUE),
     "space-P": re.compile(r"-(?<![\w\-]-)P[ \t]++(?!-)" + _VALUE),
+    "space-k": re.compile(r"-(?<![\w\-]-)k[ \t]++(?!-)" + _VALUE),  # openssl enc -k: the password
+    "space-N": re.compile(r"-(?<![\w\-]-)N[ \t]++(?!-)" + _VALUE),  # ssh-keygen -N: the new passphrase
     "redis": re.compile(r"-(?<![\w\-]-)a[ \t]++(?!-)" + _VALUE),
     "ldap": re.compile(r"-(?<![\w\-]-)w[ \t]++(?!-)" + _VALUE),
-    "user:pass": re.compile(r"-(?<![\w\-]-)(?:u|-user)(?:=|[ \t]++)['\"]?[^\s:'\"]{1,64}:([^\s'\"]{1,128}+)"),
+    "user:pass": re.compile(r"-(?<![\w\-]-)(?:u|a|-user|-auth)(?:=|[ \t]++)['\"]?[^\s:'\"]{1,64}:([^\s'\"]{1,128}+)"),
+    # Oracle's connect string: sqlplus scott/tiger@orcl.
+    "user/pass": re.compile(r"[ \t]['\"]?[^\s/@'\"\-][^\s/@'\"]{0,63}/([^\s/@'\"]{1,128}+)"),
     "user,pass": re.compile(r"-(?<![\w\-]-)u[ \t]++['\"]?[^\s,'\"]{1,64},([^\s'\"]{1,128}+)"),
     "user%pass": re.compile(r"-(?<![\w\-]-)U[ \t]++['\"]?[^\s%'\"]{1,64}%([^\s'\"]{1,128}+)"),
     "htpasswd": re.compile(
         r"-(?<![\w\-]-)[a-zA-Z]{0,4}b[a-zA-Z]{0,4}(?:[ \t]++-[a-zA-Z]{1,4}){0,3}[ \t]++[^\s-]\S{0,255}[ \t]++\S{1,64}"
         r"[ \t]++" + _VALUE
     ),
+    # htpasswd -n prints instead of writing a file: user and password follow the flags directly.
+    "htpasswd -n": re.compile(
+        r"-(?<![\w\-]-)(?=[a-zA-Z]{0,8}n)(?=[a-zA-Z]{0,8}b)[a-zA-Z]{2,8}(?:[ \t]++-[a-zA-Z]{1,4}){0,3}[ \t]++"
+        r"[^\s-]\S{0,63}+[ \t]++" + _VALUE
+    ),
     "rabbitmq": re.compile(r"(?:add_user|change_password)[ \t]++\S{1,64}[ \t]++" + _VALUE),
     "net use": re.compile(r"/user:\S{1,64}[ \t]++" + _VALUE),
+    "net use share": re.compile(r"\\\\[^\s]{1,200}+[ \t]++(?![/*])" + _VALUE),  # net use \\srv\share X /user:u
+    "net user": re.compile(r"(?<=[Uu][Ss][Ee][Rr])[ \t]++[^\s/]\S{0,63}+[ \t]++(?![/*])" + _VALUE),
 }
 _PROGRAM_FLAGS: dict[str, tuple[str, ...]] = {
-    "mysql": ("mysql",), "mariadb": ("mysql",), "7z": ("7z",), "sshpass": ("space-p",), "login": ("space-p",),
+    "mysql": ("mysql",), "mariadb": ("mysql",), "7z": ("7z",), "sshpass": ("space-p", "mysql"), "login": ("space-p",),
     "mongo": ("space-p",), "zip": ("space-P",), "unzip": ("space-P",), "sqlcmd": ("space-P",), "bcp": ("space-P",),
     "redis-cli": ("redis",), "ldap": ("ldap",), "curl": ("user:pass",), "wget": ("user:pass",),
     "http": ("user:pass",), "https": ("user:pass",), "xh": ("user:pass",), "lftp": ("user,pass",),
-    "smbclient": ("user%pass",), "htpasswd": ("htpasswd",), "rabbitmqctl": ("rabbitmq",), "net": ("net use",),
+    "smbclient": ("user%pass",), "htpasswd": ("htpasswd", "htpasswd -n"), "rabbitmqctl": ("rabbitmq",),
+    "net use": ("net use", "net use share"), "net user": ("net user",), "openssl": ("space-k",), "psexec": ("space-p",),
+    "ssh-keygen": ("space-N", "space-P"), "mosquitto": ("space-P",), "sqlplus": ("user/pass",),
+    "rman": ("user/pass",), "expdp": ("user/pass",), "impdp": ("user/pass",),
 }  # fmt: skip
 _NOT_CLI_VALUES = ("env:", "file:", "fd:", "stdin")
+# Any program given a user and then a password: -u NAME -p X, --username NAME --password X. After -u, -p is
+# a password when its value reads as one: not a port or a port mapping (docker run -u 1000 -p 8080:80), a pid
+# (ps -u bob -p 42) or a word (journalctl -u nginx -p err).
+_USER_THEN_PASSWORD = re.compile(
+    r"-(?<![\w\-]-)(?:u|-user(?:name)?)(?:=|[ \t]++)['\"]?[^\s'\"\-][^\s'\"]{0,63}+['\"]?[ \t]++"
+    r"-(?:p|-pass(?:word)?)(?:=|[ \t]++)(?!-)" + _VALUE
+)
+_PORT_LIKE = re.compile(r"[0-9.:\[\]]++(?:/(?:tcp|udp|sctp))?")
+# Programs whose "-p NAME" (with a space) prompts for the password and names a database instead.
+_PROMPTING_P = re.compile(r"(?<![\w\-])(?:mysql|mariadb)")
+# PowerShell: ConvertTo-SecureString 'X' -AsPlainText (the plain text is the password).
+_SECURE_STRING = re.compile(r"(?i:convertto-securestring)[ \t]++(?:(?i:-string)[ \t]++)?" + _VALUE)
+# A here-string fed to a program that reads a password from standard input.
+_HERE_STRING = re.compile(r"<<<[ \t]*+" + _VALUE)
+_READS_A_PASSWORD = ("passphrase-fd", "password-stdin", "--stdin", "chpasswd", "passwd")
+# A .pgpass line: host:port:database:user:password.
+_PGPASS_LINE = re.compile(
+    r"^[^:\s]{1,255}+:(?:[0-9]{1,5}|\*):[^:\s]{1,63}+:[^:\s]{1,63}+:([^\s]{1,128}+)$", re.MULTILINE
+)
+_LINE_WIDTH = 512
+
+
+def _line_around(text: str, i: int) -> str:
+    """The line holding ``text[i]``, at most :data:`_LINE_WIDTH` characters either side."""
+    lo = text.rfind("\n", max(0, i - _LINE_WIDTH), i) + 1 or max(0, i - _LINE_WIDTH)
+    hi = text.find("\n", i, i + _LINE_WIDTH)
+    return text[lo : hi if hi != -1 else min(len(text), i + _LINE_WIDTH)]
 
 
 def _program_key(name: str) -> str:
-    for prefix in ("mysql", "mariadb", "7z", "mongo", "ldap"):
+    for prefix in ("mysql", "mariadb", "7z", "mongo", "ldap", "psexec", "mosquitto"):
         if name.startswith(prefix):
             return prefix
     if name.endswith("login"):
         return "login"
-    return name.split()[0] if name.startswith("net") else name
+    return " ".join(name.split()) if name.startswith("net") else name
 
 
 def _cli_value(text: str, m: re.Match[str]) -> Iterator[_Candidate]:
@@ -577,12 +942,30 @@ def _cli_value(text: str, m: re.Match[str]) -> Iterator[_Candidate]:
 
 def _command_line_secrets(scan: _Scan) -> Iterator[_Candidate]:
     text, lower = scan.text, scan.lower
-    if "pass" in lower or "PASS" in text:
+    if "pass" in lower or "PASS" in text or "-pw" in text:
         for m in _PASSWORD_FLAG.finditer(text):
             yield from _cli_value(text, m)
-    if "sudo" in text and "echo" in text:
-        for m in _ECHO_TO_SUDO.finditer(text):
+    if "-u" in text:
+        for m in _USER_THEN_PASSWORD.finditer(text):
+            value = m.group(1).strip("'\"")
+            password_shaped = _looks_like_password(value, quoted=False) and not _PORT_LIKE.fullmatch(value)
+            if password_shaped and not _PROMPTING_P.search(_line_around(lower, m.start())):
+                yield from _cli_value(text, m)
+    if "securestring" in lower:
+        for m in _SECURE_STRING.finditer(text):
             yield from _cli_value(text, m)
+    if "<<<" in text:
+        for m in _HERE_STRING.finditer(text):
+            line = _line_around(lower, m.start())
+            if any(w in line for w in _READS_A_PASSWORD) or ("sudo" in line and " -s" in line):
+                yield from _cli_value(text, m)
+    if text.count(":") >= 4:
+        for m in _PGPASS_LINE.finditer(text):
+            yield from _cli_value(text, m)
+    if "echo" in text:
+        for rx in (_ECHO_TO_SUDO, _ECHO_TO_STDIN) if "sudo" in text else (_ECHO_TO_STDIN,):
+            for m in rx.finditer(text):
+                yield from _cli_value(text, m)
     if not _CLI_PROGRAM.search(text):
         return
     line_start = 0
@@ -602,7 +985,7 @@ def _command_line_secrets(scan: _Scan) -> Iterator[_Candidate]:
 # separator costs a bounded amount. The last label must be a top-level domain; with a bare " at " and literal
 # dots the local part must hold a dot, an underscore or a digit too ("look at setup.py" is not an address).
 _AT_SEPARATOR = re.compile(r"[ \t]*+[\[({<]at[\])}>][ \t]*+|[ \t]++at[ \t]++")
-_DOT_SEPARATOR = r"(?:[ \t]++dot[ \t]++|[ \t]*+[\[({<]dot[\])}>][ \t]*+)"
+_DOT_SEPARATOR = r"(?:[ \t]++(?:dot|punkt)[ \t]++|[ \t]*+[\[({<](?:dot|punkt|\.)[\])}>][ \t]*+)"
 _SPELLED_LOCAL = re.compile(
     rf"(?<![a-z0-9._%+\-])(?:[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}{_DOT_SEPARATOR}){{0,3}}[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}$"
 )
@@ -632,17 +1015,27 @@ def _spelled_emails(scan: _Scan) -> Iterator[_Candidate]:
             continue
         labels = re.split(_DOT_SEPARATOR + r"|\.", domain.group())
         spelled_dots = len(labels) - 1 > domain.group().count(".")
-        if labels[-1] not in _COMMON_TLDS and not (len(labels[-1]) == 2 and labels[-1].isalpha() and spelled_dots):
+        # Any alphabetic top-level domain when both separators are bracketed ("nina {at} studio {dot} design"):
+        # nobody writes prose that way.
+        bracketed = explicit and spelled_dots and not re.search(r"[ \t]dot[ \t]", domain.group())
+        tld = labels[-1]
+        short_tld = len(tld) == 2 and spelled_dots
+        tld_ok = tld in _COMMON_TLDS or (tld.isalpha() and (short_tld or (bracketed and len(tld) <= 12)))
+        if not tld_ok:
             continue
         if not (explicit or spelled_dots or any(c in local.group() for c in "._0123456789")):
             continue
         if local.group().rstrip(".") in _NOT_LOCAL_PARTS:
             continue
+        one_word = not re.search(_DOT_SEPARATOR, local.group())
+        if not explicit and one_word and _DETERMINER_BEFORE.search(lower, max(0, local.start() - 8), local.start()):
+            continue  # "the talk at PyCon dot org": a thing somewhere, not a mailbox
         yield local.start(), domain.end(), "EMAIL"
 
 
 # Words that precede " at " in prose far more often than they name a mailbox.
 _NOT_LOCAL_PARTS = frozenset({"look", "is", "was", "are", "be", "me", "us", "them", "him", "it", "this", "that"})
+_DETERMINER_BEFORE = re.compile(r"(?<![a-z])(?:the|an?|this|that|my|our|your|his|her|their|its|every)[ \t]++$")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -703,6 +1096,8 @@ def _urls(scan: _Scan) -> Iterator[_Candidate]:
 # --------------------------------------------------------------------------------------------------------------
 # EMAIL
 
+# Names only a local network resolves: user@raspberrypi.local is a login, not an address.
+_NOT_MAIL_TLDS = frozenset({"local", "localhost", "localdomain", "internal", "lan"})
 # The local part may hold an apostrophe (o'neil@...); a quote that opens the address is trimmed off again.
 _EMAIL = re.compile(r"(?<![\w.+%'\-])[\w.+%'\-]++@[\w\-]++(?:\.[\w\-]++)++")
 
@@ -718,6 +1113,8 @@ def _emails(scan: _Scan) -> Iterator[_Candidate]:
         tld = domain.rsplit(".", 1)[-1]
         if not (len(tld) >= 2 and tld.isalpha()) or not local or local[0] == "." or local[-1] in ".'":
             continue
+        if tld.lower() in _NOT_MAIL_TLDS:
+            continue  # user@host.local: a login on a machine (ssh, scp), no mailbox
         if local == "git" and text.startswith(":", m.end()):
             continue  # scp-style git remote (git@github.com:org/repo.git), not an address
         if _before(text, start, 2) == "//":
@@ -1180,8 +1577,8 @@ def _paths(scan: _Scan) -> Iterator[_Candidate]:
 
 _DETECTORS: tuple[_Detector, ...] = (
     _pem_blocks,
-    _prefixed_secrets,
     _urls,
+    _prefixed_secrets,
     _emails,
     _spelled_emails,
     _assigned_secrets,

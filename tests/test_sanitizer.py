@@ -286,6 +286,87 @@ CREDENTIALS = [
     ("SECRET", "sshpass -p 'raspberry' ssh pi@host", "raspberry"),
     ("EMAIL", "reach me at name dot surname at example dot org", "name dot surname at example dot org"),
     ("EMAIL", "contact: bob [at] example [dot] net", "bob [at] example [dot] net"),
+    # Round two (each missed before it): prose links and pairs, prompts and what was typed at them, SQL,
+    # more programs' password flags, any Authorization scheme, Terraform defaults, token prefixes, "[.]".
+    ("SECRET", "My bank password's Tulip2019 lol", "Tulip2019"),
+    ("SECRET", "the secret for the staging hook is q7Lm2Kx9", "q7Lm2Kx9"),
+    ("SECRET", "The token our CI uses is 0e4c1d7a9b2f4e6c8a1d3b5f7e9c2a4b", "0e4c1d7a9b2f4e6c8a1d3b5f7e9c2a4b"),
+    ("SECRET", "my app password is abcd efgh ijkl mnop", "abcd efgh ijkl mnop"),
+    ("SECRET", "Enter passphrase for key '/root/.ssh/id_ed25519': s0ftK3y", "s0ftK3y"),
+    ("SECRET", "Enter PEM pass phrase: p3mPh!", "p3mPh!"),
+    ("SECRET", "creds: deploy / D3ploy!x", "D3ploy!x"),
+    ("SECRET", "default credentials are root/calvin42", "calvin42"),
+    ("SECRET", "log in as admin with adm1n2024 and look at the logs", "adm1n2024"),
+    ("SECRET", "machine ftp.example.org login anon password ftp2go", "ftp2go"),
+    ("SECRET", "CREATE USER app IDENTIFIED BY 'appPw1';", "appPw1"),
+    ("SECRET", "when redis asked for a password I typed r3dis-pw and it said WRONGPASS", "r3dis-pw"),
+    ("SECRET", "I typed Sn0wfall at the prompt and it hung", "Sn0wfall"),
+    ("SECRET", "gpg --passphrase s3cretGpg -c notes.txt", "s3cretGpg"),
+    ("SECRET", "openssl enc -aes-256-cbc -k EncKey99 -in a -out a.enc", "EncKey99"),
+    ("SECRET", "az login -u me@example.com -p Azur3Pw", "Azur3Pw"),
+    ("SECRET", "sshpass -pRasp1 ssh pi@host", "Rasp1"),
+    ("SECRET", "sqlplus scott/tiger42@orcl", "tiger42"),
+    ("SECRET", "net user bob B0bPass! /add", "B0bPass!"),
+    ("SECRET", "ssh-keygen -t ed25519 -N n3wPhrase -f key", "n3wPhrase"),
+    ("SECRET", "plink -ssh admin@host -pw Pl1nkPw", "Pl1nkPw"),
+    ("SECRET", "http -a admin:Http1e https://api.example.com", "Http1e"),
+    ("SECRET", '{"Authorization": "Token 5f2b8c1e9d4a7f3b6c0e2d8a1f5b9c3e"}', "5f2b8c1e9d4a7f3b6c0e2d8a1f5b9c3e"),
+    ("SECRET", 'variable "api_token" { default = "tf-T0ken-99" }', "tf-T0ken-99"),
+    ("SECRET", "  smtp_password: Sm7p_Relay9", "Sm7p_Relay9"),
+    ("URL", "git clone https://oauth2:glpat-Ab3De5Gh7Jk9Mn2Pq4St@gitlab.example.com/a/b.git",
+     "https://oauth2:glpat-Ab3De5Gh7Jk9Mn2Pq4St@gitlab.example.com/a/b.git"),
+    ("EMAIL", "mail hello [at] example [.] io", "hello [at] example [.] io"),
+    # Round three (each missed by both earlier rounds): PINs, "it's now", a quoted value after the word, PW =,
+    # "use u / p", word passphrases, X_PASSWORD told in prose, typing, --password-stdin, htpasswd -n, XML, code
+    # logins, session cookies, "(punkt)".
+    ("SECRET", "the alarm PIN is 482913", "482913"),
+    ("SECRET", "The VPN password got reset, it's now Hx7!pQ2w", "Hx7!pQ2w"),
+    ("SECRET", "the password 'mint-Leaf-31' works for staging", "mint-Leaf-31"),
+    ("SECRET", "PW = s0mething!", "s0mething!"),
+    ("SECRET", "Use carol / C4rol!pw to log in", "C4rol!pw"),
+    ("SECRET", "the passphrase: silver kettle dances slowly", "silver kettle dances slowly"),
+    ("SECRET", "I've set REDIS_PASSWORD to R3d!sPw", "R3d!sPw"),
+    ("SECRET", "the router key is Netgear!2024", "Netgear!2024"),
+    ("SECRET", "I keep typing Pa55word! but ssh says Permission denied", "Pa55word!"),
+    ("SECRET", "echo 'Ghcr!Pw1' | docker login ghcr.io -u me --password-stdin", "Ghcr!Pw1"),
+    ("SECRET", "htpasswd -nbB admin Adm!n99", "Adm!n99"),
+    ("SECRET", "<password>M4ven!Repo</password>", "M4ven!Repo"),
+    ("SECRET", "session.login('ops', 'Op5!Login')", "Op5!Login"),
+    ("SECRET", "requests.post(url, auth=('api', 'Api!Auth7'))", "Api!Auth7"),
+    ("SECRET", "Cookie: PHPSESSID=9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c", "9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c"),
+    ("EMAIL", "kontakt: eva(at)firma(punkt)de", "eva(at)firma(punkt)de"),
+    # Round four (each missed by all earlier rounds): "X as its password", "password??", changed from/to,
+    # login details, other languages' prompts, access codes, a secret in brackets, SET PASSWORD, prompts quoting
+    # a URL, here-strings, -u U -p X, ConvertTo-SecureString, net use's password, .pgpass, Digest, "->", punkt.
+    ("SECRET", "the kiosk uses 'K10sk!Pw' as its password", "K10sk!Pw"),
+    ("SECRET", "password?? it's Falcon9Heavy", "Falcon9Heavy"),
+    ("SECRET", "we changed the wifi password from Old!Net1 to New!Net2", "New!Net2"),
+    ("SECRET", "login details: ops / 0ps!Login", "0ps!Login"),
+    ("SECRET", "Passwort: Sonne!2024", "Sonne!2024"),
+    ("SECRET", "mot de passe : Lune2024!", "Lune2024!"),
+    ("SECRET", "the door code is 4417-ab-9c", "4417-ab-9c"),
+    ("SECRET", "backup codes: 7h2k-9m4x 3q8w-1e6r", "3q8w-1e6r"),
+    ("SECRET", "the token you sent (Zx81Qw27Er93Ty45) fails", "Zx81Qw27Er93Ty45"),
+    ("SECRET", "SET PASSWORD FOR 'bob'@'%' = 'B0b!Sql';", "B0b!Sql"),
+    ("SECRET", "Password for 'https://bob@git.example.com': G1t!Https", "G1t!Https"),
+    ("SECRET", "gpg --passphrase-fd 0 -d f.gpg <<< 'Here!Str1'", "Here!Str1"),
+    ("SECRET", "az vm create -n vm1 -g rg --admin-username azure -u azure -p 'Vm!Admin42'", "Vm!Admin42"),
+    ("SECRET", "$p = ConvertTo-SecureString 'Ps!Plain9' -AsPlainText -Force", "Ps!Plain9"),
+    ("SECRET", "net use Z: \\\\srv\\data D4ta!Share /user:corp\\bob", "D4ta!Share"),
+    ("SECRET", "db.example.com:5432:app:app:Pg!Pass55", "Pg!Pass55"),
+    ("SECRET", "smtp.login(sender, 'Mail!Sender7')", "Mail!Sender7"),
+    ("SECRET", 'Authorization: Digest username="bob", response="6629fae49393a05397450978507c4ef1"',
+     "6629fae49393a05397450978507c4ef1"),
+    ("SECRET", "heroku auth:token -> 0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d", "0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"),
+    ("EMAIL", "schreib an lukas punkt meier at example punkt de", "lukas punkt meier at example punkt de"),
+    # Round five (each missed by all earlier rounds): adverbs after the link, a pair right after "credentials",
+    # account and auth pairs, "I put X" at a password prompt, any top-level domain between braces.
+    ("SECRET", "honestly the pw is literally qwerty2024", "qwerty2024"),
+    ("SECRET", "use the credentials ops:0ps!Cred for staging", "0ps!Cred"),
+    ("SECRET", "service account: svc-ci / Svc!Ci2025", "Svc!Ci2025"),
+    ("SECRET", "the basic auth is guest/Gu3st2024", "Gu3st2024"),
+    ("SECRET", "when it asked for the root password I put R00t!Setup", "R00t!Setup"),
+    ("EMAIL", "nina {at} studio {dot} design", "nina {at} studio {dot} design"),
 ]  # fmt: skip
 
 CREDENTIAL_LOOK_ALIKES = [
@@ -302,6 +383,52 @@ CREDENTIAL_LOOK_ALIKES = [
     "look at setup.py for the version",
     "docker login --password-stdin ghcr.io",
     "sorted(rows, key=itemgetter(1))",
+    # Round two: flagged before it, or near the new rules.
+    "export DB_PASSWORD=${DB_PASSWORD:?missing}",
+    "db_password: !vault |",
+    "PASSWORD_HASHERS = ['django.contrib.auth.hashers.Argon2PasswordHasher']",
+    "sshpass -p 'x' ssh pi@raspberrypi.local",
+    "password: /run/secrets/db_password",
+    "credentials: ~/.aws/credentials",
+    "type python3 at the prompt",
+    "I entered the wrong password at the prompt twice",
+    "login as admin with the password from the vault",
+    "my password manager is 1Password",
+    "ssh-keygen -t rsa -b 4096 -N '' -f key",
+    "net user bob /add",
+    "sqlplus / as sysdba",
+    "Authorization: Bearer {{ token }}",
+    "the password hash is stored as bcrypt",
+    # Round three: near its rules.
+    "pin: numpy==1.26.4",
+    "the key is Base64Url encoded",
+    "<passwordPolicy>strict</passwordPolicy>",
+    "use origin / main for the base",
+    "Password: see the shared vault entry",
+    "the passphrase is long and random",
+    "login(username, password)",
+    "session_timeout = 3600",
+    "I've set MYSQL_PWD to something safe",
+    "typing python3 at the prompt opens the REPL",
+    # Round four: flagged before it (the first three), or near its rules.
+    "password: ${VAULT_PASSWORD:-changeme}",
+    "x_api_key_header = 'X-Api-Key'",
+    "the talk at PyCon dot org was great",
+    "journalctl -u nginx -p err --since today",
+    "ps -u bob -p 4242",
+    "docker run -u 1000 -p 8080:80 nginx",
+    "mysql -u root -p shop2024",
+    "changed it from Python3 to Python311",
+    "the error code is 0x80070005",
+    "the promo code is SUMMER24",
+    "we use Vault as the password store",
+    "net use \\\\srv\\share * /user:bob",
+    "localhost:5432:*:postgres:*",
+    "ConvertTo-SecureString $plain -AsPlainText -Force",
+    # Round five: near its rules.
+    "I put config2.yaml in the password folder",
+    "account: sales / marketing",
+    "credentials ~/.aws/credentials:default",
 ]
 
 
@@ -313,6 +440,18 @@ def test_credentials_and_spelled_addresses_are_redacted(kind: str, text: str, va
 
 def placeholder_in(text: str, kind: str) -> bool:
     return f"[{kind}]" in text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Token (will be hidden): hvs.CAESIK9Lm2Qx7Rt5Vw8Yz1Ab4Cd",
+        "Token (will be hidden): ya29.a0AfH6SMBx7Kp2Lm9Qr4Tv6Wz1",
+    ],
+)
+def test_a_token_prefix_with_a_dot_is_redacted_with_its_token(text: str) -> None:
+    # The generic rule's alphabet has no dot, so it left "hvs." / "ya29." in the clear before their prefixes.
+    assert sanitize(text).text == "Token (will be hidden): [SECRET]"
 
 
 @pytest.mark.parametrize("text", CREDENTIAL_LOOK_ALIKES)
@@ -343,7 +482,7 @@ def test_credentials_corpus_dev_and_held_out() -> None:
         assert all(value in e["text"] for e in lines for _, value in e["pii"])
     assert sum(len(path.read_text().splitlines()) for path in (CREDENTIALS_DEV, CREDENTIALS_HELDOUT)) >= 150
     recall, precision, touched = _score(CREDENTIALS_DEV)
-    assert recall >= 0.98 and precision >= 0.95 and touched <= 1, (recall, precision, touched)
+    assert recall >= 0.99 and precision >= 0.99 and touched == 0, (recall, precision, touched)
     recall, precision, touched = _score(CREDENTIALS_HELDOUT)
     assert recall >= 0.97 and precision >= 0.97 and touched == 0, (recall, precision, touched)
 
@@ -385,6 +524,36 @@ ADVERSARIAL = {
     "password-flags": "--password " * (SIZE // 11),
     "echo-sudo": "echo a | " * (SIZE // 9) + "sudo -S",
     "htpasswd": "htpasswd -b " * (SIZE // 12),
+    "prompts-without-colon": "passphrase for a " * (SIZE // 17),
+    "credential-pairs": "creds: a " * (SIZE // 9),
+    "login-with": "login a with " * (SIZE // 13),
+    "typed-values": "typed a1b2c3 password " * (SIZE // 22),
+    "sql-identified-by": "identified by " * (SIZE // 14),
+    "authorization-headers": "Authorization: x " * (SIZE // 17),
+    "sqlplus-connect": "sqlplus a/" * (SIZE // 10),
+    "net-user": "net user a " * (SIZE // 11),
+    "token-prefixes": "hvs.SG.a" * (SIZE // 8),
+    "stated-with-words": "the token I a b is " * (SIZE // 19),
+    "stated-without-link": "password a, b, c, d " * (SIZE // 20),
+    "passphrase-words": "passphrase: amber lantern " * (SIZE // 26),
+    "use-pairs": "use a / " * (SIZE // 8),
+    "named-variables": "_token is " * (SIZE // 10),
+    "code-logins": "login('a', " * (SIZE // 11),
+    "xml-unclosed": "<a_password>x" * (SIZE // 13),
+    "echo-pipes": "echo a | " * (SIZE // 9),
+    "htpasswd-n": "htpasswd -nb a " * (SIZE // 15),
+    "as-the-password": "a as the password " * (SIZE // 18),
+    "changed-from": "changed it from a! to " * (SIZE // 22),
+    "access-codes": "access codes: 1a2-b3c " * (SIZE // 22),
+    "bracketed-unclosed": "token (abcd" * (SIZE // 11),
+    "user-then-p": "-u a -p " * (SIZE // 8),
+    "here-strings": "<<< a passwd " * (SIZE // 13),
+    "pgpass-lines": "a:1:b:c:d\n" * (SIZE // 10),
+    "authorization-params": "Authorization: x a=" * (SIZE // 19),
+    "quoted-prompts": "Password for 'a:' " * (SIZE // 18),
+    "credential-tokens": "credentials a" * (SIZE // 13),
+    "put-values": "put a1 password " * (SIZE // 16),
+    "braced-at-dot": "a {at} b {dot} " * (SIZE // 15),
 }
 
 
