@@ -42,6 +42,8 @@ SPLITS = {
     "regression corpus (written with the rules)": CORPUS,
     "credentials, dev split (tuned on)": DATA / "credentials-dev.jsonl",
     "credentials, held-out split (never tuned on)": DATA / "credentials-heldout.jsonl",
+    "credentials, blind dev split (tuned on)": DATA / "credentials-dev2.jsonl",
+    "credentials, blind held-out split (never tuned on)": DATA / "credentials-heldout2.jsonl",
 }
 
 
