@@ -58,6 +58,7 @@ Nothing in this module logs, and no exception it raises carries any of the text 
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import math
 import re
 import string
@@ -245,13 +246,14 @@ _PREFIXED_SECRET = re.compile(
       | gl(?:rt|dt|ptt|cbt|imt|oas)-[A-Za-z0-9_\-]{20,}+  # GitLab runner, deploy, trigger... tokens
       | ya29\.[A-Za-z0-9_\-]{20,}+                     # Google OAuth access tokens
       | AGE-SECRET-KEY-1[A-Z0-9]{50,}+                  # age private keys
+      | key-[0-9a-f]{32}(?![A-Za-z0-9])              # Mailgun
       | eyJ[A-Za-z0-9_\-]{5,}+\.eyJ[A-Za-z0-9_\-]{5,}+\.[A-Za-z0-9_\-]*+   # JWT (header.payload.signature)
     )""",
     re.VERBOSE,
 )
 _SECRET_PREFIXES = ("sk-", "sk_", "rk_", "gh", "github_pat_", "glpat-", "xox", "AKIA", "ASIA", "AIza", "hf_")
 _SECRET_PREFIXES_MORE = ("npm_", "eyJ", "hvs.", "hvb.", "hvr.", "dckr_pat_", "pypi-", "shp", "SG.", "_v1_", "gl",
-                         "ya29.", "AGE-SECRET-KEY-1")  # fmt: skip
+                         "ya29.", "AGE-SECRET-KEY-1", "key-")  # fmt: skip
 # Searched in the lower-cased copy; the token is judged on the original.
 _BEARER = re.compile(r"(?:bearer|basic|token)\s++([a-z0-9._~+/\-]{16,}+=*+)")
 # An Authorization header in any syntax (HTTP, JSON, a dict, a YAML map) with any scheme ("Token", "SSWS",
@@ -303,9 +305,9 @@ def _prefixed_secrets(scan: _Scan) -> Iterator[_Candidate]:
 # line, or an unquoted run.
 _SECRET_KEYWORD = re.compile(
     r"pass(?:word|wd|phrase)?(?![a-rt-z])|pwd|pw(?![a-z])|secret|token|api[_\-]?key|access[_\-]?key|auth[_\-]?key"
-    r"|private[_\-]?key|credential|(?P<weak>key|sig(?:nature|ning)?|session(?:[_\-]?id)?|sessid)(?![a-z])"
+    r"|private[_\-]?key|credential|(?P<weak>key|psk|auth|sig(?:nature|ning)?|session(?:[_\-]?id)?|sessid)(?![a-z])"
 )
-_SECRET_TRIGGERS = ("pass", "pw", "secret", "token", "key", "credential", "sig", "sess")
+_SECRET_TRIGGERS = ("pass", "pw", "secret", "token", "key", "credential", "sig", "sess", "psk", "auth")
 # Terraform's variable block gives the value after "{ default =" (variable "db_password" { default = "..." }).
 _ASSIGNMENT = re.compile(
     r"[A-Za-z0-9_\-]{0,20}+[\"']?(?:[ \t]{0,3}\{[ \t]{0,3}default)?[ \t]{0,3}(?::=|=>|[:=])[ \t]{0,3}"
@@ -326,6 +328,19 @@ _XML_SECRET = re.compile(
     r"<(?<![\w<]<)[a-z_:\-]{0,30}?(?:password|passwd|pwd|passphrase|secret|token|api[_\-]?key|credential)"
     r"([a-z_\-]{0,20}+)>([^<>\n]{1,256}+)</"
 )
+# A line that is a name and a value apart by blanks and nothing more: redis.conf's "requirepass X", keepalived's
+# "auth_pass X", a table printed by a CLI ("password    X"), ipsec.secrets' ": PSK "X"", a diff line.
+_SPACED_SETTING = re.compile(
+    r"^[ \t]{0,16}+(?:[\-+:][ \t]{0,3})?([A-Za-z_][A-Za-z0-9_.\-]{0,40}+)[ \t]++"
+    r"(\"[^\"\n]{1,128}+\"|'[^'\n]{1,128}+'|[^\s\"']{1,128}+)[ \t]*+$",
+    re.MULTILINE,
+)
+# An XML element whose key or name attribute names a secret: <entry key="db.password">X</entry>,
+# <property name="...password">X</property>, <add key="ApiToken" value="X"/>.
+_XML_NAMED_SECRET = re.compile(
+    r"(?<![a-z0-9_\-])(?:key|name)[ \t]{0,2}=[ \t]{0,2}[\"']([a-z0-9_.:\-]{1,80}+)[\"']"
+    r"(?:[ \t]{1,3}value[ \t]{0,2}=[ \t]{0,2}[\"']([^\"'\n]{1,256}+)[\"']|[^<>\n]{0,80}+>([^<>\n]{1,256}+)</)"
+)
 _MAX_QUOTED_SECRET = 256
 _PLACEHOLDER_VALUES = frozenset({"none", "null", "nil", "true", "false", "undefined", "required", "optional"})
 
@@ -339,6 +354,25 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
             about = _ABOUT_A_SECRET.match(m.group(1))  # <passwordPolicy>, <tokenUrl>: about one, not one
             if not about and _looks_like_secret_value(text[m.start(2) : m.end(2)], quoted=False):
                 yield m.start(2), m.end(2), "SECRET"
+        if "key" in lower or "name" in lower:
+            for m in _XML_NAMED_SECRET.finditer(lower):
+                group = 2 if m.group(2) is not None else 3
+                if _names_a_secret(m.group(1)) is not None and _looks_like_secret_value(
+                    text[m.start(group) : m.end(group)], quoted=False, literal=True
+                ):
+                    yield m.start(group), m.end(group), "SECRET"
+    for m in _SPACED_SETTING.finditer(text):
+        name = lower[m.start(1) : m.end(1)]
+        value, start, end = m.group(2), m.start(2), m.end(2)
+        if value[0] in "\"'":
+            value, start, end = value[1:-1], start + 1, end - 1
+        weak = _names_a_secret(name)
+        if weak is None:
+            continue
+        if _is_key_material(value) or (
+            _is_complex_password(value) if weak else _looks_like_secret_value(value, quoted=False, literal=True)
+        ):
+            yield start, end, "SECRET"
     done = 0
     for k in _SECRET_KEYWORD.finditer(lower):
         if k.start() < done:
@@ -361,9 +395,44 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
         # A name that only ends in "key" or "signature" (AccountKey, x-functions-key, sig) names anything from a
         # dict key to a sort key, so there the value itself must be key material.
         value = text[start:end]
-        if _is_key_material(value) if k.group("weak") else _looks_like_secret_value(value, quoted=quoted):
+        if k.group("weak"):
+            ok = _is_key_material(value)
+        else:
+            ok = _looks_like_secret_value(value, quoted=quoted, literal=_literal_syntax(text, k.start(), a))
+        if ok:
             done = end
             yield start, end, "SECRET"
+
+
+def _names_a_secret(name: str) -> bool | None:
+    """Whether a lower-cased name names a secret: None if not, else whether only weakly (a name ending in
+    key, auth, psk, sig, which names many other things too)."""
+    weak = None
+    for k in _SECRET_KEYWORD.finditer(name):
+        if _ABOUT_A_SECRET.match(name, k.end()):
+            continue
+        if not k.group("weak"):
+            return False
+        weak = True
+    return weak
+
+
+_NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_.-")
+
+
+def _literal_syntax(text: str, keyword_start: int, assignment: re.Match[str]) -> bool:
+    """Whether the assignment's syntax makes a bare value a literal: a mapping's ``key: value`` (YAML, a
+    header), or an upper-case ``NAME=value`` (a shell, .env, Dockerfile ENV), rather than code's ``x = y``."""
+    operator = assignment.group().rstrip(" \t")[-2:]
+    if operator.endswith(":") and not operator.endswith("::"):
+        return True
+    if not operator.endswith("=") or operator.endswith(("==", ":=", "=>")) or assignment.group().endswith(" "):
+        return False
+    start = keyword_start
+    while start > 0 and keyword_start - start < 40 and text[start - 1] in _NAME_CHARS:
+        start -= 1
+    name = text[start : assignment.start()] + assignment.group().split("=")[0]
+    return name.strip("\"' \t").isupper()
 
 
 _KEY_MATERIAL_CHARS = frozenset(string.ascii_letters + string.digits + "+/-_.~%")
@@ -390,9 +459,13 @@ def _is_number(value: str) -> bool:
     return True
 
 
-def _looks_like_secret_value(value: str, *, quoted: bool) -> bool:
-    """Whether an assigned value is a real secret rather than code, a template, a type or a placeholder."""
+def _looks_like_secret_value(value: str, *, quoted: bool, literal: bool = False) -> bool:
+    """Whether an assigned value is a real secret rather than code, a template, a type, a placeholder or a
+    reference to where the secret is kept. ``literal``: the syntax makes a bare value a literal (YAML's
+    ``key: value``, a shell's ``NAME=value``), so a bare word there is not a variable of the program."""
     if len(value) < (4 if quoted else 6) or value.lower() in _PLACEHOLDER_VALUES or _is_number(value):
+        return False
+    if _is_reference_or_placeholder(value, quoted=quoted):
         return False
     if value[0] in "$%{<*[#(?" or "..." in value or len(set(value)) <= 2:
         return False  # ${VAR}, %s, {{ x }}, <token>, ****, [SECRET], #comment, xxxxxx, ${VAR:?message}
@@ -410,11 +483,59 @@ def _looks_like_secret_value(value: str, *, quoted: bool) -> bool:
         # An identifier is a variable name unless it mixes letters and digits without underscores or dots
         # ("hunter2"); "get_token", "args.password", "Optional" are code. Upper and lower case and a digit
         # together are a password's rule, not a naming style ("Tr1cky_Yaml", not "user_pass2" or "s3_key").
+        # Letters no language writes (iuhcdpnqbg, bLjQVNqDvdz) are generated, not named.
+        if _is_gibberish(value):
+            return True
         if "." in value:
-            return False
+            return _is_complex_password(value) or (literal and _is_passphrase(value))
         digits = any(c.isdigit() for c in value)
+        if literal and (digits or _is_passphrase(value)):
+            return True
         return digits and ("_" not in value or (value.lower() != value and value.upper() != value))
     return True
+
+
+# Where a secret is kept or how to fetch it, not the secret: 1Password, Vault, AWS/GCP/Azure references, a file.
+_REFERENCE_PREFIXES = ("op://", "vault:", "vault://", "ref+", "arn:", "ssm:", "sm://", "secretsmanager:", "gcp:",
+                       "azurekeyvault:", "keyvault:", "env:", "file:", "secret://", "enc[")  # fmt: skip
+# Placeholder words as whole parts of a value: your-api-key-here, <insert token>, CHANGE_ME, xxxx-xxxx, dummy.
+_PLACEHOLDER_PART = re.compile(
+    r"(?<![a-z0-9])(?:your|insert|replace|placeholder|redacted|dummy|changeme|change[_\-]me|todo|fixme|here"
+    r"|xxx++|example|sample)(?![a-z0-9])"
+)
+
+
+def _is_reference_or_placeholder(value: str, *, quoted: bool) -> bool:
+    low = value.lower()
+    if "://" in low or low.startswith(_REFERENCE_PREFIXES) or _PLACEHOLDER_PART.search(low):
+        return True
+    return not quoted and low[0] == "@" and ("." in low or "/" in low)  # @file: read the secret from a file
+
+
+_VOWELS = frozenset("aeiou")
+_CONSONANT_RUN = re.compile(r"[bcdfghjklmnpqrstvwxyz]{5,}+")
+
+
+def _is_gibberish(value: str) -> bool:
+    """Letters drawn at random rather than words: few vowels or a long consonant run (iuhcdpnqbg, syzmdkio),
+    or case flipping at random (bLjQVNqDvdz), not camelCase words (getPasswordHash)."""
+    if len(value) < 8 or not value.isalpha():
+        return False
+    low = value.lower()
+    vowels = sum(c in _VOWELS for c in low)
+    if vowels <= 0.2 * len(low) or _CONSONANT_RUN.search(low):
+        return True
+    flips = sum(1 for a, b in itertools.pairwise(value) if a.isupper() != b.isupper())
+    return flips >= 4 and sum(len(w) for w in _WORDISH.findall(value)) < 0.6 * len(value)
+
+
+def _is_passphrase(value: str) -> bool:
+    """Three or more lowercase words joined by one separator (lantern_granite_maple, saffron.bramble.orbit)."""
+    for sep in "_.-":
+        parts = value.split(sep)
+        if len(parts) >= 3 and len(value) >= 14 and all(p.isalpha() and p.islower() for p in parts):
+            return True
+    return False
 
 
 # SECRET: long high-entropy strings (base64 / base62 alphabets) that no other rule explained.
@@ -502,16 +623,27 @@ def _random_tokens(scan: _Scan) -> Iterator[_Candidate]:
 # "the API token I'm using"), a link ("is", "'s", "was", "is now", "set to", ":"), then the value, which must
 # look like a password (digits and letters, a symbol, quotes, or passphrase length), so "the password is
 # required" stays.
+# Other languages' words for a password (German, French, Spanish, Portuguese, Dutch, Swedish, Polish, Russian).
+_FOREIGN_LOGIN_WORDS = (
+    r"passwort|kennwort|mot[ \t]de[ \t]passe|mdp|contrase(?:ñ|n)a|clave|senha|wachtwoord|l(?:ö|o)senord"
+    r"|has(?:ł|l)o|пароль"
+)
 _STATED_WORD = (
-    r"(?<![a-z0-9_])(?:pass(?:word|wd|phrase|code)?|pw|pwd|secret|(?P<pin>pin)|(?P<weak>token|key))(?![a-z0-9_\-])"
+    r"(?<![a-z0-9_])(?:pass(?:word|wd|phrase|code)?|pw|pwd|secret|auth[ \t]string|"
+    + _FOREIGN_LOGIN_WORDS
+    + r"|(?P<pin>pin)|(?P<weak>token|key))(?![a-z0-9_\-])"
     r"[?!]{0,3}"  # "password?? it's X"
 )
-_STATED_GAP = r"(?:[ \t]{1,3}[a-z0-9_'.,\-]{1,24}+){1,5}?(?=[ \t]*(?::|is\b|was\b|it['\u2019]s\b)|['\u2019]s\b)"
+# The copula in the languages above: "das Passwort ist X", "c'est X", "la contraseña es X", "a senha é X".
+_COPULA = r"is|was|it['\u2019]s|ist|lautet|est|c['\u2019]est|es|era|é|è|war"
+_STATED_GAP = (
+    r"(?:[ \t]{1,3}[a-z0-9_'.,\-]{1,24}+){1,5}?(?=[ \t]*(?::|\?|(?:" + _COPULA + r")(?![a-z0-9_]))|['\u2019]s\b)"
+)
 _STATED_LINK = (
-    r"(?:[ \t]{0,3}:|(?:['\u2019]s|[ \t]{1,3}(?:is|was|it['\u2019]s))"
+    r"(?:[ \t]{0,3}:|(?:['\u2019]s|[ \t]{1,3}(?:" + _COPULA + r"))"
     r"(?:[ \t]{1,3}(?:now|still|just|literally|actually|simply|probably|currently|set[ \t]{1,3}to"
-    r"|changed[ \t]{1,3}to))?"
-    r"|[ \t]{1,3}(?:now|(?:set|changed|reset)[ \t]{1,3}to|to)|[ \t]{0,3}(?:->|=>))[ \t]{1,3}"
+    r"|changed[ \t]{1,3}to|maintenant|jetzt|nun|ahora|agora|ora|nu))?"
+    r"|[ \t]{1,3}(?:now|(?:set|changed|reset)[ \t]{1,3}to|to)|[ \t]{0,3}(?:->|=>|\?))[ \t]{1,3}"
 )
 _STATED_KEYWORD = re.compile(_STATED_WORD)
 # Tried without the words first ("the password is X"), and where that value fails, with them from the same
@@ -521,7 +653,7 @@ _STATED_SECRET_AFTER_WORDS = re.compile(_STATED_WORD + _STATED_GAP + _STATED_LIN
 _STATED_TRIGGERS = ("pass", "pw", "secret", "token", "key", "cred", "log", "sign", "user", "identified", "typ",
                     "enter", "put", "gave", "past", "pin", "use", "try", "auth", "wort", "contrase", "senha",
                     "wacht", "senord", "hasło", "haslo", "пароль", "code", "chang", "rotat", "reset", "updat",
-                    "switch", "(", "account")  # fmt: skip
+                    "switch", "(", "account", "using", "mdp", "clave", " / ")  # fmt: skip
 # A prompt and what was typed at it, as a transcript shows it: "Enter passphrase for key '/root/.ssh/id_rsa': X",
 # "[sudo] password for deploy: X", "Enter PEM pass phrase: X". The prompt text runs to the first colon.
 # The prompt may quote a URL or a path with colons in it (Password for 'https://bob@host': X). Other languages'
@@ -563,7 +695,8 @@ _SQL_PASSWORD = re.compile(
 # with a password word or a prompt nearby, and then a value that reads as a password (a prompt alone: one that
 # no command reads as, mixed case and a digit or a symbol).
 _TYPED_SECRET = re.compile(
-    r"(?:typed|typing|type|entered|entering|enter|put[ \t]{1,3}in|(?P<loose>put|gave[ \t]{1,3}it)|pasted|pasting)"
+    r"(?:typed|typing|type|entered|entering|enter|put[ \t]{1,3}in|(?P<loose>put|gave[ \t]{1,3}it|try|trying|tried"
+    r"|use|using|used)|pasted|pasting)"
     r"[ \t]{1,3}(?:in[ \t]{1,3})?"
 )
 _TYPED_CONTEXT = 60
@@ -596,8 +729,21 @@ _MAX_CODES = 16
 # A secret given in brackets after naming it: "the API key you gave me (c81e72...)".
 _BRACKETED_SECRET = re.compile(
     r"(?<![a-z0-9_])(?:api[ \t_\-]?key|token|secret|password|passphrase|credential)s?"
-    r"(?:[ \t]{1,3}[a-z0-9_'.\-]{1,24}+){0,6}?[ \t]{0,3}\(([^()\s]{4,128}+)\)"
+    r"(?:[ \t]{1,3}[a-z0-9_'.\-]{1,24}+){0,6}?[ \t]{0,3}\("
+    r"(?:(?:currently|now|was|is|still|old|new|value)[ \t]{0,3}:?[ \t]{1,3})?([^()\s]{4,128}+)\)"
 )
+# "Kx9!plmW2 is the root pw": the value comes first; found from " is the ... password" and read backwards.
+_IS_THE_PASSWORD = re.compile(
+    r"[ \t](?:is|was|are)[ \t]{1,3}(?:the|my|our|your|their|his|her|its)[ \t]{1,3}(?:[a-z0-9\-]{1,20}+[ \t]{1,3}){0,3}"
+    r"(?:pass(?:word|wd|phrase)|pw|pin)(?![a-z])"
+)
+# "rotate the Twilio auth token 3dfda933...": a token named for what it is, then key material, no link.
+_QUALIFIED_TOKEN = re.compile(
+    r"(?<![a-z0-9_])(?:auth|api|access|bearer|refresh|session|secret|app|bot|personal[ \t]access)[ \t_\-]?"
+    r"(?:token|key)[ \t]{1,3}"
+)
+# "[10:42] dev2: root / R00t-Lab-2024": a user and a password, spaced like prose, the password shaped by rules.
+_SPACED_PAIR = re.compile(r"(?<![^\s:,;(\[])[a-z_][a-z0-9_.\-]{0,31}+[ \t]/[ \t]")
 # "use bob / B0bsecret!": a pair after "use" or "try", spaced like prose (a path or a branch is not).
 _USE_PAIR = re.compile(r"(?:use|try)[ \t]{1,3}[^\s/:|]{1,64}+[ \t]{1,3}/[ \t]{1,3}")
 # A variable named for a secret, told in prose: "I've set MYSQL_PWD to X", "GITHUB_TOKEN is X".
@@ -616,12 +762,14 @@ _PROSE_WORDS = frozenset(
     {"the", "and", "for", "not", "see", "you", "your", "our", "its", "from", "with", "this", "that", "what", "when",
      "which", "how", "are", "was", "were", "has", "have", "had", "will", "can", "must", "should", "only", "any",
      "all", "too", "set", "use", "used", "here", "there", "please", "stored", "required", "optional", "same", "also",
-     "into", "onto", "about", "been", "being", "does", "did", "but", "just", "than", "then", "they", "them"}
+     "into", "onto", "about", "been", "being", "does", "did", "but", "just", "than", "then", "they", "them",
+     "password", "passwords", "passphrase", "token", "updated", "successfully", "changed", "unchanged", "failed",
+     "incorrect", "accepted", "denied", "rejected", "saved", "expired", "authentication"}
 )  # fmt: skip
 _PASSWORD_CONTEXT = re.compile(r"pass(?:word|wd|phrase|[ \t]phrase|code)|\bpw\b|\bsudo\b|credential|\blog[ \t]?in\b")
 _PROMPT_CONTEXT = re.compile(r"prompt|asked|asks|rejected|rejecting|denied")
 # "use the passphrase correcthorsebatterystaple": no link word, so only a value no word could be counts.
-_BARE_STATED_SECRET = re.compile(r"(?:pass(?:word|wd|phrase)|pw)[ \t]{1,3}(?=[^\s])")
+_BARE_STATED_SECRET = re.compile(r"(?:pass(?:word|wd|phrase)|pw|" + _FOREIGN_LOGIN_WORDS + r")[ \t]{1,3}(?=[^\s])")
 _QUOTED_VALUE = re.compile(r"'([^'\n]{1,128})'|\"([^\"\n]{1,128})\"|`([^`\n]{1,128})`")
 _BARE_VALUE = re.compile(r"[^\s\"'`,;()\[\]{}<>]{1,128}+")
 _NOT_PASSWORDS = frozenset(
@@ -664,7 +812,7 @@ def _looks_like_password(value: str, *, quoted: bool) -> bool:
         return True
     if letters and any(c in _PASSWORD_SYMBOLS for c in value) and len(value) >= 6:
         return True
-    return value.count("-") >= 2 and len(value) >= 14 and value.replace("-", "").isalpha()  # a passphrase
+    return _is_passphrase(value) or (value.count("-") >= 2 and len(value) >= 14 and value.replace("-", "").isalpha())
 
 
 def _is_strong_password(value: str) -> bool:
@@ -674,6 +822,27 @@ def _is_strong_password(value: str) -> bool:
     letters, digits = any(c.isalpha() for c in value), any(c.isdigit() for c in value)
     symbols = any(c in _PASSWORD_SYMBOLS for c in value)
     return len(value) >= 8 and letters and digits and symbols and "(" not in value and value[0] not in "$%{<*[#"
+
+
+def _is_mixed_code(value: str) -> bool:
+    """Letters and digits interleaved, eight or more, three digits at least (7A2F9C41BE): a key, not a word."""
+    if len(value) < 8 or not value.isalnum() or not value.isascii():
+        return False
+    digits = sum(c.isdigit() for c in value)
+    return digits >= 3 and len(value) - digits >= 2 and len(_CLASS_RUN.findall(value.lower())) >= 5
+
+
+def _is_dashed_code(value: str) -> bool:
+    """Words and numbers joined by dashes, three digits or more (invoice-q3-2024): a password, not a word."""
+    parts = value.split("-")
+    digits = sum(c.isdigit() for c in value)
+    return (
+        len(parts) >= 3
+        and len(value) >= 10
+        and digits >= 3
+        and all(p.isalnum() for p in parts)
+        and not (value.replace("-", "").isdigit())
+    )
 
 
 def _is_complex_password(value: str) -> bool:
@@ -723,9 +892,20 @@ def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
         if (
             _is_strong_password(value)
             or _is_complex_password(value)
+            or _is_key_material(value)
+            or _is_dashed_code(value)
             or (found[2] and _looks_like_password(value, quoted=False))
         ):
             yield found[0], found[1], "SECRET"
+    for m in _QUALIFIED_TOKEN.finditer(lower):
+        found = _value_at(text, m.end())
+        if found and _is_key_material(text[found[0] : found[1]]):
+            yield found[0], found[1], "SECRET"
+    if " / " in text:
+        for m in _SPACED_PAIR.finditer(lower):
+            found = _value_at(text, m.end())
+            if found and _is_complex_password(value := text[found[0] : found[1]]) and len(value) >= 8:
+                yield found[0], found[1], "SECRET"
     for word in _STATED_KEYWORD.finditer(lower):
         for rx in (_STATED_SECRET, _STATED_SECRET_AFTER_WORDS):
             stated = rx.match(lower, word.start())
@@ -759,7 +939,11 @@ def _stated_value_ok(m: re.Match[str], value: str, *, quoted: bool) -> bool:
         # "token", "key": key material, or a password's shape with a symbol or several digits ("the Wi-Fi key is
         # BlueHouse2024"); a name such as Base64Url or TenantId2 has the case and a digit but not those.
         symbols, digits = any(c in _PASSWORD_SYMBOLS for c in value), sum(c.isdigit() for c in value)
-        return _is_key_material(value) or (len(value) >= 8 and _is_complex_password(value) and (symbols or digits >= 3))
+        return (
+            _is_key_material(value)
+            or _is_mixed_code(value)
+            or (len(value) >= 8 and _is_complex_password(value) and (symbols or digits >= 3))
+        )
     if m.group("pin"):  # digits, or a code with letters in it; not a version pin (numpy==1.26)
         return (value.isdigit() and 4 <= len(value) <= 8) or (
             _is_complex_password(value) and value.replace("-", "").isalnum()
@@ -770,6 +954,14 @@ def _stated_value_ok(m: re.Match[str], value: str, *, quoted: bool) -> bool:
 def _told_in_passing(text: str, lower: str) -> Iterator[_Candidate]:
     """Secrets named after they are given ("X as the password"), changed ("from X to Y"), access codes, and a
     secret in brackets after its name."""
+    if " is " in lower or " was " in lower or " are " in lower:
+        for m in _IS_THE_PASSWORD.finditer(lower):
+            before = _VALUE_BEFORE.search(text, max(0, m.start() - _VALUE_BEFORE_WIDTH), m.start())
+            if before:
+                group = before.lastindex or 1
+                value = before.group(group)
+                if _is_complex_password(value) or _is_key_material(value):
+                    yield before.start(group), before.end(group), "SECRET"
     if " as " in lower:
         for m in _AS_PASSWORD.finditer(lower):
             before = _VALUE_BEFORE.search(text, max(0, m.start() - _VALUE_BEFORE_WIDTH), m.start())
@@ -830,6 +1022,8 @@ def _typed_secrets(text: str, lower: str) -> Iterator[_Candidate]:
         password_near = _PASSWORD_CONTEXT.search(near) and judge
         if password_near or (_PROMPT_CONTEXT.search(near) and _is_complex_password(value)):
             yield start, end, "SECRET"
+        elif _is_strong_password(value) and value[-1] not in ")]}>":
+            yield start, end, "SECRET"  # letters, digits and symbols: typed or used, it is a password
 
 
 # SECRET: passwords on command lines. Flags that name a password (``--password X``, ``-storepass X``,
@@ -849,13 +1043,14 @@ _CLI_PROGRAM = re.compile(
     r"|mongo(?:sh|dump|restore|export|import)?|zip|unzip|sqlcmd|bcp|redis-cli"
     r"|ldap(?:search|whoami|add|modify|delete|passwd)|curl|wget|https?|xh|lftp"
     r"|smbclient|htpasswd|rabbitmqctl|net[ \t]++use|net[ \t]++user|openssl|ssh-keygen|psexec(?:64)?"
-    r"|mosquitto_(?:pub|sub)|sqlplus|rman|expdp|impdp)(?![\w\-])"
+    r"|mosquitto_(?:pub|sub)|sqlplus|rman|expdp|impdp|wpa_passphrase|snmp[a-z]{0,12}+|[sxw]?freerdp[0-9]?"
+    r"|bundle[ \t]++config)(?![\w\-])"
 )
 _CLI_FLAGS: dict[str, re.Pattern[str]] = {
     "mysql": re.compile(r"-(?<![\w\-]-)p(?=\S)" + _VALUE),  # attached only: "-p db" prompts and names a db
     "7z": re.compile(r"-(?<![\w\-]-)p(?=\S)" + _VALUE),
     "space-p": re.compile(r"-(?<![\w\-]-)p[ \t]++(?!-)" + _VALUE),
-    "space-P": re.compile(r"-(?<![\w\-]-)P[ \t]++(?!-)" + _VALUE),
+    "space-P": re.compile(r"-(?<![\w\-]-)P(?:[ \t]++(?!-)|(?=[\"']))" + _VALUE),
     "space-k": re.compile(r"-(?<![\w\-]-)k[ \t]++(?!-)" + _VALUE),  # openssl enc -k: the password
     "space-N": re.compile(r"-(?<![\w\-]-)N[ \t]++(?!-)" + _VALUE),  # ssh-keygen -N: the new passphrase
     "redis": re.compile(r"-(?<![\w\-]-)a[ \t]++(?!-)" + _VALUE),
@@ -875,7 +1070,15 @@ _CLI_FLAGS: dict[str, re.Pattern[str]] = {
         r"[^\s-]\S{0,63}+[ \t]++" + _VALUE
     ),
     "rabbitmq": re.compile(r"(?:add_user|change_password)[ \t]++\S{1,64}[ \t]++" + _VALUE),
-    "net use": re.compile(r"/user:\S{1,64}[ \t]++" + _VALUE),
+    "net use": re.compile(r"/user:\S{1,64}[ \t]++(?![/*])" + _VALUE),
+    # wpa_passphrase SSID PASSPHRASE
+    "ssid pass": re.compile(r"[ \t]++[^\s\-<>|&]\S{0,63}+[ \t]++(?![>|&<-])" + _VALUE),
+    # snmp community strings (-c) and v3 pass phrases (-A, -X); "public" and "private" are the defaults.
+    "snmp": re.compile(r"-(?<![\w\-]-)[cAX][ \t]++(?!-|public(?!\S)|private(?!\S))" + _VALUE),
+    # FreeRDP's /p:PASSWORD
+    "rdp": re.compile(r"/(?<![\w/]/)p(?:assword)?:" + _VALUE),
+    # bundle config set HOST USER:PASSWORD
+    "host user:pass": re.compile(r"[ \t][^\s:@/'\"\-][^\s:@/'\"]{0,63}:([^\s'\"/]{1,128}+)(?!\S)"),
     "net use share": re.compile(r"\\\\[^\s]{1,200}+[ \t]++(?![/*])" + _VALUE),  # net use \\srv\share X /user:u
     "net user": re.compile(r"(?<=[Uu][Ss][Ee][Rr])[ \t]++[^\s/]\S{0,63}+[ \t]++(?![/*])" + _VALUE),
 }
@@ -887,16 +1090,21 @@ _PROGRAM_FLAGS: dict[str, tuple[str, ...]] = {
     "smbclient": ("user%pass",), "htpasswd": ("htpasswd", "htpasswd -n"), "rabbitmqctl": ("rabbitmq",),
     "net use": ("net use", "net use share"), "net user": ("net user",), "openssl": ("space-k",), "psexec": ("space-p",),
     "ssh-keygen": ("space-N", "space-P"), "mosquitto": ("space-P",), "sqlplus": ("user/pass",),
-    "rman": ("user/pass",), "expdp": ("user/pass",), "impdp": ("user/pass",),
+    "rman": ("user/pass",), "expdp": ("user/pass",), "impdp": ("user/pass",), "wpa_passphrase": ("ssid pass",),
+    "snmp": ("snmp",), "freerdp": ("rdp",), "bundle config": ("host user:pass",),
 }  # fmt: skip
 _NOT_CLI_VALUES = ("env:", "file:", "fd:", "stdin")
 # Any program given a user and then a password: -u NAME -p X, --username NAME --password X. After -u, -p is
 # a password when its value reads as one: not a port or a port mapping (docker run -u 1000 -p 8080:80), a pid
 # (ps -u bob -p 42) or a word (journalctl -u nginx -p err).
 _USER_THEN_PASSWORD = re.compile(
-    r"-(?<![\w\-]-)(?:u|-user(?:name)?)(?:=|[ \t]++)['\"]?[^\s'\"\-][^\s'\"]{0,63}+['\"]?[ \t]++"
-    r"-(?:p|-pass(?:word)?)(?:=|[ \t]++)(?!-)" + _VALUE
+    r"-(?<![\w\-]-)(?:[uU]|-user(?:name)?)(?:=|[ \t]++)['\"]?[^\s'\"\-][^\s'\"]{0,63}+['\"]?[ \t]++"
+    r"-(?:[pP]|-pass(?:word)?)(?:=|[ \t]++)(?!-)" + _VALUE
 )
+# expect's send after a password prompt: expect "password:"; send "X\r".
+_EXPECT_SEND = re.compile(r"send[ \t]++\"([^\"\\\n]{1,128}+)\\r\"")
+# A help text's placeholder for the value (--password PASSWORD, --token=TOKEN).
+_METAVAR = re.compile(r"<?[A-Z][A-Z_\-]{2,}+>?")
 _PORT_LIKE = re.compile(r"[0-9.:\[\]]++(?:/(?:tcp|udp|sctp))?")
 # Programs whose "-p NAME" (with a space) prompts for the password and names a database instead.
 _PROMPTING_P = re.compile(r"(?<![\w\-])(?:mysql|mariadb)")
@@ -920,9 +1128,13 @@ def _line_around(text: str, i: int) -> str:
 
 
 def _program_key(name: str) -> str:
-    for prefix in ("mysql", "mariadb", "7z", "mongo", "ldap", "psexec", "mosquitto"):
+    for prefix in ("mysql", "mariadb", "7z", "mongo", "ldap", "psexec", "mosquitto", "snmp"):
         if name.startswith(prefix):
             return prefix
+    if name.endswith(("freerdp", "freerdp2", "freerdp3")):
+        return "freerdp"
+    if name.startswith("bundle"):
+        return "bundle config"
     if name.endswith("login"):
         return "login"
     return " ".join(name.split()) if name.startswith("net") else name
@@ -944,8 +1156,13 @@ def _command_line_secrets(scan: _Scan) -> Iterator[_Candidate]:
     text, lower = scan.text, scan.lower
     if "pass" in lower or "PASS" in text or "-pw" in text:
         for m in _PASSWORD_FLAG.finditer(text):
-            yield from _cli_value(text, m)
-    if "-u" in text:
+            if not _METAVAR.fullmatch(m.group(1)):
+                yield from _cli_value(text, m)
+    if "send" in text:
+        for m in _EXPECT_SEND.finditer(text):
+            if "pass" in lower[max(0, m.start() - 80) : m.start()]:
+                yield from _cli_value(text, m)
+    if "-u" in text or "-U" in text:
         for m in _USER_THEN_PASSWORD.finditer(text):
             value = m.group(1).strip("'\"")
             password_shaped = _looks_like_password(value, quoted=False) and not _PORT_LIKE.fullmatch(value)
