@@ -373,6 +373,15 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
             _is_complex_password(value) if weak else _looks_like_secret_value(value, quoted=False, literal=True)
         ):
             yield start, end, "SECRET"
+    if "(" in text:
+        yield from _setter_secrets(text, lower)
+        if "values" in lower:
+            yield from _inserted_secrets(text, lower)
+    if "\n" in text:
+        for m in _PRINTS_A_SECRET.finditer(lower):
+            value = text[m.start(1) : m.end(1)]
+            if _looks_like_secret_value(value, quoted=False, literal=True) or _is_key_material(value):
+                yield m.start(1), m.end(1), "SECRET"
     done = 0
     for k in _SECRET_KEYWORD.finditer(lower):
         if k.start() < done:
@@ -387,6 +396,13 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
             if close == -1 or text.find("\n", i + 1, close) != -1:
                 continue
             start, end, quoted = i + 1, close, True
+        elif (call := _CALL_START.match(text, i)) and not k.group("weak") and not text[a.start()].isalnum():
+            # Only when the name ends in the keyword: "tokenizer = AutoTokenizer.from_pretrained('bert')" is not.
+            literal = _literal_in_call(text, call)
+            if literal:
+                done = literal[1]
+                yield (*literal, "SECRET")
+            continue
         else:
             v = _UNQUOTED_VALUE.match(text, i)
             if not v:
@@ -402,6 +418,96 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
         if ok:
             done = end
             yield start, end, "SECRET"
+
+
+# A call assigned to a name that says secret: String::from("X"), SecretStr("X"), ENV.fetch("DB_PASSWORD", "X").
+_CALL_START = re.compile(r"(?:new[ \t]{1,3})?[A-Za-z_][A-Za-z0-9_.:]{0,60}+\([ \t]{0,3}")
+# A call that sets a secret: keyring.set_password("svc", "bob", "X"), .password("X"), setApiToken("X").
+_SETTER_CALL = re.compile(
+    r"[a-z0-9_.]{0,40}?(?:password|passwd|passphrase|secret|token|api_?key)[ \t]{0,2}\([ \t]{0,3}"
+)
+_GETTER_WORDS = re.compile(r"get|read|load|fetch|delete|del_|remove|prompt|ask|input|env|hash|verify|check|valid|is_"
+                           r"|has_|reset|generate|gen_|random|find|lookup|clear|forget|require")  # fmt: skip
+_LOOKUP_CALLS = re.compile(r"(?i)fetch|get|env|default|setdefault")
+_MAX_CALL_ARGUMENTS = 4
+_CALL_ARGUMENT = re.compile(r"""'([^'\n]{1,256}+)'|"([^"\n]{1,256}+)"|[^,()'"\n]{0,128}+""")
+_ARGUMENT_SEPARATOR = re.compile(r"[ \t]{0,3},[ \t]{0,3}")
+
+
+def _call_arguments(text: str, i: int) -> list[tuple[int, int, bool]]:
+    """The first arguments of a call whose parenthesis opened before ``i``: (start, end, is a string literal),
+    read left to right once, stopping at a nested call."""
+    args: list[tuple[int, int, bool]] = []
+    for _ in range(_MAX_CALL_ARGUMENTS):
+        m = _CALL_ARGUMENT.match(text, i)
+        if not m:
+            break
+        group = m.lastindex
+        args.append((m.start(group), m.end(group), True) if group else (m.start(), m.end(), False))
+        sep = _ARGUMENT_SEPARATOR.match(text, m.end())
+        if not sep or not sep.group().strip():
+            break
+        i = sep.end()
+    return args
+
+
+def _call_literal_ok(value: str) -> bool:
+    """A string literal handed to a call that is a secret: not an environment variable's name, a prompt, a word."""
+    if " " in value or _METAVAR.fullmatch(value) or not _looks_like_secret_value(value, quoted=True):
+        return False
+    return not value.isalpha() or _is_gibberish(value)
+
+
+def _literal_in_call(text: str, call: re.Match[str]) -> _Span | None:
+    """The secret a call assigned to a secret's name gives: a look-up's default (the literal after the name it
+    looks up), or a wrapped literal (String::from("X"))."""
+    args = _call_arguments(text, call.end())
+    literals = [(s, e) for s, e, is_literal in args if is_literal]
+    if not literals:
+        return None
+    if _LOOKUP_CALLS.search(call.group()):
+        if len(args) < 2 or not args[1][2]:
+            return None
+        s, e, _ = args[1]
+        return (s, e) if _call_literal_ok(text[s:e]) else None
+    s, e, literal = args[0]
+    return (
+        (s, e) if literal and _call_literal_ok(text[s:e]) and not _GETTER_WORDS.search(call.group().lower()) else None
+    )
+
+
+# SQL: INSERT INTO users (name, password) VALUES ('bob', 'X'): the literal in the password column's place.
+_INSERT_COLUMNS = re.compile(r"\(([a-z0-9_,`\"\[\] \t]{1,256}+)\)[ \t\n]{0,8}values[ \t\n]{0,8}\(")
+# A command that prints a secret, and the line it printed: ... | base64 -d, vault kv get -field=password,
+# pass show, op read, security find-generic-password -w; the output is the next line, one token.
+_PRINTS_A_SECRET = re.compile(
+    r"(?:base64[ \t]{1,3}(?:-d|--decode|-D)|-field=[a-z_]{0,20}+|pass[ \t]{1,3}show|op[ \t]{1,3}read"
+    r"|find-generic-password[^\n]{0,120}+-w|get-secret-value|secrets[ \t]{1,3}versions[ \t]{1,3}access)"
+    r"[^\n]{0,120}+\n[ \t]{0,8}+([^\s]{6,128}+)[ \t]*+(?:\n|$)"
+)
+
+
+def _inserted_secrets(text: str, lower: str) -> Iterator[_Candidate]:
+    for m in _INSERT_COLUMNS.finditer(lower):
+        columns = [c.strip(' \t`"[]') for c in m.group(1).split(",")]
+        wanted = [n for n, c in enumerate(columns) if n < _MAX_CALL_ARGUMENTS and _names_a_secret(c) is False]
+        if not wanted:
+            continue
+        args = _call_arguments(text, m.end())
+        for n in wanted:
+            if n < len(args) and args[n][2] and _call_literal_ok(text[args[n][0] : args[n][1]]):
+                yield args[n][0], args[n][1], "SECRET"
+
+
+def _setter_secrets(text: str, lower: str) -> Iterator[_Candidate]:
+    for m in _SETTER_CALL.finditer(lower):
+        if _word_char_before(lower, m.start()) and lower[m.start() - 1] != "_":
+            continue
+        if _GETTER_WORDS.search(m.group()) or _ABOUT_A_SECRET.search(m.group()):
+            continue
+        args = _call_arguments(text, m.end())
+        if args and args[-1][2] and _call_literal_ok(text[args[-1][0] : args[-1][1]]):
+            yield args[-1][0], args[-1][1], "SECRET"
 
 
 def _names_a_secret(name: str) -> bool | None:
@@ -543,6 +649,10 @@ _TOKEN = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/_\-]{20,}+=*+")
 _HEX_ONLY = re.compile(r"[0-9A-Fa-f_\-]+")
 _PATH_SEGMENT = re.compile(r"[a-z][a-z_\-]{2,}")  # a lowercase word: a directory name, not base64
 _MIN_RANDOM_LEN = 20
+# A value named as a hash or digest ("contentHash": "...", checksum=...): a public fingerprint of data.
+_HASH_NAME_BEFORE = re.compile(
+    r"(?:hash|digest|checksum|sha[0-9]{0,3}|md5|integrity|etag|fingerprint)[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?$"
+)
 _INTEGRITY_PREFIXES = ("sha1-", "sha256-", "sha384-", "sha512-", "sha256_", "sha512_")
 
 
@@ -606,6 +716,8 @@ def _random_tokens(scan: _Scan) -> Iterator[_Candidate]:
         token = m.group()
         if token.startswith(_INTEGRITY_PREFIXES) or _before(text, m.start(), 7) == "base64,":
             continue  # subresource-integrity hashes and inline data are public, not keys
+        if _HASH_NAME_BEFORE.search(_before(scan.lower, m.start(), 32)):
+            continue  # "contentHash": "...", etag=..., a digest named as one
         if _SSH_PUBLIC_KEY_TYPE.search(_before(text, m.start(), 40)):
             continue
         segments = token.split("/")
@@ -1201,8 +1313,14 @@ def _command_line_secrets(scan: _Scan) -> Iterator[_Candidate]:
 # from each "at" separator; the local part is read backwards and the domain forwards, both bounded, so each
 # separator costs a bounded amount. The last label must be a top-level domain; with a bare " at " and literal
 # dots the local part must hold a dot, an underscore or a digit too ("look at setup.py" is not an address).
-_AT_SEPARATOR = re.compile(r"[ \t]*+[\[({<]at[\])}>][ \t]*+|[ \t]++at[ \t]++")
-_DOT_SEPARATOR = r"(?:[ \t]++(?:dot|punkt)[ \t]++|[ \t]*+[\[({<](?:dot|punkt|\.)[\])}>][ \t]*+)"
+# Other languages' words for "at" (arroba, chiocciola, Klammeraffe) and "dot" (punto, ponto, point, punt) count too,
+# bracketed; spaced out in prose only the unambiguous ones.
+_AT_SEPARATOR = re.compile(
+    r"[ \t]*+[\[({<](?:at|arroba|chiocciola|klammeraffe|ät)[\])}>][ \t]*+|[ \t]++(?:at|arroba|chiocciola)[ \t]++"
+)
+_DOT_SEPARATOR = (
+    r"(?:[ \t]++(?:dot|punkt|punto|ponto)[ \t]++|[ \t]*+[\[({<](?:dot|punkt|punto|ponto|point|punt|\.)[\])}>][ \t]*+)"
+)
 _SPELLED_LOCAL = re.compile(
     rf"(?<![a-z0-9._%+\-])(?:[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}{_DOT_SEPARATOR}){{0,3}}[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}$"
 )
@@ -1221,10 +1339,10 @@ _COMMON_TLDS = frozenset(
 
 def _spelled_emails(scan: _Scan) -> Iterator[_Candidate]:
     lower = scan.lower
-    if "at" not in lower:
+    if "at" not in lower and "arroba" not in lower and "chiocciola" not in lower and "klammeraffe" not in lower:
         return
     for sep in _AT_SEPARATOR.finditer(lower):
-        explicit = sep.group().strip() != "at"
+        explicit = sep.group().strip() != "at"  # bracketed, or a word only an address uses (arroba)
         window = max(0, sep.start() - _SPELLED_WINDOW)
         local = _SPELLED_LOCAL.search(lower, window, sep.start())
         domain = _SPELLED_DOMAIN.match(lower, sep.end())
@@ -1234,7 +1352,7 @@ def _spelled_emails(scan: _Scan) -> Iterator[_Candidate]:
         spelled_dots = len(labels) - 1 > domain.group().count(".")
         # Any alphabetic top-level domain when both separators are bracketed ("nina {at} studio {dot} design"):
         # nobody writes prose that way.
-        bracketed = explicit and spelled_dots and not re.search(r"[ \t]dot[ \t]", domain.group())
+        bracketed = explicit and spelled_dots and not re.search(r"[ \t](?:dot|punto|ponto)[ \t]", domain.group())
         tld = labels[-1]
         short_tld = len(tld) == 2 and spelled_dots
         tld_ok = tld in _COMMON_TLDS or (tld.isalpha() and (short_tld or (bracketed and len(tld) <= 12)))
