@@ -247,13 +247,15 @@ _PREFIXED_SECRET = re.compile(
       | ya29\.[A-Za-z0-9_\-]{20,}+                     # Google OAuth access tokens
       | AGE-SECRET-KEY-1[A-Z0-9]{50,}+                  # age private keys
       | key-[0-9a-f]{32}(?![A-Za-z0-9])              # Mailgun
+      | [0-9a-f]{32}-us[0-9]{1,2}(?![A-Za-z0-9])     # Mailchimp
+      | sq[upa]_[0-9a-f]{40}(?![A-Za-z0-9])          # SonarQube user, project, analysis tokens
       | eyJ[A-Za-z0-9_\-]{5,}+\.eyJ[A-Za-z0-9_\-]{5,}+\.[A-Za-z0-9_\-]*+   # JWT (header.payload.signature)
     )""",
     re.VERBOSE,
 )
 _SECRET_PREFIXES = ("sk-", "sk_", "rk_", "gh", "github_pat_", "glpat-", "xox", "AKIA", "ASIA", "AIza", "hf_")
 _SECRET_PREFIXES_MORE = ("npm_", "eyJ", "hvs.", "hvb.", "hvr.", "dckr_pat_", "pypi-", "shp", "SG.", "_v1_", "gl",
-                         "ya29.", "AGE-SECRET-KEY-1", "key-")  # fmt: skip
+                         "ya29.", "AGE-SECRET-KEY-1", "key-", "-us", "sq")  # fmt: skip
 # Searched in the lower-cased copy; the token is judged on the original.
 _BEARER = re.compile(r"(?:bearer|basic|token)\s++([a-z0-9._~+/\-]{16,}+=*+)")
 # An Authorization header in any syntax (HTTP, JSON, a dict, a YAML map) with any scheme ("Token", "SSWS",
@@ -272,7 +274,9 @@ def _prefixed_secrets(scan: _Scan) -> Iterator[_Candidate]:
     text = scan.text
     if any(p in text for p in _SECRET_PREFIXES) or any(p in text for p in _SECRET_PREFIXES_MORE):
         for m in _PREFIXED_SECRET.finditer(text):
-            if not (m.start() > 0 and (text[m.start() - 1].isalnum() or text[m.start() - 1] in "_-")):
+            if m.start() > 0 and (text[m.start() - 1].isalnum() or text[m.start() - 1] in "_-"):
+                continue
+            if len(set(m.group()[-16:])) > 2:  # ghp_XXXXXXXX...: a placeholder in the token's shape
                 yield m.start(), m.end(), "SECRET"
     lower = scan.lower
     if "authorization" in lower:
@@ -310,7 +314,9 @@ _SECRET_KEYWORD = re.compile(
 _SECRET_TRIGGERS = ("pass", "pw", "secret", "token", "key", "credential", "sig", "sess", "psk", "auth")
 # Terraform's variable block gives the value after "{ default =" (variable "db_password" { default = "..." }).
 _ASSIGNMENT = re.compile(
-    r"[A-Za-z0-9_\-]{0,20}+[\"']?(?:[ \t]{0,3}\{[ \t]{0,3}default)?[ \t]{0,3}(?::=|=>|[:=])[ \t]{0,3}"
+    r"[A-Za-z0-9_\-]{0,20}+[\"']?(?:[ \t]{0,3}\{[ \t]{0,3}default)?"
+    r"(?::[ \t]{0,3}[A-Za-z_][\w.\[\]| ]{0,30}+(?==))?"  # a type annotation: webhook_secret: str = "X"
+    r"[ \t]{0,3}(?::=|=>|[:=])[ \t]{0,3}"
 )
 # A name that goes on past the keyword into one of these is about a secret (where it lives, how long it must be),
 # not the secret: secret_name, token_path, password_min_length, api_key_id.
@@ -318,9 +324,11 @@ _ABOUT_A_SECRET = re.compile(
     r"[_\-]?(?:name|id|path|file|arn|ref|version|min|max|length|len|type|field|url|uri|env|count|size|hash|policy"
     r"|header|param|prefix|label|format|pattern|regex|column|title|placeholder|hint|prompt|description|var|attr"
     r"|option|source|store|provider|mode|expiry|expires|ttl|timeout|lifetime|scope|endpoint|host|port|service"
-    r"|kind|algorithm|strength|rules?|validator|reset|strategy|location)(?![a-z])"
+    r"|kind|algorithm|strength|rules?|validator|reset|strategy|location|encryption|hashing|hasher|cipher|method"
+    r"|digest|rounds|complexity|history|age|reuse|expiration|lockout)(?![a-z])"
 )
 _UNQUOTED_VALUE = re.compile(r"[^\s\"'`,;)\]}>]{1,256}+")
+_CMDLET = re.compile(r"[A-Z][A-Za-z]{1,20}+-[A-Z][A-Za-z]{1,40}+")  # PowerShell's Verb-Noun: a call
 _YAML_TAG = re.compile(r"![A-Za-z_][A-Za-z0-9_:\-]*")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 # An XML element named for a secret (Maven's settings.xml, .NET configs): <password>X</password>.
@@ -426,8 +434,10 @@ _CALL_START = re.compile(r"(?:new[ \t]{1,3})?[A-Za-z_][A-Za-z0-9_.:]{0,60}+\([ \
 _SETTER_CALL = re.compile(
     r"[a-z0-9_.]{0,40}?(?:password|passwd|passphrase|secret|token|api_?key)[ \t]{0,2}\([ \t]{0,3}"
 )
-_GETTER_WORDS = re.compile(r"get|read|load|fetch|delete|del_|remove|prompt|ask|input|env|hash|verify|check|valid|is_"
-                           r"|has_|reset|generate|gen_|random|find|lookup|clear|forget|require")  # fmt: skip
+_GETTER_WORDS = re.compile(
+    r"get|read|load|fetch|delete|del_|remove|prompt|ask|input|env|hash|verify|check|valid|is_|has_|reset|generate"
+    r"|gen_|random|find|lookup|clear|forget|require|path|open|file"
+)
 _LOOKUP_CALLS = re.compile(r"(?i)fetch|get|env|default|setdefault")
 _MAX_CALL_ARGUMENTS = 4
 _CALL_ARGUMENT = re.compile(r"""'([^'\n]{1,256}+)'|"([^"\n]{1,256}+)"|[^,()'"\n]{0,128}+""")
@@ -451,9 +461,17 @@ def _call_arguments(text: str, i: int) -> list[tuple[int, int, bool]]:
     return args
 
 
+_FILE_NAME = re.compile(
+    r"[\w\-./~]{0,200}+\.(?:txt|key|pem|json|ya?ml|env|cfg|conf|ini|toml|secrets?|pass|pw|crt|gpg|asc|kdbx|p12|pfx)"
+)
+
+
 def _call_literal_ok(value: str) -> bool:
-    """A string literal handed to a call that is a secret: not an environment variable's name, a prompt, a word."""
+    """A string literal handed to a call that is a secret: not an environment variable's name, a prompt, a word,
+    a file's name."""
     if " " in value or _METAVAR.fullmatch(value) or not _looks_like_secret_value(value, quoted=True):
+        return False
+    if _FILE_NAME.fullmatch(value) or value.startswith(("/", "./", "~/")):
         return False
     return not value.isalpha() or _is_gibberish(value)
 
@@ -537,6 +555,8 @@ def _literal_syntax(text: str, keyword_start: int, assignment: re.Match[str]) ->
     start = keyword_start
     while start > 0 and keyword_start - start < 40 and text[start - 1] in _NAME_CHARS:
         start -= 1
+    if start > 0 and text[start - 1] in "=,":
+        return True  # inside a flag's value: --from-literal=password=X, -o user=u,password=X
     name = text[start : assignment.start()] + assignment.group().split("=")[0]
     return name.strip("\"' \t").isupper()
 
@@ -583,7 +603,7 @@ def _looks_like_secret_value(value: str, *, quoted: bool, literal: bool = False)
         return " " not in value.strip() or len(value) >= 12
     if value.startswith(("~/", "./", "../")) or (value[0] == "/" and _PATH_SEGMENT.fullmatch(value[1:].split("/")[0])):
         return False  # where the secret is kept (~/.aws/credentials, /run/secrets/db), not the secret
-    if "(" in value or "[" in value or _YAML_TAG.fullmatch(value):
+    if "(" in value or "[" in value or _YAML_TAG.fullmatch(value) or _CMDLET.fullmatch(value):
         return False  # a call or a subscript: code, not a value; a YAML tag (!vault, !Ref) names where it is
     if _IDENTIFIER.fullmatch(value):
         # An identifier is a variable name unless it mixes letters and digits without underscores or dots
@@ -738,19 +758,19 @@ def _random_tokens(scan: _Scan) -> Iterator[_Candidate]:
 # Other languages' words for a password (German, French, Spanish, Portuguese, Dutch, Swedish, Polish, Russian).
 _FOREIGN_LOGIN_WORDS = (
     r"passwort|kennwort|mot[ \t]de[ \t]passe|mdp|contrase(?:ñ|n)a|clave|senha|wachtwoord|l(?:ö|o)senord"
+    r"|parola[ \t]d['\u2019]accesso"
     r"|has(?:ł|l)o|пароль"
 )
 _STATED_WORD = (
-    r"(?<![a-z0-9_])(?:pass(?:word|wd|phrase|code)?|pw|pwd|secret|auth[ \t]string|"
+    r"(?<![a-z0-9_])(?:[a-z0-9]{1,20}+_){0,2}+"  # SECRET_KEY, db_password: the word may end a snake_case name
+    r"(?:pass(?:word|wd|phrase|code)?|pw|pwd|secret|auth[ \t]string|"
     + _FOREIGN_LOGIN_WORDS
     + r"|(?P<pin>pin)|(?P<weak>token|key))(?![a-z0-9_\-])"
     r"[?!]{0,3}"  # "password?? it's X"
 )
 # The copula in the languages above: "das Passwort ist X", "c'est X", "la contraseña es X", "a senha é X".
 _COPULA = r"is|was|it['\u2019]s|ist|lautet|est|c['\u2019]est|es|era|é|è|war"
-_STATED_GAP = (
-    r"(?:[ \t]{1,3}[a-z0-9_'.,\-]{1,24}+){1,5}?(?=[ \t]*(?::|\?|(?:" + _COPULA + r")(?![a-z0-9_]))|['\u2019]s\b)"
-)
+_STATED_GAP = r"(?:[ \t]{1,3}[\w'.,\-]{1,24}+){1,5}?(?=[ \t]*(?::|\?|(?:" + _COPULA + r")(?![a-z0-9_]))|['\u2019]s\b)"
 _STATED_LINK = (
     r"(?:[ \t]{0,3}:|(?:['\u2019]s|[ \t]{1,3}(?:" + _COPULA + r"))"
     r"(?:[ \t]{1,3}(?:now|still|just|literally|actually|simply|probably|currently|set[ \t]{1,3}to"
@@ -774,7 +794,7 @@ _PROMPT_WORD = (
     r"(?:pass(?:word|wd|phrase|[ \t]phrase|code)|passwort|kennwort|mot[ \t]de[ \t]passe|contrase(?:ñ|n)a|senha"
     r"|wachtwoord|l(?:ö|o)senord|has(?:ł|l)o|пароль)(?![a-z0-9_\-])"
 )
-_PROMPT_SECRET = re.compile(_PROMPT_WORD + r"(?:[^:'\n]{1,80}+|'[^'\n]{0,80}+'){0,4}+:[ \t]{1,3}")
+_PROMPT_SECRET = re.compile(_PROMPT_WORD + r"(?:[^:'\n]{1,80}+|'[^'\n]{0,80}+'){0,4}+:[ \t]{0,3}")
 # Google's app passwords are four groups of four letters.
 _APP_PASSWORD = re.compile(r"[a-z]{4}(?: [a-z]{4}){3}(?![a-z0-9])")
 # A user and a password as a pair: "creds: admin / s3cret", "default credentials are admin/admin123",
@@ -830,11 +850,22 @@ _CHANGED_FROM = re.compile(
     r"(?:it|(?P<named>(?:the|my|our|his|her|its|their)[ \t]{1,3}(?:[a-z\-]{1,20}+[ \t]{1,3})?"
     r"(?:password|passphrase|pw|pin)))[ \t]{1,3}from[ \t]{1,3}"
 )
+# "rotated it to Zebra_Quartz_19", "reset the root password to X": the new value, no "from".
+_CHANGED_TO = re.compile(
+    r"(?:chang(?:ed|e|ing)|rotat(?:ed|e|ing)|reset(?:ting)?|updat(?:ed|e|ing)|switch(?:ed|ing)?|set(?:ting)?)[ \t]{1,3}"
+    r"(?:it|(?P<named>(?:the|my|our|his|her|its|their)[ \t]{1,3}(?:[a-z\-]{1,20}+[ \t]{1,3})?"
+    r"(?:password|passphrase|pw|pin)))[ \t]{1,3}to[ \t]{1,3}"
+)
+# "creds: u=svc_etl p=X", "user=bob pass=X": a user and a password as short keys, side by side.
+_USER_P_PAIR = re.compile(
+    r"(?<![a-z0-9_\-])(?:u|usr|user|username|login)=[^\s,;&]{1,64}+[ \t,;&]{1,3}(?:p|pw|pwd|pass)="
+)
 _THEN_TO = re.compile(r"[ \t]{1,3}to[ \t]{1,3}")
 # Codes that let someone in: "the access code is 9F3K-7QLM-2XPD", "recovery codes: 4f7k-2m9x 8q1w-3e5r".
 _ACCESS_CODE = re.compile(
     r"(?<![a-z])(?:access|recovery|backup|activation|licen[cs]e|verification|security|one-time|otp|2fa|mfa|totp"
-    r"|unlock|door|alarm)[ \t\-]{1,3}codes?(?:[ \t]{0,3}:|[ \t]{1,3}(?:is|are|was|were))[ \t]{1,3}"
+    r"|unlock|door|alarm)[ \t\-]{1,3}codes?(?:[ \t]{1,3}[a-z']{1,12}+){0,3}?"  # "the recovery code I got was X"
+    r"(?:[ \t]{0,3}:|[ \t]{1,3}(?:is|are|was|were))[ \t]{1,3}"
 )
 _CODE_VALUES = re.compile(r"(?:[,;]?[ \t]{1,3})?([a-z0-9]{2,8}(?:-[a-z0-9]{2,8}){1,5}+|[0-9]{4,10})(?![a-z0-9\-])")
 _MAX_CODES = 16
@@ -912,6 +943,10 @@ def _looks_like_password(value: str, *, quoted: bool) -> bool:
         return False
     if value[0] in "$%{<*[#(" or "..." in value or len(set(value)) <= 2 or "(" in value or "://" in value:
         return False  # a template, a placeholder, a mask, code or an address
+    if _is_reference_or_placeholder(value, quoted=quoted):
+        return False
+    if _YAML_TAG.fullmatch(value) and not any(c.isdigit() for c in value):
+        return False  # !vault, !Ref: a YAML tag says where the value is
     if value.startswith(("os.", "process.env", "env.", "getenv", "self.", "config.", "settings.", "args.")):
         return False
     if quoted:
@@ -1045,8 +1080,13 @@ def _stated_value(text: str, lower: str, m: re.Match[str]) -> _Candidate | None:
     return None
 
 
+_HASH_PREFIX = re.compile(r"(?i)(?:sha[0-9]{0,3}|md5)[:\-]")  # SHA256:... fingerprints, sha256:... digests
+
+
 def _stated_value_ok(m: re.Match[str], value: str, *, quoted: bool) -> bool:
     """Whether the value after a stated password, PIN, token or key reads as one."""
+    if _HASH_PREFIX.match(value):
+        return False
     if m.group("weak"):
         # "token", "key": key material, or a password's shape with a symbol or several digits ("the Wi-Fi key is
         # BlueHouse2024"); a name such as Base64Url or TenantId2 has the case and a digit but not those.
@@ -1082,6 +1122,18 @@ def _told_in_passing(text: str, lower: str) -> Iterator[_Candidate]:
                 value = before.group(group)
                 if _looks_like_password(value, quoted=False) or _is_complex_password(value):
                     yield before.start(group), before.end(group), "SECRET"
+    if " to " in lower:
+        for m in _CHANGED_TO.finditer(lower):
+            found = _value_at(text, m.end())
+            if found:
+                value = text[found[0] : found[1]]
+                if _looks_like_password(value, quoted=found[2]) if m.group("named") else _is_complex_password(value):
+                    yield found[0], found[1], "SECRET"
+    if "=" in text:
+        for m in _USER_P_PAIR.finditer(lower):
+            found = _value_at(text, m.end())
+            if found and _looks_like_password(text[found[0] : found[1]], quoted=found[2]):
+                yield found[0], found[1], "SECRET"
     if "from" in lower:
         for m in _CHANGED_FROM.finditer(lower):
             judge = _looks_like_password if m.group("named") else _complex_any_quoting
