@@ -377,8 +377,10 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
         weak = _names_a_secret(name)
         if weak is None:
             continue
-        if _is_key_material(value) or (
-            _is_complex_password(value) if weak else _looks_like_secret_value(value, quoted=False, literal=True)
+        if (
+            _is_key_material(value)
+            or _is_gibberish(value)
+            or (_is_complex_password(value) if weak else _looks_like_secret_value(value, quoted=False, literal=True))
         ):
             yield start, end, "SECRET"
     if "(" in text:
@@ -638,18 +640,31 @@ def _is_reference_or_placeholder(value: str, *, quoted: bool) -> bool:
     return not quoted and low[0] == "@" and ("." in low or "/" in low)  # @file: read the secret from a file
 
 
-_VOWELS = frozenset("aeiou")
-_CONSONANT_RUN = re.compile(r"[bcdfghjklmnpqrstvwxyz]{5,}+")
+_VOWELS = frozenset("aeiouy")
+# The letter pairs that make up most English (and most identifiers' words); letters drawn at random mostly pair
+# otherwise.
+_COMMON_BIGRAMS = frozenset(
+    "th he in er an re on at en nd ti es or te of ed is it al ar st to nt ng se ha as ou io le ve co me de hi ri ro"
+    " ic ne ea ra ce li ch ll be ma si om ur ca el ta la ns di fo ho pe ec pr no ct us ac ot il tr ly nc et ut ss so"
+    " rs un lo wa ge ie wh ee wi em ad ol rt po we na ul ni ts mo ow pa im mi ai sh ir su id os iv ia am fi ci vi pl"
+    " ig tu ev ld ry mp fe bl ab gh ty op wo sa ay ex ke fr oo av ag if ap gr od bo sp rd do uc bu ei ov by rm ep tt"
+    " oc fa ef cu rn sc gi da yo cr cl du ga qu ue ff ba ey ls va um pp ua up lu go ht ru ug ds lt pi rc rr eg au ck"
+    " ew mu br bi pt ak pu ui rg ib tl ny ki rk ys ob mm fu ph og ms ye ud mb ip ub oi rl gu dr hr cc tw ft wn nu af"
+    " hu nn eo vo rv nf xp gn sm fl iz ok nl my gl aw ju oa eq sy sl ps jo lf nv je nk kn gs dy hy ze ks xt bs ik dd"
+    " cy rp sk xi oe oy ws lv dl rf eu dg wr xa yi nm eb rb tm xc eh tc gy ja hn yp za ax xe ix zi".split()
+)
 
 
 def _is_gibberish(value: str) -> bool:
     """Letters drawn at random rather than words: few vowels or a long consonant run (iuhcdpnqbg, syzmdkio),
     or case flipping at random (bLjQVNqDvdz), not camelCase words (getPasswordHash)."""
-    if len(value) < 8 or not value.isalpha():
+    if len(value) < 8 or not value.isalpha() or not value.isascii() or len(set(value)) <= 3:
         return False
     low = value.lower()
-    vowels = sum(c in _VOWELS for c in low)
-    if vowels <= 0.2 * len(low) or _CONSONANT_RUN.search(low):
+    if sum(c in _VOWELS for c in low) <= 0.15 * len(low):
+        return True
+    pairs = [low[i : i + 2] for i in range(len(low) - 1)]
+    if sum(p not in _COMMON_BIGRAMS for p in pairs) >= 0.4 * len(pairs):
         return True
     flips = sum(1 for a, b in itertools.pairwise(value) if a.isupper() != b.isupper())
     return flips >= 4 and sum(len(w) for w in _WORDISH.findall(value)) < 0.6 * len(value)
@@ -673,6 +688,7 @@ _MIN_RANDOM_LEN = 20
 _HASH_NAME_BEFORE = re.compile(
     r"(?:hash|digest|checksum|sha[0-9]{0,3}|md5|integrity|etag|fingerprint)[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?$"
 )
+_SOPS_WIDTH = 512
 _INTEGRITY_PREFIXES = ("sha1-", "sha256-", "sha384-", "sha512-", "sha256_", "sha512_")
 
 
@@ -738,6 +754,11 @@ def _random_tokens(scan: _Scan) -> Iterator[_Candidate]:
             continue  # subresource-integrity hashes and inline data are public, not keys
         if _HASH_NAME_BEFORE.search(_before(scan.lower, m.start(), 32)):
             continue  # "contentHash": "...", etag=..., a digest named as one
+        if token.startswith(("pk_test_", "pk_live_")):
+            continue  # Stripe's publishable keys are public by design
+        sops = text.rfind("ENC[", max(0, m.start() - _SOPS_WIDTH), m.start())
+        if sops != -1 and "]" not in text[sops : m.start()]:
+            continue  # inside sops' ENC[AES256_GCM,data:...,iv:...,tag:...]: ciphertext, not a key
         if _SSH_PUBLIC_KEY_TYPE.search(_before(text, m.start(), 40)):
             continue
         segments = token.split("/")
@@ -785,7 +806,7 @@ _STATED_SECRET_AFTER_WORDS = re.compile(_STATED_WORD + _STATED_GAP + _STATED_LIN
 _STATED_TRIGGERS = ("pass", "pw", "secret", "token", "key", "cred", "log", "sign", "user", "identified", "typ",
                     "enter", "put", "gave", "past", "pin", "use", "try", "auth", "wort", "contrase", "senha",
                     "wacht", "senord", "hasło", "haslo", "пароль", "code", "chang", "rotat", "reset", "updat",
-                    "switch", "(", "account", "using", "mdp", "clave", " / ")  # fmt: skip
+                    "switch", "(", "account", "using", "mdp", "clave", " / ", "parola")  # fmt: skip
 # A prompt and what was typed at it, as a transcript shows it: "Enter passphrase for key '/root/.ssh/id_rsa': X",
 # "[sudo] password for deploy: X", "Enter PEM pass phrase: X". The prompt text runs to the first colon.
 # The prompt may quote a URL or a path with colons in it (Password for 'https://bob@host': X). Other languages'
@@ -894,6 +915,14 @@ _NAMED_VARIABLE = re.compile(
     r"_(?:password|passwd|pwd|pass|secret|(?P<weak>token|key))(?![a-z0-9_])[ \t]{1,3}(?:to|is|was)[ \t]{1,3}"
 )
 # A user and a password handed to code: login('bob', 'X'), auth=('admin', 'X'), HTTPBasicAuth("u", "X").
+# A connection or bind given a user and a password: new PDO(dsn, 'u', 'X'), getConnection(url, "u", "X"),
+# simple_bind_s("cn=admin,...", "X"), login(client, "u", "X"): the last literal, when it reads as a password.
+_CONNECT_CALL = re.compile(
+    r"(?:new[ \t]{1,3}pdo|getconnection|connect|log_?in|sign_?in|(?:simple_)?bind(?:_s)?|authenticate)[ \t]{0,2}\("
+    r"[ \t]{0,3}"
+)
+# A name and its value handed to a call: define('DB_PASSWORD', 'X'), config.set("password", "X"), put("token", "X").
+_NAMED_LITERAL = re.compile(r"\([ \t]{0,3}['\"]([a-z0-9_.\-]{1,60}+)['\"][ \t]{0,3},[ \t]{0,3}")
 _CODE_LOGIN = re.compile(
     r"(?:log_?in|auth(?:enticate)?|basic_?auth|httpbasicauth|credentials|sign_?in)[ \t]{0,3}[=(][ \t]{0,3}\(?"
     r"[ \t]{0,3}(?:(['\"])[^'\"\n]{1,64}+\1|[a-z_][a-z0-9_.]{0,40}+)[ \t]{0,3},[ \t]{0,3}"
@@ -1028,6 +1057,17 @@ def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
             found = _value_at(text, m.end())
             if found and found[2] and _looks_like_password(text[found[0] : found[1]], quoted=False):
                 yield found[0], found[1], "SECRET"
+    if "(" in text:
+        for m in _CONNECT_CALL.finditer(lower):
+            args = _call_arguments(text, m.end())
+            if len(args) >= 2 and args[-1][2] and _call_literal_ok(value := text[args[-1][0] : args[-1][1]]):
+                if _looks_like_password(value, quoted=False) or _is_gibberish(value):
+                    yield args[-1][0], args[-1][1], "SECRET"
+        for m in _NAMED_LITERAL.finditer(lower):
+            found = _value_at(text, m.end())
+            if found and found[2] and _names_a_secret(m.group(1)) is False:
+                if _call_literal_ok(text[found[0] : found[1]]):
+                    yield found[0], found[1], "SECRET"
     yield from _typed_secrets(text, lower)
     yield from _told_in_passing(text, lower)
     for m in _BARE_STATED_SECRET.finditer(lower):
@@ -1201,6 +1241,12 @@ _PASSWORD_FLAG = re.compile(
 _ECHO_TO_SUDO = re.compile(r"echo[ \t]++" + _VALUE + r"[ \t]*+\|[ \t]*+sudo[ \t]++(?:-[A-Za-z]++[ \t]++)*?-S")
 # echo X | docker login ... --password-stdin (and every other CLI that copied docker's flag).
 _ECHO_TO_STDIN = re.compile(r"echo[ \t]++(?:-n[ \t]++)?" + _VALUE + r"[ \t]*+\|[^|\n]{0,160}?--password-stdin")
+# echo X | vncpasswd -f, echo 'user:X' | chpasswd, --vault-password-file <(echo X): a value echoed into a program
+# that reads a password (the line says so), when the value reads as one.
+_ECHO_VALUE = re.compile(
+    r"echo[ \t]++(?:-[ne][ \t]++)?('[^'\n]{1,128}'|\"[^\"\n]{1,128}\"|[^\s'\"|;&<>)]{1,128}+)[ \t]*+(?:\||\))"
+)
+_ECHO_READERS = re.compile(r"passw|passphrase|chpasswd|-stdin|secret")
 _CLI_PROGRAM = re.compile(
     r"(?<![\w\-./])(mysql(?:dump|admin|import|check)?|mariadb(?:-dump|-admin)?|7z[az]?|sshpass"
     r"|(?:docker|podman|nerdctl|az|oc|cf|skopeo|oras|helm[ \t]++registry)[ \t]++login"
@@ -1208,7 +1254,9 @@ _CLI_PROGRAM = re.compile(
     r"|ldap(?:search|whoami|add|modify|delete|passwd)|curl|wget|https?|xh|lftp"
     r"|smbclient|htpasswd|rabbitmqctl|net[ \t]++use|net[ \t]++user|openssl|ssh-keygen|psexec(?:64)?"
     r"|mosquitto_(?:pub|sub)|sqlplus|rman|expdp|impdp|wpa_passphrase|snmp[a-z]{0,12}+|[sxw]?freerdp[0-9]?"
-    r"|bundle[ \t]++config)(?![\w\-])"
+    r"|bundle[ \t]++config|(?:poetry|composer)[ \t]++config(?:[ \t]++-[\-a-z]{1,20}+)*+[ \t]++http-basic\.\S{1,100}+"
+    r"|mc[ \t]++(?:alias[ \t]++set|config[ \t]++host[ \t]++add)[ \t]++\S{1,64}+[ \t]++\S{1,200}+"
+    r"|gh[ \t]++secret[ \t]++set|winrs)(?![\w\-])"
 )
 _CLI_FLAGS: dict[str, re.Pattern[str]] = {
     "mysql": re.compile(r"-(?<![\w\-]-)p(?=\S)" + _VALUE),  # attached only: "-p db" prompts and names a db
@@ -1241,6 +1289,10 @@ _CLI_FLAGS: dict[str, re.Pattern[str]] = {
     "snmp": re.compile(r"-(?<![\w\-]-)[cAX][ \t]++(?!-|public(?!\S)|private(?!\S))" + _VALUE),
     # FreeRDP's /p:PASSWORD
     "rdp": re.compile(r"/(?<![\w/]/)p(?:assword)?:" + _VALUE),
+    # gh secret set NAME -b"X" / --body X
+    "gh body": re.compile(r"(?:-(?<![\w\-]-)b|--body)(?:[ \t=]++|(?=[\"']))" + _VALUE),
+    # winrs -u:USER -p:X
+    "winrs": re.compile(r"-(?<![\w\-]-)p(?:assword)?:" + _VALUE),
     # bundle config set HOST USER:PASSWORD
     "host user:pass": re.compile(r"[ \t][^\s:@/'\"\-][^\s:@/'\"]{0,63}:([^\s'\"/]{1,128}+)(?!\S)"),
     "net use share": re.compile(r"\\\\[^\s]{1,200}+[ \t]++(?![/*])" + _VALUE),  # net use \\srv\share X /user:u
@@ -1255,7 +1307,8 @@ _PROGRAM_FLAGS: dict[str, tuple[str, ...]] = {
     "net use": ("net use", "net use share"), "net user": ("net user",), "openssl": ("space-k",), "psexec": ("space-p",),
     "ssh-keygen": ("space-N", "space-P"), "mosquitto": ("space-P",), "sqlplus": ("user/pass",),
     "rman": ("user/pass",), "expdp": ("user/pass",), "impdp": ("user/pass",), "wpa_passphrase": ("ssid pass",),
-    "snmp": ("snmp",), "freerdp": ("rdp",), "bundle config": ("host user:pass",),
+    "snmp": ("snmp",), "freerdp": ("rdp",), "bundle config": ("host user:pass",), "http-basic": ("ssid pass",),
+    "mc": ("ssid pass",), "gh secret set": ("gh body",), "winrs": ("winrs",),
 }  # fmt: skip
 _NOT_CLI_VALUES = ("env:", "file:", "fd:", "stdin")
 # Any program given a user and then a password: -u NAME -p X, --username NAME --password X. After -u, -p is
@@ -1267,6 +1320,9 @@ _USER_THEN_PASSWORD = re.compile(
 )
 # expect's send after a password prompt: expect "password:"; send "X\r".
 _EXPECT_SEND = re.compile(r"send[ \t]++\"([^\"\\\n]{1,128}+)\\r\"")
+# A cracked hash and its plain text, as hashcat and john print them: 5f4dcc3b...:X.
+_CRACKED = re.compile(r"(?<![0-9a-f])(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}):([^\s:]{1,128}+)")
+_CRACKED_CONTEXT = re.compile(r"hashcat|john|crack|recovered")
 # A help text's placeholder for the value (--password PASSWORD, --token=TOKEN).
 _METAVAR = re.compile(r"<?[A-Z][A-Z_\-]{2,}+>?")
 _PORT_LIKE = re.compile(r"[0-9.:\[\]]++(?:/(?:tcp|udp|sctp))?")
@@ -1299,6 +1355,12 @@ def _program_key(name: str) -> str:
         return "freerdp"
     if name.startswith("bundle"):
         return "bundle config"
+    if "http-basic" in name:
+        return "http-basic"
+    if name.startswith(("mc ", "mc\t")):
+        return "mc"
+    if name.startswith("gh"):
+        return "gh secret set"
     if name.endswith("login"):
         return "login"
     return " ".join(name.split()) if name.startswith("net") else name
@@ -1347,6 +1409,22 @@ def _command_line_secrets(scan: _Scan) -> Iterator[_Candidate]:
         for rx in (_ECHO_TO_SUDO, _ECHO_TO_STDIN) if "sudo" in text else (_ECHO_TO_STDIN,):
             for m in rx.finditer(text):
                 yield from _cli_value(text, m)
+        for m in _ECHO_VALUE.finditer(text):
+            start, end = m.start(1), m.end(1)
+            if text[start] in "'\"":
+                start, end = start + 1, end - 1
+            line = _line_around(lower, m.start())
+            if not _ECHO_READERS.search(line.replace(lower[start:end], "")):
+                continue
+            if "chpasswd" in line and ":" in text[start:end]:
+                start = text.index(":", start, end) + 1  # user:password
+            value = text[start:end]
+            if _looks_like_password(value, quoted=False) or _is_gibberish(value):
+                yield start, end, "SECRET"
+    if "hash" in lower or "crack" in lower or "john" in lower:
+        for m in _CRACKED.finditer(lower):
+            if _CRACKED_CONTEXT.search(_line_around(lower, m.start())):
+                yield m.start(1), m.end(1), "SECRET"
     if not _CLI_PROGRAM.search(text):
         return
     line_start = 0
@@ -1411,7 +1489,9 @@ def _spelled_emails(scan: _Scan) -> Iterator[_Candidate]:
         if not tld_ok:
             continue
         if not (explicit or spelled_dots or any(c in local.group() for c in "._0123456789")):
-            continue
+            # "send it to tom at example.com": a one-word name at a domain is a mailbox after a word about mail.
+            if not _MAIL_WORDS.search(lower, max(0, local.start() - _MAIL_CONTEXT), local.start()):
+                continue
         if local.group().rstrip(".") in _NOT_LOCAL_PARTS:
             continue
         one_word = not re.search(_DOT_SEPARATOR, local.group())
@@ -1420,8 +1500,14 @@ def _spelled_emails(scan: _Scan) -> Iterator[_Candidate]:
         yield local.start(), domain.end(), "EMAIL"
 
 
+_MAIL_WORDS = re.compile(r"(?<![a-z])(?:e-?mail|mail|send|sent|write|reach|contact|ping|cc|forward|reply)(?![a-z])")
+_MAIL_CONTEXT = 40
 # Words that precede " at " in prose far more often than they name a mailbox.
-_NOT_LOCAL_PARTS = frozenset({"look", "is", "was", "are", "be", "me", "us", "them", "him", "it", "this", "that"})
+_NOT_LOCAL_PARTS = frozenset(
+    {"look", "is", "was", "are", "be", "me", "us", "them", "him", "it", "this", "that", "am", "i", "we", "you", "he",
+     "she", "they", "here", "there", "now", "been", "stay", "live", "work", "home", "team", "office", "thread", "out",
+     "up", "in", "on", "off", "back", "one", "all", "docs", "details", "page", "site", "link"}
+)  # fmt: skip
 _DETERMINER_BEFORE = re.compile(r"(?<![a-z])(?:the|an?|this|that|my|our|your|his|her|their|its|every)[ \t]++$")
 
 
@@ -1489,6 +1575,10 @@ _NOT_MAIL_TLDS = frozenset({"local", "localhost", "localdomain", "internal", "la
 _EMAIL = re.compile(r"(?<![\w.+%'\-])[\w.+%'\-]++@[\w\-]++(?:\.[\w\-]++)++")
 
 
+# user:password@host without a scheme (a Go DSN "app:X@tcp(db:3306)/shop", a proxy setting).
+_USERINFO = re.compile(r"(?<![\w.:/@%+\-])[A-Za-z0-9_.\-]{1,64}+:([^\s@/:'\"]{1,128}+)@[A-Za-z0-9(\[]")
+
+
 def _emails(scan: _Scan) -> Iterator[_Candidate]:
     text = scan.text
     if "@" not in text:
@@ -1507,6 +1597,16 @@ def _emails(scan: _Scan) -> Iterator[_Candidate]:
         if _before(text, start, 2) == "//":
             continue  # the user part of a URL (ssh://git@host/...): the URL rule judges it
         yield start, m.end(), "EMAIL"
+        if text.startswith(":", m.end()):  # relay@example.com:X (postfix's sasl_passwd, a user:password pair)
+            found = _BARE_VALUE.match(text, m.end() + 1)
+            if found and (_is_complex_password(found.group()) or _is_key_material(found.group())):
+                yield found.start(), found.end(), "SECRET"
+    if ":" in text:
+        for m in _USERINFO.finditer(text):
+            if not _before(text, m.start(), 3).endswith(("//", "/")) and (
+                _is_complex_password(m.group(1)) or _is_key_material(m.group(1))
+            ):
+                yield m.start(1), m.end(1), "SECRET"
 
 
 # --------------------------------------------------------------------------------------------------------------
