@@ -643,7 +643,7 @@ def _is_reference_or_placeholder(value: str, *, quoted: bool) -> bool:
 _VOWELS = frozenset("aeiouy")
 # The letter pairs that make up most English (and most identifiers' words); letters drawn at random mostly pair
 # otherwise.
-_COMMON_BIGRAMS = frozenset(
+_BIGRAM_LIST = (
     "th he in er an re on at en nd ti es or te of ed is it al ar st to nt ng se ha as ou io le ve co me de hi ri ro"
     " ic ne ea ra ce li ch ll be ma si om ur ca el ta la ns di fo ho pe ec pr no ct us ac ot il tr ly nc et ut ss so"
     " rs un lo wa ge ie wh ee wi em ad ol rt po we na ul ni ts mo ow pa im mi ai sh ir su id os iv ia am fi ci vi pl"
@@ -651,8 +651,9 @@ _COMMON_BIGRAMS = frozenset(
     " oc fa ef cu rn sc gi da yo cr cl du ga qu ue ff ba ey ls va um pp ua up lu go ht ru ug ds lt pi rc rr eg au ck"
     " ew mu br bi pt ak pu ui rg ib tl ny ki rk ys ob mm fu ph og ms ye ud mb ip ub oi rl gu dr hr cc tw ft wn nu af"
     " hu nn eo vo rv nf xp gn sm fl iz ok nl my gl aw ju oa eq sy sl ps jo lf nv je nk kn gs dy hy ze ks xt bs ik dd"
-    " cy rp sk xi oe oy ws lv dl rf eu dg wr xa yi nm eb rb tm xc eh tc gy ja hn yp za ax xe ix zi".split()
+    " cy rp sk xi oe oy ws lv dl rf eu dg wr xa yi nm eb rb tm xc eh tc gy ja hn yp za ax xe ix zi"
 )
+_COMMON_BIGRAMS = frozenset(_BIGRAM_LIST.split())
 
 
 def _is_gibberish(value: str) -> bool:
@@ -1060,14 +1061,16 @@ def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
     if "(" in text:
         for m in _CONNECT_CALL.finditer(lower):
             args = _call_arguments(text, m.end())
-            if len(args) >= 2 and args[-1][2] and _call_literal_ok(value := text[args[-1][0] : args[-1][1]]):
-                if _looks_like_password(value, quoted=False) or _is_gibberish(value):
-                    yield args[-1][0], args[-1][1], "SECRET"
+            if not (len(args) >= 2 and args[-1][2]):
+                continue
+            value = text[args[-1][0] : args[-1][1]]
+            if _call_literal_ok(value) and (_looks_like_password(value, quoted=False) or _is_gibberish(value)):
+                yield args[-1][0], args[-1][1], "SECRET"
         for m in _NAMED_LITERAL.finditer(lower):
             found = _value_at(text, m.end())
-            if found and found[2] and _names_a_secret(m.group(1)) is False:
-                if _call_literal_ok(text[found[0] : found[1]]):
-                    yield found[0], found[1], "SECRET"
+            named = found and found[2] and _names_a_secret(m.group(1)) is False
+            if found and named and _call_literal_ok(text[found[0] : found[1]]):
+                yield found[0], found[1], "SECRET"
     yield from _typed_secrets(text, lower)
     yield from _told_in_passing(text, lower)
     for m in _BARE_STATED_SECRET.finditer(lower):
@@ -1488,10 +1491,10 @@ def _spelled_emails(scan: _Scan) -> Iterator[_Candidate]:
         tld_ok = tld in _COMMON_TLDS or (tld.isalpha() and (short_tld or (bracketed and len(tld) <= 12)))
         if not tld_ok:
             continue
-        if not (explicit or spelled_dots or any(c in local.group() for c in "._0123456789")):
-            # "send it to tom at example.com": a one-word name at a domain is a mailbox after a word about mail.
-            if not _MAIL_WORDS.search(lower, max(0, local.start() - _MAIL_CONTEXT), local.start()):
-                continue
+        # "send it to tom at example.com": a one-word name at a domain is a mailbox after a word about mail.
+        plain = not (explicit or spelled_dots or any(c in local.group() for c in "._0123456789"))
+        if plain and not _MAIL_WORDS.search(lower, max(0, local.start() - _MAIL_CONTEXT), local.start()):
+            continue
         if local.group().rstrip(".") in _NOT_LOCAL_PARTS:
             continue
         one_word = not re.search(_DOT_SEPARATOR, local.group())
