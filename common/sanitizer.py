@@ -247,7 +247,6 @@ _PREFIXED_SECRET = re.compile(
       | ya29\.[A-Za-z0-9_\-]{20,}+                     # Google OAuth access tokens
       | AGE-SECRET-KEY-1[A-Z0-9]{50,}+                  # age private keys
       | key-[0-9a-f]{32}(?![A-Za-z0-9])              # Mailgun
-      | [0-9a-f]{32}-us[0-9]{1,2}(?![A-Za-z0-9])     # Mailchimp
       | sq[upa]_[0-9a-f]{40}(?![A-Za-z0-9])          # SonarQube user, project, analysis tokens
       | eyJ[A-Za-z0-9_\-]{5,}+\.eyJ[A-Za-z0-9_\-]{5,}+\.[A-Za-z0-9_\-]*+   # JWT (header.payload.signature)
     )""",
@@ -255,7 +254,7 @@ _PREFIXED_SECRET = re.compile(
 )
 _SECRET_PREFIXES = ("sk-", "sk_", "rk_", "gh", "github_pat_", "glpat-", "xox", "AKIA", "ASIA", "AIza", "hf_")
 _SECRET_PREFIXES_MORE = ("npm_", "eyJ", "hvs.", "hvb.", "hvr.", "dckr_pat_", "pypi-", "shp", "SG.", "_v1_", "gl",
-                         "ya29.", "AGE-SECRET-KEY-1", "key-", "-us", "sq")  # fmt: skip
+                         "ya29.", "AGE-SECRET-KEY-1", "key-", "sq")  # fmt: skip
 # Searched in the lower-cased copy; the token is judged on the original.
 _BEARER = re.compile(r"(?:bearer|basic|token)\s++([a-z0-9._~+/\-]{16,}+=*+)")
 # An Authorization header in any syntax (HTTP, JSON, a dict, a YAML map) with any scheme ("Token", "SSWS",
@@ -270,6 +269,10 @@ _AUTHORIZATION = re.compile(
 )
 
 
+_MAILCHIMP_SUFFIX = re.compile(r"-us[0-9]{1,2}(?![A-Za-z0-9])")
+_LOWER_HEX_32 = re.compile(r"[0-9a-f]{32}")
+
+
 def _prefixed_secrets(scan: _Scan) -> Iterator[_Candidate]:
     text = scan.text
     if any(p in text for p in _SECRET_PREFIXES) or any(p in text for p in _SECRET_PREFIXES_MORE):
@@ -278,6 +281,11 @@ def _prefixed_secrets(scan: _Scan) -> Iterator[_Candidate]:
                 continue
             if len(set(m.group()[-16:])) > 2:  # ghp_XXXXXXXX...: a placeholder in the token's shape
                 yield m.start(), m.end(), "SECRET"
+    if "-us" in text:  # Mailchimp: 32 hex digits, then the data centre; found from the suffix, read back
+        for m in _MAILCHIMP_SUFFIX.finditer(text):
+            start = m.start() - 32
+            if start >= 0 and _LOWER_HEX_32.fullmatch(text, start, m.start()) and not _word_char_before(text, start):
+                yield start, m.end(), "SECRET"
     lower = scan.lower
     if "authorization" in lower:
         for m in _AUTHORIZATION.finditer(lower):
@@ -369,7 +377,7 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
                     text[m.start(group) : m.end(group)], quoted=False, literal=True
                 ):
                     yield m.start(group), m.end(group), "SECRET"
-    for m in _SPACED_SETTING.finditer(text):
+    for m in _spaced_settings(text, lower):
         name = lower[m.start(1) : m.end(1)]
         value, start, end = m.group(2), m.start(2), m.end(2)
         if value[0] in "\"'":
@@ -387,7 +395,7 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
         yield from _setter_secrets(text, lower)
         if "values" in lower:
             yield from _inserted_secrets(text, lower)
-    if "\n" in text:
+    if "\n" in text and any(w in lower for w in _PRINTS_A_SECRET_TRIGGERS):
         for m in _PRINTS_A_SECRET.finditer(lower):
             value = text[m.start(1) : m.end(1)]
             if _looks_like_secret_value(value, quoted=False, literal=True) or _is_key_material(value):
@@ -433,9 +441,9 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
 # A call assigned to a name that says secret: String::from("X"), SecretStr("X"), ENV.fetch("DB_PASSWORD", "X").
 _CALL_START = re.compile(r"(?:new[ \t]{1,3})?[A-Za-z_][A-Za-z0-9_.:]{0,60}+\([ \t]{0,3}")
 # A call that sets a secret: keyring.set_password("svc", "bob", "X"), .password("X"), setApiToken("X").
-_SETTER_CALL = re.compile(
-    r"[a-z0-9_.]{0,40}?(?:password|passwd|passphrase|secret|token|api_?key)[ \t]{0,2}\([ \t]{0,3}"
-)
+_SETTER_CALL = re.compile(r"(?:password|passwd|passphrase|secret|token|api_?key)[ \t]{0,2}\([ \t]{0,3}")
+_CALLEE_CHARS = frozenset(string.ascii_lowercase + string.digits + "_.")
+_MAX_CALLEE = 40
 _GETTER_WORDS = re.compile(
     r"get|read|load|fetch|delete|del_|remove|prompt|ask|input|env|hash|verify|check|valid|is_|has_|reset|generate"
     r"|gen_|random|find|lookup|clear|forget|require|path|open|file"
@@ -507,6 +515,26 @@ _PRINTS_A_SECRET = re.compile(
 )
 
 
+_PRINTS_A_SECRET_TRIGGERS = ("base64", "-field=", "show", "read", "find-generic", "get-secret", "versions")
+_SETTING_KEYWORD = re.compile(r"pass|pw|secret|token|key|credential|auth|psk|sig")
+_SETTING_NAME_WIDTH = 64
+
+
+def _spaced_settings(text: str, lower: str) -> Iterator[re.Match[str]]:
+    """The "name value" lines whose first word holds a secret's keyword (each line tried once)."""
+    tried = -1
+    for k in _SETTING_KEYWORD.finditer(lower):
+        line_start = lower.rfind("\n", max(0, k.start() - _SETTING_NAME_WIDTH), k.start()) + 1
+        if line_start == 0 and k.start() > _SETTING_NAME_WIDTH:
+            continue  # too far into a long line to be its first word
+        if line_start <= tried:
+            continue
+        tried = line_start
+        m = _SPACED_SETTING.match(text, line_start)
+        if m:
+            yield m
+
+
 def _inserted_secrets(text: str, lower: str) -> Iterator[_Candidate]:
     for m in _INSERT_COLUMNS.finditer(lower):
         columns = [c.strip(' \t`"[]') for c in m.group(1).split(",")]
@@ -521,9 +549,11 @@ def _inserted_secrets(text: str, lower: str) -> Iterator[_Candidate]:
 
 def _setter_secrets(text: str, lower: str) -> Iterator[_Candidate]:
     for m in _SETTER_CALL.finditer(lower):
-        if _word_char_before(lower, m.start()) and lower[m.start() - 1] != "_":
-            continue
-        if _GETTER_WORDS.search(m.group()) or _ABOUT_A_SECRET.search(m.group()):
+        start = m.start()  # the callee's name, read back (bounded): keyring.set_password, builder.password
+        while start > 0 and m.start() - start < _MAX_CALLEE and lower[start - 1] in _CALLEE_CHARS:
+            start -= 1
+        callee = lower[start : m.end()]
+        if _GETTER_WORDS.search(callee) or _ABOUT_A_SECRET.search(callee):
             continue
         args = _call_arguments(text, m.end())
         if args and args[-1][2] and _call_literal_ok(text[args[-1][0] : args[-1][1]]):
@@ -784,7 +814,7 @@ _FOREIGN_LOGIN_WORDS = (
     r"|has(?:ł|l)o|пароль"
 )
 _STATED_WORD = (
-    r"(?<![a-z0-9_])(?:[a-z0-9]{1,20}+_){0,2}+"  # SECRET_KEY, db_password: the word may end a snake_case name
+    r"(?<![a-z0-9])"  # after "_" too: SECRET_KEY, db_password (the word may end a snake_case name)
     r"(?:pass(?:word|wd|phrase|code)?|pw|pwd|secret|auth[ \t]string|"
     + _FOREIGN_LOGIN_WORDS
     + r"|(?P<pin>pin)|(?P<weak>token|key))(?![a-z0-9_\-])"
@@ -903,12 +933,16 @@ _IS_THE_PASSWORD = re.compile(
     r"(?:pass(?:word|wd|phrase)|pw|pin)(?![a-z])"
 )
 # "rotate the Twilio auth token 3dfda933...": a token named for what it is, then key material, no link.
-_QUALIFIED_TOKEN = re.compile(
-    r"(?<![a-z0-9_])(?:auth|api|access|bearer|refresh|session|secret|app|bot|personal[ \t]access)[ \t_\-]?"
-    r"(?:token|key)[ \t]{1,3}"
+# Found from the word, the qualifier read back.
+_QUALIFIED_TOKEN = re.compile(r"(?:token|key)[ \t]{1,3}")
+_TOKEN_QUALIFIER = re.compile(
+    r"(?<![a-z0-9_])(?:auth|api|access|bearer|refresh|session|secret|app|bot|personal[ \t]access)[ \t_\-]?$"
 )
+_TOKEN_QUALIFIER_WIDTH = 20
 # "[10:42] dev2: root / R00t-Lab-2024": a user and a password, spaced like prose, the password shaped by rules.
-_SPACED_PAIR = re.compile(r"(?<![^\s:,;(\[])[a-z_][a-z0-9_.\-]{0,31}+[ \t]/[ \t]")
+# Found from the " / ", the user read back.
+_SPACED_SLASH = re.compile(r"[ \t]/[ \t]")
+_USER_NAME = re.compile(r"(?<![^\s:,;(\[])[a-z_][a-z0-9_.\-]{0,31}$")
 # "use bob / B0bsecret!": a pair after "use" or "try", spaced like prose (a path or a branch is not).
 _USE_PAIR = re.compile(r"(?:use|try)[ \t]{1,3}[^\s/:|]{1,64}+[ \t]{1,3}/[ \t]{1,3}")
 # A variable named for a secret, told in prose: "I've set MYSQL_PWD to X", "GITHUB_TOKEN is X".
@@ -918,10 +952,7 @@ _NAMED_VARIABLE = re.compile(
 # A user and a password handed to code: login('bob', 'X'), auth=('admin', 'X'), HTTPBasicAuth("u", "X").
 # A connection or bind given a user and a password: new PDO(dsn, 'u', 'X'), getConnection(url, "u", "X"),
 # simple_bind_s("cn=admin,...", "X"), login(client, "u", "X"): the last literal, when it reads as a password.
-_CONNECT_CALL = re.compile(
-    r"(?:new[ \t]{1,3}pdo|getconnection|connect|log_?in|sign_?in|(?:simple_)?bind(?:_s)?|authenticate)[ \t]{0,2}\("
-    r"[ \t]{0,3}"
-)
+_CONNECT_CALL = re.compile(r"(?:pdo|connect(?:ion)?|log_?in|sign_?in|bind(?:_s)?|authenticate)[ \t]{0,2}\([ \t]{0,3}")
 # A name and its value handed to a call: define('DB_PASSWORD', 'X'), config.set("password", "X"), put("token", "X").
 _NAMED_LITERAL = re.compile(r"\([ \t]{0,3}['\"]([a-z0-9_.\-]{1,60}+)['\"][ \t]{0,3},[ \t]{0,3}")
 _CODE_LOGIN = re.compile(
@@ -1088,11 +1119,15 @@ def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
         ):
             yield found[0], found[1], "SECRET"
     for m in _QUALIFIED_TOKEN.finditer(lower):
+        if not _TOKEN_QUALIFIER.search(lower, max(0, m.start() - _TOKEN_QUALIFIER_WIDTH), m.start()):
+            continue
         found = _value_at(text, m.end())
         if found and _is_key_material(text[found[0] : found[1]]):
             yield found[0], found[1], "SECRET"
     if " / " in text:
-        for m in _SPACED_PAIR.finditer(lower):
+        for m in _SPACED_SLASH.finditer(lower):
+            if not _USER_NAME.search(lower, max(0, m.start() - 33), m.start()):
+                continue
             found = _value_at(text, m.end())
             if found and _is_complex_password(value := text[found[0] : found[1]]) and len(value) >= 8:
                 yield found[0], found[1], "SECRET"
@@ -1424,7 +1459,7 @@ def _command_line_secrets(scan: _Scan) -> Iterator[_Candidate]:
             value = text[start:end]
             if _looks_like_password(value, quoted=False) or _is_gibberish(value):
                 yield start, end, "SECRET"
-    if "hash" in lower or "crack" in lower or "john" in lower:
+    if _CRACKED_CONTEXT.search(lower):
         for m in _CRACKED.finditer(lower):
             if _CRACKED_CONTEXT.search(_line_around(lower, m.start())):
                 yield m.start(1), m.end(1), "SECRET"
@@ -1579,7 +1614,8 @@ _EMAIL = re.compile(r"(?<![\w.+%'\-])[\w.+%'\-]++@[\w\-]++(?:\.[\w\-]++)++")
 
 
 # user:password@host without a scheme (a Go DSN "app:X@tcp(db:3306)/shop", a proxy setting).
-_USERINFO = re.compile(r"(?<![\w.:/@%+\-])[A-Za-z0-9_.\-]{1,64}+:([^\s@/:'\"]{1,128}+)@[A-Za-z0-9(\[]")
+_USERINFO = re.compile(r":([^\s@/:'\"]{1,128}+)@[A-Za-z0-9(\[]")  # found from the colon, the user read back
+_USER_BEFORE_COLON = re.compile(r"(?<![\w.:/@%+\-])[A-Za-z0-9_.\-]{1,64}$")
 
 
 def _emails(scan: _Scan) -> Iterator[_Candidate]:
@@ -1606,7 +1642,7 @@ def _emails(scan: _Scan) -> Iterator[_Candidate]:
                 yield found.start(), found.end(), "SECRET"
     if ":" in text:
         for m in _USERINFO.finditer(text):
-            if not _before(text, m.start(), 3).endswith(("//", "/")) and (
+            if _USER_BEFORE_COLON.search(text, max(0, m.start() - 65), m.start()) and (
                 _is_complex_password(m.group(1)) or _is_key_material(m.group(1))
             ):
                 yield m.start(1), m.end(1), "SECRET"
