@@ -208,6 +208,27 @@ ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "'credentials a' (no separator)": _repeat("credentials a"),
     "'put a1 password ' repeated": _repeat("put a1 password "),
     "'a {at} b {dot} ' repeated": _repeat("a {at} b {dot} "),
+    # Round six (dev2): one input per new rule family.
+    "'a_pass b' setting lines": _repeat("a_pass b\n"),
+    "'pass ' on one line": _repeat("pass "),
+    "'<e key=\"a.password\">x' (no close)": _repeat('<e key="a.password">x'),
+    "'password = f(\"a\", ' repeated": _repeat('password = f("a", '),
+    "'set_password(\"a\", ' repeated": _repeat('set_password("a", '),
+    "'(password) values (' repeated": _repeat("(password) values ("),
+    "'base64 -d\\n' lines": _repeat("base64 -d\n"),
+    "'mot de passe de la base c'est '": _repeat("mot de passe de la base c'est "),
+    "' is the a b c password' repeated": _repeat(" is the a b c password"),
+    "'auth token ' repeated": _repeat("auth token "),
+    "'a / b / ' repeated": _repeat("a / b / "),
+    "'changed it to ' / 'u=a p=' repeated": _repeat("changed it to u=a p="),
+    "'connect(a, ' / \"('password', \"": _repeat("connect(a, ('password', "),
+    "'a:b@' / 'a@b.co:' repeated": _repeat("a:b@a@b.co:"),
+    "'echo a | passwd ' repeated": _repeat("echo a | passwd "),
+    "'hashcat 0*32:' repeated": _repeat("hashcat " + "0" * 32 + ":"),
+    "'snmpwalk -c a /p: -p:' repeated": _repeat("snmpwalk -c a xfreerdp /p: winrs -p: "),
+    "'a [arroba] b [punto] ' repeated": _repeat("a [arroba] b [punto] "),
+    "'ENC[' then base64 tokens": lambda n: "ENC[a," + _random_text(string.ascii_letters + string.digits + ", ", 4)(n),
+    "'<hex32>-us1 ' repeated": _repeat("0123456789abcdef0123456789abcdef-us1 "),
 }
 
 

@@ -593,6 +593,7 @@ def _literal_syntax(text: str, keyword_start: int, assignment: re.Match[str]) ->
     return name.strip("\"' \t").isupper()
 
 
+_PUBLIC_KEY_PREFIXES = ("pk_live_", "pk_test_")  # Stripe's publishable keys: public by design
 _KEY_MATERIAL_CHARS = frozenset(string.ascii_letters + string.digits + "+/-_.~%")
 
 
@@ -600,7 +601,7 @@ def _is_key_material(value: str) -> bool:
     """Whether a value reads as a key, a token or a signature: 16+ characters of a key alphabet (hex, base64,
     base64url, dashed groups), at least two letters and two digits, and not a dotted or snake_case name."""
     core = value.rstrip("=")
-    if len(core) < 16 or not all(c in _KEY_MATERIAL_CHARS for c in core):
+    if len(core) < 16 or not all(c in _KEY_MATERIAL_CHARS for c in core) or core.startswith(_PUBLIC_KEY_PREFIXES):
         return False
     if sum(c.isdigit() for c in core) < 2 or sum(c.isalpha() for c in core) < 2:
         return False
@@ -785,7 +786,7 @@ def _random_tokens(scan: _Scan) -> Iterator[_Candidate]:
             continue  # subresource-integrity hashes and inline data are public, not keys
         if _HASH_NAME_BEFORE.search(_before(scan.lower, m.start(), 32)):
             continue  # "contentHash": "...", etag=..., a digest named as one
-        if token.startswith(("pk_test_", "pk_live_")):
+        if token.startswith(_PUBLIC_KEY_PREFIXES):
             continue  # Stripe's publishable keys are public by design
         sops = text.rfind("ENC[", max(0, m.start() - _SOPS_WIDTH), m.start())
         if sops != -1 and "]" not in text[sops : m.start()]:
@@ -1163,7 +1164,7 @@ _HASH_PREFIX = re.compile(r"(?i)(?:sha[0-9]{0,3}|md5)[:\-]")  # SHA256:... finge
 
 def _stated_value_ok(m: re.Match[str], value: str, *, quoted: bool) -> bool:
     """Whether the value after a stated password, PIN, token or key reads as one."""
-    if _HASH_PREFIX.match(value):
+    if _HASH_PREFIX.match(value) or value.startswith(_PUBLIC_KEY_PREFIXES):
         return False
     if m.group("weak"):
         # "token", "key": key material, or a password's shape with a symbol or several digits ("the Wi-Fi key is

@@ -21,6 +21,7 @@ from llmojid.common.sanitizer import MAX_INPUT_CHARS, TYPES, Finding, Sanitized,
 CORPUS = Path(__file__).parent / "data" / "sanitizer" / "corpus.jsonl"
 CREDENTIALS_DEV = CORPUS.with_name("credentials-dev.jsonl")
 CREDENTIALS_HELDOUT = CORPUS.with_name("credentials-heldout.jsonl")
+CREDENTIALS_DEV2 = CORPUS.with_name("credentials-dev2.jsonl")
 
 #: Minimum precision and recall per type on the corpus. The corpus was written together with the rules, so
 #: these guard against regressions rather than estimate performance on unseen text.
@@ -367,6 +368,43 @@ CREDENTIALS = [
     ("SECRET", "the basic auth is guest/Gu3st2024", "Gu3st2024"),
     ("SECRET", "when it asked for the root password I put R00t!Setup", "R00t!Setup"),
     ("EMAIL", "nina {at} studio {dot} design", "nina {at} studio {dot} design"),
+    # Round six (tuned on the blind dev2 split; each missed by all earlier rounds, none copied from a corpus):
+    # the syntax makes a bare value a literal, random letters and passphrases, "name value" setting lines, XML
+    # key/name attributes, other languages, the value before "is the ... pw", bare qualified tokens, spaced
+    # pairs, "rotated it to X", more command lines, literals handed to calls, SQL inserts, a command's output,
+    # echo into a password reader, user:password@ without a scheme, foreign at/dot words, mail-verb context.
+    ("SECRET", "POSTGRES_PASSWORD: web_pg_42", "web_pg_42"),
+    ("SECRET", "RABBITMQ_PASS=granite.willow.ember.fox", "granite.willow.ember.fox"),
+    ("SECRET", "cache_password = kqzvwxtrplm", "kqzvwxtrplm"),
+    ("SECRET", "requirepass Tangerine55&", "Tangerine55&"),
+    ("SECRET", "    auth_pass 9c1e44a07bd3f2e6", "9c1e44a07bd3f2e6"),
+    ("SECRET", '<add key="SmtpPassword" value="Ma1l-Relay!9"/>', "Ma1l-Relay!9"),
+    ("SECRET", '<entry key="jdbc.password">Orch1d$Lake</entry>', "Orch1d$Lake"),
+    ("SECRET", "_auth=dXNlcjpQYXNzd29yZDEyMzQ1Njc4", "dXNlcjpQYXNzd29yZDEyMzQ1Njc4"),
+    ("SECRET", "Das Kennwort ist Hafen!Kran22", "Hafen!Kran22"),
+    ("SECRET", "la contraseña es Lluvia$Roja7", "Lluvia$Roja7"),
+    ("SECRET", "The VPN password? Birch-Canoe-88", "Birch-Canoe-88"),
+    ("SECRET", "Tr0ut#Stream is the admin pw for the NAS", "Tr0ut#Stream"),
+    ("SECRET", "please rotate the API token 5b0c9e2f7a1d4386be02c4d9f1a7e3b5", "5b0c9e2f7a1d4386be02c4d9f1a7e3b5"),
+    ("SECRET", "ops: admin / Qu4rtz-Hill-7", "Qu4rtz-Hill-7"),
+    ("SECRET", "they rotated it to Marlin_Bay_58 this morning", "Marlin_Bay_58"),
+    ("SECRET", "sqlcmd -S db -U sa -P'Rook!e2024'", "Rook!e2024"),
+    ("SECRET", "ipmitool -H bmc2 -U root -P copper_lantern_maple_owl power on", "copper_lantern_maple_owl"),
+    ("SECRET", "snmpget -v2c -c N0tPublic5 sw01 sysName.0", "N0tPublic5"),
+    ("SECRET", "xfreerdp /u:ops /p:Jump-H0st! /v:bastion", "Jump-H0st!"),
+    ("SECRET", 'cfg = Settings(token=SecretStr("q8Zt2LmW4xRv"))', "q8Zt2LmW4xRv"),
+    ("SECRET", 'db_password = os.environ.get("DB_PASSWORD", "Fallback!77")', "Fallback!77"),
+    ("SECRET", 'keyring.set_password("mail", "ann", "Pl0ver!Nest")', "Pl0ver!Nest"),
+    ("SECRET", "INSERT INTO accounts (login, passwd) VALUES ('ann', 'Heron#Pond3');", "Heron#Pond3"),
+    ("SECRET", "define('AUTH_SECRET', 'Xy7#kLm2Qp9');", "Xy7#kLm2Qp9"),
+    ("SECRET", '$db = new PDO($dsn, "shop", "Cobalt!Fern4");', "Cobalt!Fern4"),
+    ("SECRET", "$ vault kv get -field=password secret/db\nW4lrus-Tusk", "W4lrus-Tusk"),
+    ("SECRET", "echo 'Vnc!Pass9' | vncpasswd -f > ~/.vnc/passwd", "Vnc!Pass9"),
+    ("SECRET", "poetry config http-basic.corp deploy Ju5t!Ship", "Ju5t!Ship"),
+    ("SECRET", 'DSN="svc:Quill!Ink42@tcp(db:3306)/app"', "Quill!Ink42"),
+    ("SECRET", "mailgun api key key-0f1e2d3c4b5a69788796a5b4c3d2e1f0", "key-0f1e2d3c4b5a69788796a5b4c3d2e1f0"),
+    ("EMAIL", "scrivimi: giulia [chiocciola] esempio [punto] it", "giulia [chiocciola] esempio [punto] it"),
+    ("EMAIL", "please email it to priya at example.org today", "priya at example.org"),
 ]  # fmt: skip
 
 CREDENTIAL_LOOK_ALIKES = [
@@ -429,6 +467,29 @@ CREDENTIAL_LOOK_ALIKES = [
     "I put config2.yaml in the password folder",
     "account: sales / marketing",
     "credentials ~/.aws/credentials:default",
+    # Round six: flagged before it (the first ten), or near its rules: references, placeholders, help texts,
+    # status lines, digests, ciphertext, file names, model names, cmdlets, fingerprints, publishable keys.
+    "DB_PASSWORD=op://vault/db/password",
+    "ANTHROPIC_API_KEY=your-api-key-here",
+    "vault kv put secret/app token=@token.txt",
+    "passwd: password updated successfully",
+    '"sha256Digest": "Zk9qL2mN4pR7tV1wX3yB5cD8fG0hJ6kA="',
+    "password_encryption = scram-sha-256",
+    "GITHUB_TOKEN=ghp_XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+    "secret: ENC[AES256_GCM,data:bm90YXNlY3JldA==,iv:Qm9ndXNJdlZhbHVlMTIzNDU2Nzg5MA==,tag:VGFnVmFsdWUxMjM0NTY3OA==,"
+    "type:str]",
+    "Host key fingerprint is SHA256:Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdo",
+    "the publishable key is pk_live_51HqLzK2eZvKYlo2C8Xy9aBcD",
+    "  --token TOKEN   the API token (default: read from the environment)",
+    'API_TOKEN = Path("token.txt").read_text()',
+    "tokenizer = AutoTokenizer.from_pretrained('roberta-base-v2')",
+    "$cred = Get-Credential -UserName admin",
+    "snmpwalk -v2c -c public localhost",
+    "msbuild app.sln /p:Configuration=Release",
+    "I am at home.com right now, send it later",
+    'token = request.headers.get("X-Auth-Token")',
+    'password = getpass.getpass("Password: ")',
+    "wpa_passphrase HomeNet > wpa.conf",
 ]
 
 
@@ -485,6 +546,17 @@ def test_credentials_corpus_dev_and_held_out() -> None:
     assert recall >= 0.99 and precision >= 0.99 and touched == 0, (recall, precision, touched)
     recall, precision, touched = _score(CREDENTIALS_HELDOUT)
     assert recall >= 0.97 and precision >= 0.97 and touched == 0, (recall, precision, touched)
+
+
+def test_credentials_blind_dev2_split() -> None:
+    """dev2 was written blind (its author never saw the rules) and round six was tuned on it (odd lines first,
+    then all): it is a development split, so these floors are what round six reached there, held against
+    regressions. Its look-alike lines must all be kept. (Type mismatches with the older corpora's conventions,
+    a query-string password typed URL and a webhook's token typed SECRET, keep precision below 1.)"""
+    lines = [json.loads(line) for line in CREDENTIALS_DEV2.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) >= 700 and all(value in e["text"] for e in lines for _, value in e["pii"])
+    recall, precision, touched = _score(CREDENTIALS_DEV2)
+    assert recall >= 0.985 and precision >= 0.99 and touched == 0, (recall, precision, touched)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -554,6 +626,27 @@ ADVERSARIAL = {
     "credential-tokens": "credentials a" * (SIZE // 13),
     "put-values": "put a1 password " * (SIZE // 16),
     "braced-at-dot": "a {at} b {dot} " * (SIZE // 15),
+    # Round six: one per new rule family.
+    "spaced-setting-lines": "a_pass b\n" * (SIZE // 9),
+    "pass-on-one-line": "pass " * (SIZE // 5),
+    "xml-key-attributes": '<e key="a.password">x' * (SIZE // 22),
+    "assigned-calls": 'password = f("a", ' * (SIZE // 18),
+    "setter-calls": 'set_password("a", ' * (SIZE // 18),
+    "sql-insert-columns": "(password) values (" * (SIZE // 19),
+    "printed-secrets": "base64 -d\n" * (SIZE // 10),
+    "foreign-copulas": "mot de passe de la base c'est " * (SIZE // 30),
+    "value-before-is-the-pw": " is the a b c password" * (SIZE // 22),
+    "qualified-tokens": "auth token " * (SIZE // 11),
+    "spaced-slashes": "a / b / " * (SIZE // 8),
+    "changed-to-and-u-p": "changed it to u=a p=" * (SIZE // 20),
+    "connect-and-named-literals": "connect(a, ('password', " * (SIZE // 24),
+    "userinfo-and-email-colon": "a:b@a@b.co:" * (SIZE // 11),
+    "echo-into-passwd": "echo a | passwd " * (SIZE // 16),
+    "cracked-hashes": ("hashcat " + "0" * 32 + ":") * (SIZE // 41),
+    "snmp-rdp-winrs": "snmpwalk -c a xfreerdp /p: winrs -p: " * (SIZE // 37),
+    "foreign-at-dot": "a [arroba] b [punto] " * (SIZE // 21),
+    "sops-then-tokens": "ENC[a," + "".join(random.Random(4).choice("abcDEF0123456789, ") for _ in range(SIZE)),
+    "mailchimp-suffixes": "0123456789abcdef0123456789abcdef-us1 " * (SIZE // 37),
 }
 
 
