@@ -25,7 +25,11 @@ SECRET    API keys by prefix (``sk-``, ``ghp_``, ``github_pat_``, ``xox?-``, ``A
           (``IDENTIFIED BY 'x'``), in a ``.pgpass`` line, handed to code (``auth=('u', 'X')``) or given on a
           command line (``mysql -p...``, ``curl -u user:pass``, ``sshpass -p``, ``--password X``, ``-passout
           pass:X``, ``sqlplus user/pass@db``, ``-u U -p X``, ``echo X | ... --password-stdin``, ``<<< X``,
-          ``ConvertTo-SecureString X``), long high-entropy strings
+          ``ConvertTo-SecureString X``), in a ``name value`` setting line (``requirepass X``), an XML
+          ``key="...password"`` attribute, a literal handed to a call (``String::from("X")``, a look-up's default,
+          ``set_password(..., "X")``, ``define('DB_PASSWORD', 'X')``), an SQL insert's password column, a
+          command's printed output (``... | base64 -d``), ``user:pass@host`` without a scheme, long high-entropy
+          strings
           (hex-only strings such as git hashes and UUIDs are not secrets by themselves, nor are words run
           together such as class names)
 PATH      home directories that name a user: ``/home/NAME``, ``/Users/NAME``, ``C:\\Users\\NAME``, ``~NAME/``
