@@ -337,7 +337,7 @@ _ABOUT_A_SECRET = re.compile(
     r"|header|param|prefix|label|format|pattern|regex|column|title|placeholder|hint|prompt|description|var|attr"
     r"|option|source|store|provider|mode|expiry|expires|ttl|timeout|lifetime|scope|endpoint|host|port|service"
     r"|kind|algorithm|strength|rules?|validator|reset|strategy|location|encryption|hashing|hasher|cipher|method"
-    r"|digest|rounds|complexity|history|age|reuse|expiration|lockout)(?![a-z])"
+    r"|digest|rounds|complexity|history|age|reuse|expiration|lockout|entry|entries)(?![a-z])"
 )
 _UNQUOTED_VALUE = re.compile(r"[^\s\"'`,;)\]}>]{1,256}+")
 _CMDLET = re.compile(r"[A-Z][A-Za-z]{1,20}+-[A-Z][A-Za-z]{1,40}+")  # PowerShell's Verb-Noun: a call
@@ -482,12 +482,28 @@ _FILE_NAME = re.compile(
 
 def _call_literal_ok(value: str) -> bool:
     """A string literal handed to a call that is a secret: not an environment variable's name, a prompt, a word,
-    a file's name."""
+    a file's name, a name such as "backend-api-key"."""
     if " " in value or _METAVAR.fullmatch(value) or not _looks_like_secret_value(value, quoted=True):
         return False
-    if _FILE_NAME.fullmatch(value) or value.startswith(("/", "./", "~/")):
+    if _FILE_NAME.fullmatch(value) or value.startswith(("/", "./", "~/")) or _names_itself(value):
         return False
     return not value.isalpha() or _is_gibberish(value)
+
+
+_NAME_PARTS = frozenset({"key", "token", "secret", "password", "passwd", "pass", "api", "auth", "credential",
+                         "credentials", "pw", "pwd"})  # fmt: skip
+
+
+def _names_itself(value: str) -> bool:
+    """Lower-case words joined by "-", "_" or ".", one of them a secret's name: the name of an entry or a field
+    ("backend-api-key", "db.password"), not a secret."""
+    parts = re.split(r"[\-_.]", value)
+    return value.islower() and all(p.isalpha() for p in parts) and bool(_NAME_PARTS.intersection(parts))
+
+
+def _password_shaped(value: str) -> bool:
+    """Mixed like a password or random like a key, not punctuation or a word (".:!?-", "o(oayays)" fail)."""
+    return _is_complex_password(value) or _is_key_material(value) or _is_gibberish(value) or _is_passphrase(value)
 
 
 def _literal_in_call(text: str, call: re.Match[str]) -> _Span | None:
@@ -503,9 +519,9 @@ def _literal_in_call(text: str, call: re.Match[str]) -> _Span | None:
         s, e, _ = args[1]
         return (s, e) if _call_literal_ok(text[s:e]) else None
     s, e, literal = args[0]
-    return (
-        (s, e) if literal and _call_literal_ok(text[s:e]) and not _GETTER_WORDS.search(call.group().lower()) else None
-    )
+    if not literal or _GETTER_WORDS.search(call.group().lower()):
+        return None
+    return (s, e) if _call_literal_ok(text[s:e]) and _password_shaped(text[s:e]) else None
 
 
 # SQL: INSERT INTO users (name, password) VALUES ('bob', 'X'): the literal in the password column's place.
@@ -649,8 +665,10 @@ def _looks_like_secret_value(value: str, *, quoted: bool, literal: bool = False)
         # Letters no language writes (iuhcdpnqbg, bLjQVNqDvdz) are generated, not named.
         if _is_gibberish(value):
             return True
-        if "." in value:
-            return _is_complex_password(value) or (literal and _is_passphrase(value))
+        if "." in value:  # a module path (rust_openssl.hpke.X25519Key) is code; tigerHARBOR0.cop is not
+            head = value.split(".")[0]
+            module = head.replace("_", "").isalpha() and head.islower()
+            return (_is_complex_password(value) and not module) or (literal and _is_passphrase(value))
         digits = any(c.isdigit() for c in value)
         if literal and (digits or _is_passphrase(value)):
             return True
@@ -851,7 +869,7 @@ _PROMPT_WORD = (
     r"(?:pass(?:word|wd|phrase|[ \t]phrase|code)|passwort|kennwort|mot[ \t]de[ \t]passe|contrase(?:ñ|n)a|senha"
     r"|wachtwoord|l(?:ö|o)senord|has(?:ł|l)o|пароль)(?![a-z0-9_\-])"
 )
-_PROMPT_SECRET = re.compile(_PROMPT_WORD + r"(?:[^:'\n]{1,80}+|'[^'\n]{0,80}+'){0,4}+:[ \t]{0,3}")
+_PROMPT_SECRET = re.compile(_PROMPT_WORD + r"(?:[^:'\n]{1,80}+|'[^'\n]{0,80}+'){0,4}+:(?!//)[ \t]{0,3}")
 # Google's app passwords are four groups of four letters.
 _APP_PASSWORD = re.compile(r"[a-z]{4}(?: [a-z]{4}){3}(?![a-z0-9])")
 # A user and a password as a pair: "creds: admin / s3cret", "default credentials are admin/admin123",
@@ -884,8 +902,8 @@ _SQL_PASSWORD = re.compile(
 # with a password word or a prompt nearby, and then a value that reads as a password (a prompt alone: one that
 # no command reads as, mixed case and a digit or a symbol).
 _TYPED_SECRET = re.compile(
-    r"(?:typed|typing|type|entered|entering|enter|put[ \t]{1,3}in|(?P<loose>put|gave[ \t]{1,3}it|try|trying|tried"
-    r"|use|using|used)|pasted|pasting)"
+    r"(?:typed|typing|type|entered|entering|enter|put[ \t]{1,3}in|(?P<loose>put|gave[ \t]{1,3}it|try|trying|tried)"
+    r"|pasted|pasting|(?P<use>use|using|used))"
     r"[ \t]{1,3}(?:in[ \t]{1,3})?"
 )
 _TYPED_CONTEXT = 60
@@ -1105,7 +1123,7 @@ def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
         for m in _NAMED_LITERAL.finditer(lower):
             found = _value_at(text, m.end())
             named = found and found[2] and _names_a_secret(m.group(1)) is False
-            if found and named and _call_literal_ok(text[found[0] : found[1]]):
+            if found and named and _call_literal_ok(v := text[found[0] : found[1]]) and _password_shaped(v):
                 yield found[0], found[1], "SECRET"
     yield from _typed_secrets(text, lower)
     yield from _told_in_passing(text, lower)
@@ -1134,7 +1152,10 @@ def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
             if not _USER_NAME.search(lower, max(0, m.start() - 33), m.start()):
                 continue
             found = _value_at(text, m.end())
-            if found and _is_complex_password(value := text[found[0] : found[1]]) and len(value) >= 8:
+            if not found or found[2]:
+                continue  # quoted: code (path / "file.json"), not a pair told in prose
+            value = text[found[0] : found[1]]
+            if _is_complex_password(value) and len(value) >= 8 and not _IDENTIFIER.fullmatch(value):
                 yield found[0], found[1], "SECRET"
     for word in _STATED_KEYWORD.finditer(lower):
         for rx in (_STATED_SECRET, _STATED_SECRET_AFTER_WORDS):
@@ -1246,6 +1267,14 @@ def _told_in_passing(text: str, lower: str) -> Iterator[_Candidate]:
                 yield m.start(1), m.end(1), "SECRET"
 
 
+def _is_used_password(value: str) -> bool:
+    """A value "used" or "tried" with no password word near: only one no flag, setting or version is (mixed case,
+    a digit and a symbol; no "=", no leading dash)."""
+    if not value or value[0] in "-`" or "=" in value or value[-1] in ")]}>" or not _is_strong_password(value):
+        return False
+    return any(c.isupper() for c in value) and any(c.islower() for c in value)
+
+
 def _complex_any_quoting(value: str, *, quoted: bool) -> bool:
     return _is_complex_password(value) and any(c in _PASSWORD_SYMBOLS for c in value)
 
@@ -1267,9 +1296,9 @@ def _typed_secrets(text: str, lower: str) -> Iterator[_Candidate]:
         # verb ("I put X") only a password's shape counts: "put config2.yaml in the password folder" is not one.
         judge = _is_complex_password(value) if m.group("loose") else _looks_like_password(value, quoted=False)
         password_near = _PASSWORD_CONTEXT.search(near) and judge
-        if password_near or (_PROMPT_CONTEXT.search(near) and _is_complex_password(value)):
+        if not m.group("use") and (password_near or (_PROMPT_CONTEXT.search(near) and _is_complex_password(value))):
             yield start, end, "SECRET"
-        elif _is_strong_password(value) and value[-1] not in ")]}>":
+        elif _is_used_password(value):
             yield start, end, "SECRET"  # letters, digits and symbols: typed or used, it is a password
 
 

@@ -490,6 +490,16 @@ CREDENTIAL_LOOK_ALIKES = [
     'token = request.headers.get("X-Auth-Token")',
     'password = getpass.getpass("Password: ")',
     "wpa_passphrase HomeNet > wpa.conf",
+    # Found by sweeping round six over ordinary code and documentation (none of them a secret).
+    'word = part.strip(".:!?-")  # token = part.strip(".:!?-")',
+    'TOKEN_ENTRY: Final = "backend-api-token"',
+    "n = buf.length / Uint32Array.BYTES_PER_ELEMENT;",
+    "use --jobs=4 with the old build",
+    "the key and passphrase using PKCS#5 v2.0",
+    "fix tls-passphrase tests (Jane Roe) [#41234](https://github.com/org/repo/pull/41234)",
+    'out = tmp_path / "my dir 100%" / "app"',
+    "X448PrivateKey = rust_openssl.x448.X448PrivateKey",
+    'bus.call("UnlockWithMasterPassword", "o(oayays)", path)',
 ]
 
 
