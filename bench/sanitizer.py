@@ -43,6 +43,7 @@ SPLITS = {
     "credentials, dev split (tuned on)": DATA / "credentials-dev.jsonl",
     "credentials, held-out split (never tuned on)": DATA / "credentials-heldout.jsonl",
     "credentials, blind dev split (tuned on)": DATA / "credentials-dev2.jsonl",
+    "credentials, third blind dev split (tuned on)": DATA / "credentials-dev3.jsonl",
     "credentials, blind held-out split (never tuned on)": DATA / "credentials-heldout2.jsonl",
 }
 
