@@ -190,11 +190,36 @@ def make_loss(cfg: TrainConfig, n_classes: int) -> torch.nn.Module:
             cos = cos - cfg.margin * F.one_hot(y, n_classes).to(cos.dtype)
             return F.cross_entropy(cfg.scale * cos, y)
 
+    class Ge2e(nn.Module):
+        """Generalized end-to-end loss (Wan et al. 2018): each window against every user's centroid of the
+        batch, its own user's centroid computed without it. This is the daemon's decision (distance to the
+        centroid of a few enrolment windows) turned into the training objective; scale and bias are learnt."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = nn.Parameter(torch.tensor(10.0))
+            self.b = nn.Parameter(torch.tensor(-5.0))
+
+        def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            users, inverse = torch.unique(y, return_inverse=True)
+            onehot = F.one_hot(inverse, len(users)).to(z.dtype)  # (N, U)
+            sums = onehot.T @ z  # (U, E)
+            counts = onehot.sum(0)  # (U,)
+            centroids = F.normalize(sums / counts[:, None], dim=1)
+            own = F.normalize((sums[inverse] - z) / (counts[inverse] - 1).clamp_min(1)[:, None], dim=1)
+            cos = z @ centroids.T
+            cos_own = (z * own).sum(1)
+            cos = torch.where(onehot.bool(), cos_own[:, None].expand_as(cos), cos)
+            logits = self.w.clamp_min(1e-3) * cos + self.b
+            return F.cross_entropy(logits, inverse)
+
     if cfg.loss == "supcon":
         return SupCon()
+    if cfg.loss == "ge2e":
+        return Ge2e()
     if cfg.loss == "amsoftmax":
         return AmSoftmax()
-    raise ValueError(f"unknown loss {cfg.loss!r} (choose supcon or amsoftmax)")
+    raise ValueError(f"unknown loss {cfg.loss!r} (choose supcon, ge2e or amsoftmax)")
 
 
 def train(
