@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -106,21 +107,55 @@ def test_the_closing_enter_and_pastes_do_not_change_the_embedding() -> None:
     assert np.allclose(z[0], z[1], atol=1e-5)
 
 
+def members(e: enc.Encoder) -> list[Any]:
+    """The shipped model's TCNs (an ensemble holds several, a single TCN is its own one member)."""
+    return list(getattr(e.model, "members", [e.model]))
+
+
 def test_the_tcn_is_causal() -> None:
     import torch
 
     e = enc.Encoder(threads=1)
     window = rhythm(5, n=60)
     x, _ = windows_to_batch([window])
+    for member in members(e):
+        with torch.inference_mode():
+            full = member.sequence(torch.from_numpy(x))
+            prefix = member.sequence(torch.from_numpy(x[:, :25]))
+            changed = x.copy()
+            changed[:, 40:] += 1.0  # the future changes ...
+            again = member.sequence(torch.from_numpy(changed))
+        assert torch.allclose(full[:, :25], prefix, atol=1e-5)
+        assert torch.allclose(full[:, :40], again[:, :40], atol=1e-5)  # ... the past does not
+        assert not torch.allclose(full[:, 40:], again[:, 40:])
+
+
+def test_the_ensembles_cosine_is_the_mean_of_its_members_cosines() -> None:
+    """Why an ensemble keeps the deviation's meaning: distance to a centroid is the members' distances averaged."""
+    import torch
+
+    e = enc.Encoder(threads=1)
+    assert e.config.members == len(members(e)) == 3 and e.dim == 3 * e.config.embedding_dim
+    x, mask = windows_to_batch([rhythm(30), rhythm(31, flight=300.0, releases=False)])
     with torch.inference_mode():
-        full = e.model.sequence(torch.from_numpy(x))
-        prefix = e.model.sequence(torch.from_numpy(x[:, :25]))
-        changed = x.copy()
-        changed[:, 40:] += 1.0  # the future changes ...
-        again = e.model.sequence(torch.from_numpy(changed))
-    assert torch.allclose(full[:, :25], prefix, atol=1e-5)
-    assert torch.allclose(full[:, :40], again[:, :40], atol=1e-5)  # ... the past does not
-    assert not torch.allclose(full[:, 40:], again[:, 40:])
+        whole = e.model(torch.from_numpy(x), torch.from_numpy(mask)).numpy()
+        parts = [m(torch.from_numpy(x), torch.from_numpy(mask)).numpy() for m in members(e)]
+    assert float(whole[0] @ whole[1]) == pytest.approx(float(np.mean([p[0] @ p[1] for p in parts])), abs=1e-5)
+
+
+def test_a_single_tcn_checkpoint_of_the_previous_format_still_loads(tmp_path: Path) -> None:
+    """v2 checkpoints name no ``members``: they load as one TCN with its own embedding size."""
+    import torch
+
+    first = members(enc.Encoder(threads=1))[0]
+    config = first.config.to_dict()
+    del config["members"]
+    path = tmp_path / "single.pt"
+    torch.save({"config": config, "state_dict": first.state_dict()}, path)
+    single = enc.Encoder(path, enc.file_sha256(path), threads=1)
+    assert single.dim == first.config.embedding_dim and single.config.members == 1
+    z = single.encode([rhythm(40)])
+    assert np.allclose(np.linalg.norm(z, axis=1), 1.0, atol=1e-5)
 
 
 def test_the_encoder_tells_two_very_different_typists_apart() -> None:
