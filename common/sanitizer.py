@@ -874,11 +874,15 @@ _STATED_WORD = (
 )
 # The copula in the languages above: "das Passwort ist X", "c'est X", "la contraseña es X", "a senha é X".
 _COPULA = r"is|was|it['\u2019]s|ist|lautet|est|c['\u2019]est|es|era|é|è|war"
-_STATED_GAP = r"(?:[ \t]{1,3}(?:[\w'.,\-]{1,24}+|\([^()\n]{1,60}+\))){1,5}?(?=[ \t]*(?::|\?|(?:" + _COPULA + r")(?![a-z0-9_]))|['\u2019]s\b)"
+_STATED_GAP = (
+    r"(?:[ \t]{1,3}(?:[\w'.,\-]{1,24}+|\([^()\n]{1,60}+\))){1,5}?"  # words, or an aside: "(yes the real one)"
+    r"(?=[ \t]*(?::|\?|(?:" + _COPULA + r")(?![a-z0-9_]))|['\u2019]s\b)"
+)
 _STATED_LINK = (
     r"(?:[ \t]{0,3}:|(?:['\u2019]s|[ \t]{1,3}(?:" + _COPULA + r"))"
     r"(?:[ \t]{1,3}(?:now|still|just|literally|actually|simply|probably|currently|set[ \t]{1,3}to"
-    r"|changed[ \t]{1,3}to|maintenant|jetzt|nun|ahora|agora|ora|nu))?"
+    r"|(?P<spelled>the[ \t]{1,3}(?:word|string))"
+    r"|(?:changed|reset|updated)[ \t]{1,3}to|maintenant|jetzt|nun|ahora|agora|ora|nu))?"
     r"|[ \t]{1,3}(?:now|(?:set|changed|reset)[ \t]{1,3}to|to)|[ \t]{0,3}(?:->|=>|\?))[ \t]{1,3}"
 )
 _STATED_KEYWORD = re.compile(_STATED_WORD)
@@ -890,7 +894,7 @@ _STATED_APPOSITIVE = re.compile(
 # Tried without the words first ("the password is X"), and where that value fails, with them from the same
 # start ("the password to the zip is X"): so neither reading hides the other, and each start is tried twice.
 _STATED_SECRET = re.compile(_STATED_WORD + _STATED_LINK)
-_STATED_SECRET_AFTER_WORDS = re.compile(_STATED_WORD + _STATED_GAP + _STATED_LINK)
+_STATED_SECRET_AFTER_WORDS = re.compile(_STATED_WORD + ",?" + _STATED_GAP + _STATED_LINK)  # "my password, which is X"
 _STATED_TRIGGERS = ("pass", "pw", "secret", "token", "key", "cred", "log", "sign", "user", "identified", "typ",
                     "enter", "put", "gave", "past", "pin", "use", "try", "auth", "wort", "contrase", "senha",
                     "wacht", "senord", "hasło", "haslo", "пароль", "code", "chang", "rotat", "reset", "updat",
@@ -947,6 +951,8 @@ _AS_PASSWORD = re.compile(
     r"[ \t]as[ \t]{1,3}(?:(?:the|its|my|our|your|their|his|her|an?|new)[ \t]{1,3})?(?:[a-z\-]{1,20}+[ \t]{1,3})?"
     r"(?:pass(?:word|wd|phrase)|pw|pin)(?![a-z])"
 )
+# "hardcoded the key as a1f9c03e...": the secret named first, then "as" and its value.
+_SECRET_AS = re.compile(r"(?:key|token|secret|password|passphrase|passwd)[ \t]{1,3}as[ \t]{1,3}")
 _VALUE_BEFORE = re.compile(
     r"(?:'([^'\n]{1,128}+)'|\"([^\"\n]{1,128}+)\"|`([^`\n]{1,128}+)`"
     r"|(?<![^\s(\[{<,;:=])([^\s\"'`()\[\]{}<>,;]{1,128}+))$"
@@ -961,9 +967,10 @@ _CHANGED_FROM = re.compile(
 )
 # "rotated it to Zebra_Quartz_19", "reset the root password to X": the new value, no "from".
 _CHANGED_TO = re.compile(
-    r"(?:chang(?:ed|e|ing)|rotat(?:ed|e|ing)|reset(?:ting)?|updat(?:ed|e|ing)|switch(?:ed|ing)?|set(?:ting)?)[ \t]{1,3}"
+    r"(?:chang(?:ed|e|ing)|rotat(?:ed|e|ing)|reset(?:ting)?|updat(?:ed|e|ing)|switch(?:ed|ing)?|set(?:ting)?"
+    r"|put(?:ting)?)[ \t]{1,3}"
     r"(?:it|(?P<named>(?:the|my|our|his|her|its|their)[ \t]{1,3}(?:[a-z\-]{1,20}+[ \t]{1,3})?"
-    r"(?:password|passphrase|pw|pin)))[ \t]{1,3}to[ \t]{1,3}"
+    r"(?:password|passphrase|pw|pin)))[ \t]{1,3}(?:to|(?P<on>on))[ \t]{1,3}"
 )
 # "creds: u=svc_etl p=X", "user=bob pass=X": a user and a password as short keys, side by side.
 _USER_P_PAIR = re.compile(
@@ -977,7 +984,7 @@ _ACCESS_CODE = re.compile(
     # "the code for the server room door is X": a code named for the lock it opens
     r"|codes?[ \t]{1,3}(?:for|to|of)(?:[ \t]{1,3}[a-z'\-]{1,12}+){0,3}?[ \t]{1,3}"
     r"(?:door|alarm|safe|gate|lock|locker|garage|keypad|padlock|vault)s?)"
-    r"(?:[ \t]{0,3}:|[ \t]{1,3}(?:is|are|was|were))[ \t]{1,3}"
+    r"(?:[ \t]{0,3}[:,]|[ \t]{1,3}(?:is|are|was|were))[ \t]{1,3}"
 )
 _CODE_VALUES = re.compile(r"(?:[,;]?[ \t]{1,3})?([a-z0-9]{2,8}(?:-[a-z0-9]{2,8}){1,5}+|[0-9]{4,10})(?![a-z0-9\-])")
 _MAX_CODES = 16
@@ -1033,7 +1040,7 @@ _PROSE_WORDS = frozenset(
 _PASSWORD_CONTEXT = re.compile(r"pass(?:word|wd|phrase|[ \t]phrase|code)|\bpw\b|\bsudo\b|credential|\blog[ \t]?in\b")
 _PROMPT_CONTEXT = re.compile(r"prompt|asked|asks|rejected|rejecting|denied")
 # "use the passphrase correcthorsebatterystaple": no link word, so only a value no word could be counts.
-_BARE_STATED_SECRET = re.compile(r"(?:pass(?:word|wd|phrase)|pw|" + _FOREIGN_LOGIN_WORDS + r")[ \t]{1,3}(?=[^\s])")
+_BARE_STATED_SECRET = re.compile(r"(?:pass(?:word|wd|phrase)?|pw|" + _FOREIGN_LOGIN_WORDS + r")[ \t]{1,3}(?=[^\s])")
 _QUOTED_VALUE = re.compile(r"'([^'\n]{1,128})'|\"([^\"\n]{1,128})\"|`([^`\n]{1,128})`")
 _BARE_VALUE = re.compile(r"[^\s\"'`,;()\[\]{}<>]{1,128}+")
 _NOT_PASSWORDS = frozenset(
@@ -1177,6 +1184,8 @@ def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
             or _is_key_material(value)
             or _is_dashed_code(value)
             or (found[2] and _looks_like_password(value, quoted=False))
+            # "the password `a$b;c` contains": quoted, short, and not a word
+            or (found[2] and not value.isalpha() and " " not in value and _looks_like_password(value, quoted=True))
         ):
             yield found[0], found[1], "SECRET"
     for m in _QUALIFIED_TOKEN.finditer(lower):
@@ -1246,6 +1255,8 @@ def _stated_value_ok(m: re.Match[str], value: str, *, quoted: bool) -> bool:
             or _is_mixed_code(value)
             or (len(value) >= 8 and _is_complex_password(value) and (symbols or digits >= 3))
         )
+    if m.group("spelled"):  # "the password is the word cinnamon": named as a word, any word
+        return value.isalnum() and len(value) >= 3 and value.lower() not in _NOT_PASSWORDS
     if m.group("code") and value.isdigit():  # a passcode is often digits only ("your passcode is 583920")
         return 4 <= len(value) <= 10
     if m.group("pin"):  # digits, or a code with letters in it; not a version pin (numpy==1.26)
@@ -1267,6 +1278,12 @@ def _told_in_passing(text: str, lower: str) -> Iterator[_Candidate]:
                 if _is_complex_password(value) or _is_key_material(value):
                     yield before.start(group), before.end(group), "SECRET"
     if " as " in lower:
+        for m in _SECRET_AS.finditer(lower):
+            found = _value_at(text, m.end())
+            if found and _word_char_before(lower, m.start()) is False:
+                value = text[found[0] : found[1]]
+                if _is_key_material(value) or (_is_complex_password(value) and not _IDENTIFIER.fullmatch(value)):
+                    yield found[0], found[1], "SECRET"
         for m in _AS_PASSWORD.finditer(lower):
             before = _VALUE_BEFORE.search(text, max(0, m.start() - _VALUE_BEFORE_WIDTH), m.start())
             if before:
@@ -1274,17 +1291,21 @@ def _told_in_passing(text: str, lower: str) -> Iterator[_Candidate]:
                 value = before.group(group)
                 if _looks_like_password(value, quoted=False) or _is_complex_password(value):
                     yield before.start(group), before.end(group), "SECRET"
-    if " to " in lower:
+    if " to " in lower or " on " in lower:
         for m in _CHANGED_TO.finditer(lower):
             found = _value_at(text, m.end())
             if found:
                 value = text[found[0] : found[1]]
-                if _looks_like_password(value, quoted=found[2]) if m.group("named") else _is_complex_password(value):
+                named = m.group("named") and not m.group("on")  # "set the password on server01" is no value
+                if _looks_like_password(value, quoted=found[2]) if named else _is_complex_password(value):
                     yield found[0], found[1], "SECRET"
     if "=" in text:
         for m in _USER_P_PAIR.finditer(lower):
             found = _value_at(text, m.end())
-            if found and _looks_like_password(text[found[0] : found[1]], quoted=found[2]):
+            value = text[found[0] : found[1]] if found else ""
+            # Beside a user, a lone word is the password too ("user=kiosk pass=icecream").
+            word = value.isalpha() and len(value) >= 4 and value.lower() not in _NOT_PASSWORDS | _PLACEHOLDER_VALUES
+            if found and (word or _looks_like_password(value, quoted=found[2])):
                 yield found[0], found[1], "SECRET"
     if "from" in lower:
         for m in _CHANGED_FROM.finditer(lower):
@@ -1355,8 +1376,8 @@ def _typed_secrets(text: str, lower: str) -> Iterator[_Candidate]:
 # same line (``-p`` is mysql's password but docker's port). Each line is scanned once per pattern.
 _VALUE = r"""('[^'\n]{1,128}'|"[^"\n]{1,128}"|[^\s'"|;&<>]{1,128}+)"""
 _PASSWORD_FLAG = re.compile(
-    r"-(?<![\w\-]-)-?[A-Za-z\-]{0,16}(?:[Pp]ass(?:word|wd|phrase)?|PASS(?:WORD|WD|PHRASE)?|pw)(?:in|out)?(?:=|[ \t]++)"
-    + _VALUE
+    r"-(?<![\w\-]-)-?[A-Za-z\-]{0,16}(?:[Pp]ass(?:word|wd|phrase)?|PASS(?:WORD|WD|PHRASE)?|pw)(?:in|out)?"
+    r"(?:=|[ \t]++|[\"'][ \t]{0,3},[ \t]{0,3}(?=[\"']))" + _VALUE  # or "--requirepass", "X": an argv list
 )
 _ECHO_TO_SUDO = re.compile(r"echo[ \t]++" + _VALUE + r"[ \t]*+\|[ \t]*+sudo[ \t]++(?:-[A-Za-z]++[ \t]++)*?-S")
 # echo X | docker login ... --password-stdin (and every other CLI that copied docker's flag).
@@ -1567,11 +1588,11 @@ def _command_line_secrets(scan: _Scan) -> Iterator[_Candidate]:
 # bracketed; spaced out in prose only the unambiguous ones.
 _AT_SEPARATOR = re.compile(
     r"[ \t]*+[\[({<](?:at|arroba|chiocciola|klammeraffe|ät)[\])}>][ \t]*+|[ \t]++(?:at|arroba|chiocciola)[ \t]++"
-    r"|[ \t]++-(?:at|arroba)-[ \t]++"  # "d.mueller -at- example -dot- de"
+    r"|[ \t]*+-(?:at|arroba)-[ \t]*+|(?P<sign>@)"  # "d.mueller -at- example -dot- de", "noa-at-example-dot-com"
 )
 _DOT_SEPARATOR = (
     r"(?:[ \t]++(?:dot|punkt|punto|ponto)[ \t]++|[ \t]*+[\[({<](?:dot|punkt|punto|ponto|point|punt|\.)[\])}>][ \t]*+"
-    r"|[ \t]++-(?:dot|punkt|punto)-[ \t]++)"
+    r"|[ \t]*+-(?:dot|punkt|punto)-[ \t]*+)"
 )
 _SPELLED_LOCAL = re.compile(
     rf"(?<![a-z0-9._%+\-])(?:[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}{_DOT_SEPARATOR}){{0,3}}[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}$"
@@ -1591,7 +1612,7 @@ _COMMON_TLDS = frozenset(
 
 def _spelled_emails(scan: _Scan) -> Iterator[_Candidate]:
     lower = scan.lower
-    if "at" not in lower and "arroba" not in lower and "chiocciola" not in lower and "klammeraffe" not in lower:
+    if not any(w in lower for w in ("at", "arroba", "chiocciola", "klammeraffe", "@")):
         return
     for sep in _AT_SEPARATOR.finditer(lower):
         explicit = sep.group().strip() != "at"  # bracketed, or a word only an address uses (arroba)
@@ -1602,6 +1623,8 @@ def _spelled_emails(scan: _Scan) -> Iterator[_Candidate]:
             continue
         labels = re.split(_DOT_SEPARATOR + r"|\.", domain.group())
         spelled_dots = len(labels) - 1 > domain.group().count(".")
+        if sep.group("sign") and not spelled_dots:
+            continue  # a written "@" with written dots: the plain e-mail rule judges it
         # Any alphabetic top-level domain when both separators are bracketed ("nina {at} studio {dot} design"):
         # nobody writes prose that way.
         bracketed = explicit and spelled_dots and not re.search(r"[ \t](?:dot|punto|ponto)[ \t]", domain.group())
