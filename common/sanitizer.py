@@ -762,6 +762,39 @@ def _is_passphrase(value: str) -> bool:
     return False
 
 
+# A password that is one plain word ("the keystore password is still changeit", "changed my password to
+# dragonfly on Monday"): taken only after a copula or a named change, lowercase, not a word that says what a
+# password is like (weak, required, hashed, expiring), and where the clause ends right after it.
+_NOT_PLAIN_PASSWORDS = frozenset(
+    {"weak", "strong", "long", "short", "secure", "insecure", "mandatory", "sensitive", "plaintext", "visible",
+     "valid", "good", "fine", "okay", "right", "random", "known", "needed", "necessary", "present", "absent",
+     "something", "anything", "nothing", "default", "there", "here", "below", "above", "this", "that", "what",
+     "which", "where", "whatever", "mine", "yours", "secret", "private", "public", "temporary", "new", "old",
+     "simple", "easy", "hard", "complex", "unique", "shared", "personal", "match", "expire", "never", "prevent",
+     "avoid", "comply", "meet", "include", "contain", "also", "still", "just", "only", "unchanged", "blank",
+     "enough", "wrong", "ready", "gone", "working", "broken", "case", "plain", "text", "encrypted",
+     "correct", "incorrect", "invalid", "empty", "missing", "none", "null", "same", "different", "required",
+     "optional", "unknown", "unset", "hidden", "masked", "redacted", "hashed", "stored", "expired", "changed",
+     "reset", "true", "false", "them", "then", "than", "your", "their", "ours", "theirs", "login",
+     "access", "unlock", "continue", "proceed", "connect", "sign", "enter", "type", "save", "update", "change",
+     "sent", "kept", "left", "shown", "given", "written", "taken", "seen", "done", "lost", "bogus", "bcrypt",
+     "scrypt", "argon", "unicode", "ascii", "base", "pretty", "very", "really", "quite", "always", "usually"}
+)  # fmt: skip
+_NOT_PLAIN_SUFFIXES = ("ed", "ing", "able", "ible", "ous", "ive", "ful", "less", "ally")
+_CLAUSE_ENDS = re.compile(
+    r"$|[.,;!)]|[ \t]{1,3}(?:for|on|in|and|but|so|since|until|now|again|btw|though|haha|lol|as|at)(?![a-z])"
+)
+
+
+def _is_plain_word_password(text: str, start: int, end: int) -> bool:
+    value = text[start:end]
+    if not (4 <= len(value) <= 24 and value.isalpha() and value.islower() and value.isascii()):
+        return False
+    if value in _NOT_PLAIN_PASSWORDS or value.endswith(_NOT_PLAIN_SUFFIXES):
+        return False
+    return bool(_CLAUSE_ENDS.match(text, end))
+
+
 # SECRET: long high-entropy strings (base64 / base62 alphabets) that no other rule explained.
 _TOKEN = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/_\-]{20,}+=*+")
 _HEX_ONLY = re.compile(r"[0-9A-Fa-f_\-]+")
@@ -886,6 +919,9 @@ _STATED_LINK = (
     r"|[ \t]{1,3}(?:now|(?:set|changed|reset)[ \t]{1,3}to|to)|[ \t]{0,3}(?:->|=>|\?))[ \t]{1,3}"
 )
 _STATED_KEYWORD = re.compile(_STATED_WORD)
+_COPULA_LINK = re.compile(
+    r"(?:[ \t]|['\u2019])(?:is|was|it['\u2019]s|s)(?:[ \t]{1,3}(?:still|just|now|literally))?[ \t]{1,3}$"
+)
 # "the password you gave me, ocelot77, works": the value set off by commas after the words about it; only a
 # password word (a PIN or a key here is too often a version or a name), and a value the commas close.
 _STATED_APPOSITIVE = re.compile(
@@ -1230,6 +1266,8 @@ def _stated_value(text: str, lower: str, m: re.Match[str]) -> _Candidate | None:
         return start, end, "SECRET"
     if m.group("weak") or m.group("pin"):
         return None
+    if _COPULA_LINK.search(m.group()) and not quoted and _is_plain_word_password(text, start, end):
+        return start, end, "SECRET"  # "the keystore password is still changeit"
     if app := _APP_PASSWORD.match(lower, m.end()):
         return app.start(), app.end(), "SECRET"
     if lower.endswith(":", 0, len(m.group().rstrip()) + m.start()):
@@ -1297,7 +1335,8 @@ def _told_in_passing(text: str, lower: str) -> Iterator[_Candidate]:
             if found:
                 value = text[found[0] : found[1]]
                 named = m.group("named") and not m.group("on")  # "set the password on server01" is no value
-                if _looks_like_password(value, quoted=found[2]) if named else _is_complex_password(value):
+                plain = named and not found[2] and _is_plain_word_password(text, found[0], found[1])
+                if plain or (_looks_like_password(value, quoted=found[2]) if named else _is_complex_password(value)):
                     yield found[0], found[1], "SECRET"
     if "=" in text:
         for m in _USER_P_PAIR.finditer(lower):
@@ -1588,11 +1627,11 @@ def _command_line_secrets(scan: _Scan) -> Iterator[_Candidate]:
 # bracketed; spaced out in prose only the unambiguous ones.
 _AT_SEPARATOR = re.compile(
     r"[ \t]*+[\[({<](?:at|arroba|chiocciola|klammeraffe|ät)[\])}>][ \t]*+|[ \t]++(?:at|arroba|chiocciola)[ \t]++"
-    r"|[ \t]*+-(?:at|arroba)-[ \t]*+|(?P<sign>@)"  # "d.mueller -at- example -dot- de", "noa-at-example-dot-com"
+    r"|[ \t]++-(?:at|arroba)-[ \t]++|(?P<sign>@)"  # "d.mueller -at- example -dot- de", "ana@example dot pt"
 )
 _DOT_SEPARATOR = (
     r"(?:[ \t]++(?:dot|punkt|punto|ponto)[ \t]++|[ \t]*+[\[({<](?:dot|punkt|punto|ponto|point|punt|\.)[\])}>][ \t]*+"
-    r"|[ \t]*+-(?:dot|punkt|punto)-[ \t]*+)"
+    r"|[ \t]++-(?:dot|punkt|punto)-[ \t]++)"
 )
 _SPELLED_LOCAL = re.compile(
     rf"(?<![a-z0-9._%+\-])(?:[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}{_DOT_SEPARATOR}){{0,3}}[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}$"
@@ -1601,6 +1640,11 @@ _SPELLED_DOMAIN = re.compile(
     rf"[a-z0-9][a-z0-9\-]{{0,62}}(?:(?:{_DOT_SEPARATOR}|\.)[a-z0-9][a-z0-9\-]{{0,62}}){{1,4}}(?![a-z0-9\-])"
 )
 _SPELLED_WINDOW = 160
+# "noa-at-example-dot-com": joined by dashes, no spaces; the local part and the labels hold no dash then, so
+# the one possessive match costs its length.
+_DASHED_ADDRESS = re.compile(
+    r"(?<![a-z0-9._%+\-])[a-z0-9_%+][a-z0-9._%+]{0,63}+-at-[a-z0-9]{1,63}+(?:-dot-[a-z0-9]{1,63}+){1,4}+(?![a-z0-9\-])"
+)
 _COMMON_TLDS = frozenset(
     ("com", "org", "net", "edu", "gov", "mil", "int", "io", "co", "uk", "de", "fr", "es", "it", "nl", "pl", "ru",
      "jp", "cn", "in", "br", "au", "ca", "ch", "se", "no", "fi", "dk", "be", "at", "eu", "us", "info", "biz", "dev",
@@ -1614,6 +1658,10 @@ def _spelled_emails(scan: _Scan) -> Iterator[_Candidate]:
     lower = scan.lower
     if not any(w in lower for w in ("at", "arroba", "chiocciola", "klammeraffe", "@")):
         return
+    if "-at-" in lower:
+        for m in _DASHED_ADDRESS.finditer(lower):
+            if m.group().rsplit("-dot-", 1)[1] in _COMMON_TLDS:
+                yield m.start(), m.end(), "EMAIL"
     for sep in _AT_SEPARATOR.finditer(lower):
         explicit = sep.group().strip() != "at"  # bracketed, or a word only an address uses (arroba)
         window = max(0, sep.start() - _SPELLED_WINDOW)
