@@ -762,39 +762,6 @@ def _is_passphrase(value: str) -> bool:
     return False
 
 
-# A password that is one plain word ("the keystore password is still changeit", "changed my password to
-# dragonfly on Monday"): taken only after a copula or a named change, lowercase, not a word that says what a
-# password is like (weak, required, hashed, expiring), and where the clause ends right after it.
-_NOT_PLAIN_PASSWORDS = frozenset(
-    {"weak", "strong", "long", "short", "secure", "insecure", "mandatory", "sensitive", "plaintext", "visible",
-     "valid", "good", "fine", "okay", "right", "random", "known", "needed", "necessary", "present", "absent",
-     "something", "anything", "nothing", "default", "there", "here", "below", "above", "this", "that", "what",
-     "which", "where", "whatever", "mine", "yours", "secret", "private", "public", "temporary", "new", "old",
-     "simple", "easy", "hard", "complex", "unique", "shared", "personal", "match", "expire", "never", "prevent",
-     "avoid", "comply", "meet", "include", "contain", "also", "still", "just", "only", "unchanged", "blank",
-     "enough", "wrong", "ready", "gone", "working", "broken", "case", "plain", "text", "encrypted",
-     "correct", "incorrect", "invalid", "empty", "missing", "none", "null", "same", "different", "required",
-     "optional", "unknown", "unset", "hidden", "masked", "redacted", "hashed", "stored", "expired", "changed",
-     "reset", "true", "false", "them", "then", "than", "your", "their", "ours", "theirs", "login",
-     "access", "unlock", "continue", "proceed", "connect", "sign", "enter", "type", "save", "update", "change",
-     "sent", "kept", "left", "shown", "given", "written", "taken", "seen", "done", "lost", "bogus", "bcrypt",
-     "scrypt", "argon", "unicode", "ascii", "base", "pretty", "very", "really", "quite", "always", "usually"}
-)  # fmt: skip
-_NOT_PLAIN_SUFFIXES = ("ed", "ing", "able", "ible", "ous", "ive", "ful", "less", "ally")
-_CLAUSE_ENDS = re.compile(
-    r"$|[.,;!)]|[ \t]{1,3}(?:for|on|in|and|but|so|since|until|now|again|btw|though|haha|lol|as|at)(?![a-z])"
-)
-
-
-def _is_plain_word_password(text: str, start: int, end: int) -> bool:
-    value = text[start:end]
-    if not (4 <= len(value) <= 24 and value.isalpha() and value.islower() and value.isascii()):
-        return False
-    if value in _NOT_PLAIN_PASSWORDS or value.endswith(_NOT_PLAIN_SUFFIXES):
-        return False
-    return bool(_CLAUSE_ENDS.match(text, end))
-
-
 # SECRET: long high-entropy strings (base64 / base62 alphabets) that no other rule explained.
 _TOKEN = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/_\-]{20,}+=*+")
 _HEX_ONLY = re.compile(r"[0-9A-Fa-f_\-]+")
@@ -919,8 +886,9 @@ _STATED_LINK = (
     r"|[ \t]{1,3}(?:now|(?:set|changed|reset)[ \t]{1,3}to|to)|[ \t]{0,3}(?:->|=>|\?))[ \t]{1,3}"
 )
 _STATED_KEYWORD = re.compile(_STATED_WORD)
-_COPULA_LINK = re.compile(
-    r"(?:[ \t]|['\u2019])(?:is|was|it['\u2019]s|s)(?:[ \t]{1,3}(?:still|just|now|literally))?[ \t]{1,3}$"
+# What a password of digits alone protects ("the password for the zip is 8812"): a PIN's shape is its password.
+_LOCKED_THING = re.compile(
+    r"(?<![a-z])(?:zip|archive|pdf|rar|7z|door|safe|lock|locker|phone|sim|voicemail|bios|keypad)"
 )
 # "the password you gave me, ocelot77, works": the value set off by commas after the words about it; only a
 # password word (a PIN or a key here is too often a version or a name), and a value the commas close.
@@ -1266,8 +1234,6 @@ def _stated_value(text: str, lower: str, m: re.Match[str]) -> _Candidate | None:
         return start, end, "SECRET"
     if m.group("weak") or m.group("pin"):
         return None
-    if _COPULA_LINK.search(m.group()) and not quoted and _is_plain_word_password(text, start, end):
-        return start, end, "SECRET"  # "the keystore password is still changeit"
     if app := _APP_PASSWORD.match(lower, m.end()):
         return app.start(), app.end(), "SECRET"
     if lower.endswith(":", 0, len(m.group().rstrip()) + m.start()):
@@ -1295,8 +1261,10 @@ def _stated_value_ok(m: re.Match[str], value: str, *, quoted: bool) -> bool:
         )
     if m.group("spelled"):  # "the password is the word cinnamon": named as a word, any word
         return value.isalnum() and len(value) >= 3 and value.lower() not in _NOT_PASSWORDS
-    if m.group("code") and value.isdigit():  # a passcode is often digits only ("your passcode is 583920")
-        return 4 <= len(value) <= 10
+    words = m.group().split()
+    about = len(words) > 1 and _ABOUT_A_SECRET.fullmatch(words[1])  # "password length for the safe is 12"
+    if value.isdigit() and (m.group("code") or (_LOCKED_THING.search(m.group()) and not about)):
+        return 4 <= len(value) <= 10  # a passcode, or the password of a zip or a door, is often digits only
     if m.group("pin"):  # digits, or a code with letters in it; not a version pin (numpy==1.26)
         return (value.isdigit() and 4 <= len(value) <= 8) or (
             _is_complex_password(value) and value.replace("-", "").isalnum()
@@ -1335,8 +1303,7 @@ def _told_in_passing(text: str, lower: str) -> Iterator[_Candidate]:
             if found:
                 value = text[found[0] : found[1]]
                 named = m.group("named") and not m.group("on")  # "set the password on server01" is no value
-                plain = named and not found[2] and _is_plain_word_password(text, found[0], found[1])
-                if plain or (_looks_like_password(value, quoted=found[2]) if named else _is_complex_password(value)):
+                if _looks_like_password(value, quoted=found[2]) if named else _is_complex_password(value):
                     yield found[0], found[1], "SECRET"
     if "=" in text:
         for m in _USER_P_PAIR.finditer(lower):
@@ -1427,6 +1394,11 @@ _ECHO_VALUE = re.compile(
     r"echo[ \t]++(?:-[ne][ \t]++)?('[^'\n]{1,128}'|\"[^\"\n]{1,128}\"|[^\s'\"|;&<>)]{1,128}+)[ \t]*+(?:\||\))"
 )
 _ECHO_READERS = re.compile(r"passw|passphrase|chpasswd|-stdin|secret")
+# restic's --password-command 'echo X', borg's BORG_PASSCOMMAND="echo X": a command that prints the password.
+_PASSWORD_COMMAND = re.compile(
+    r"pass(?:word|phrase)?[_\-]?(?:command|cmd)[\"']?[ \t]{0,3}[= \t][ \t]{0,3}[\"'](?:echo|printf)[ \t]{1,3}"
+    r"([^\s\"'|;&<>$`]{1,128}+)[\"']"
+)
 _CLI_PROGRAM = re.compile(
     r"(?<![\w\-.])(?:(?<=bin/)|(?<!/))(mysql(?:dump|admin|import|check)?|mariadb(?:-dump|-admin)?|7z[az]?|sshpass"
     r"|(?:docker|podman|nerdctl|az|oc|cf|skopeo|oras|helm[ \t]++registry)[ \t]++login"
@@ -1553,8 +1525,10 @@ def _cli_value(text: str, m: re.Match[str]) -> Iterator[_Candidate]:
     value = text[start:end]
     if value.startswith("pass:"):  # openssl's -passin/-passout pass:SECRET
         start, value = start + 5, value[5:]
-    if len(value) < 3 or value.startswith(_NOT_CLI_VALUES) or value[0] in "$%{<*[#(`-" or len(set(value)) <= 2:
+    if len(value) < 3 or value.startswith(_NOT_CLI_VALUES) or value[0] in "$%{<*[#(`-":
         return
+    if len(set(value)) <= 2 and not (value.isdigit() and len(set(value)) == 2):
+        return  # a mask (xxxx, ****), but "zip -P 4411" is a PIN
     yield start, end, "SECRET"
 
 
@@ -1601,6 +1575,9 @@ def _command_line_secrets(scan: _Scan) -> Iterator[_Candidate]:
             value = text[start:end]
             if _looks_like_password(value, quoted=False) or _is_gibberish(value):
                 yield start, end, "SECRET"
+    if "command" in lower or "cmd" in lower:
+        for m in _PASSWORD_COMMAND.finditer(lower):
+            yield from _cli_value(text, m)
     if _CRACKED_CONTEXT.search(lower):
         for m in _CRACKED.finditer(lower):
             if _CRACKED_CONTEXT.search(_line_around(lower, m.start())):

@@ -433,6 +433,9 @@ CREDENTIALS = [
     ("SECRET", "the alarm password is the word marigold, all lowercase", "marigold"),
     ("SECRET", "login=printer pass=snowdrop mode=scan", "snowdrop"),
     ("SECRET", "I pasted the token as 5e1d9a7c3b2f4e6d8a0c1b3d5f7e9a2c for now", "5e1d9a7c3b2f4e6d8a0c1b3d5f7e9a2c"),
+    ("SECRET", 'export BORG_PASSCOMMAND="echo Lime-Sparrow"', "Lime-Sparrow"),
+    ("SECRET", "unzip -P 7007 archive.zip", "7007"),
+    ("SECRET", "the password for the pdf is 90210", "90210"),
     ("EMAIL", "write to j.okafor -at- example -dot- ng", "j.okafor -at- example -dot- ng"),
     ("EMAIL", "reach me: lena-at-example-dot-de", "lena-at-example-dot-de"),
     ("EMAIL", "cc ines.ferreira@example dot pt please", "ines.ferreira@example dot pt"),
@@ -550,6 +553,13 @@ CREDENTIAL_LOOK_ALIKES = [
     "pass the token as an argument",
     "firstname dot lastname at example dot com is the naming convention",
     "clone git@github.com:org/repo.git",
+    "the password is required, ask an admin",
+    "I need the password to login.",
+    "changed my password to something stronger",
+    "the password is stored in vault",
+    "the password length for the safe is 1234",
+    "zip -P 0000 notes.zip",
+    "restic --password-command 'echo $RESTIC_PW' snapshots",
 ]
 
 
@@ -621,11 +631,12 @@ def test_credentials_blind_dev2_split() -> None:
 
 def test_credentials_blind_dev3_split() -> None:
     """dev3, a third blind corpus; round seven was tuned on it (odd lines first, then all). The floors are
-    what round seven reached there, held against regressions; its look-alike lines must all be kept."""
+    what round seven reached there, held against regressions; its look-alike lines must all be kept. (A
+    query-string password typed URL keeps precision below 1, as in dev2.)"""
     lines = [json.loads(line) for line in CREDENTIALS_DEV3.read_text(encoding="utf-8").splitlines()]
     assert len(lines) >= 300 and all(value in e["text"] for e in lines for _, value in e["pii"])
     recall, precision, touched = _score(CREDENTIALS_DEV3)
-    assert recall >= DEV3_RECALL and precision >= DEV3_PRECISION and touched <= DEV3_TOUCHED, (
+    assert recall >= 0.95 and precision >= 0.99 and touched == 0, (
         recall,
         precision,
         touched,
@@ -731,6 +742,7 @@ ADVERSARIAL = {
     "at-sign-spelled-dots": "a@b dot " * (SIZE // 8),
     "put-on-and-key-as": "put the password on key as " * (SIZE // 27),
     "user-pass-words": "user=a pass=b " * (SIZE // 14),
+    "password-commands": '--password-command "echo ' * (SIZE // 25),
 }
 
 
