@@ -242,6 +242,7 @@ ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "'put the password on key as '": _repeat("put the password on key as "),
     "'user=a pass=b ' repeated": _repeat("user=a pass=b "),
     "'--password-command \"echo ' repeated": _repeat('--password-command "echo '),
+    "\"token = getenv('a') or \" repeated": _repeat("token = getenv('a') or "),
 }
 
 

@@ -471,6 +471,11 @@ _GETTER_WORDS = re.compile(
     r"get|read|load|fetch|delete|del_|remove|prompt|ask|input|env|hash|verify|check|valid|is_|has_|reset|generate"
     r"|gen_|random|find|lookup|clear|forget|require|path|open|file"
 )
+# A look-up's fallback written after its call: .unwrap_or("X"), .or("X"), getOrElse("X"), or "X", || "X", ?? "X".
+_FALLBACK = re.compile(
+    r"""['"]\)[ \t]{0,3}(?:\.(?:unwrap_or|or|get_or|or_else|getOrElse|orElse)\([ \t]{0,3}|(?:\|\||\?\?|or)[ \t]{1,3})"""
+    r"""(?:'([^'\n]{1,256}+)'|"([^"\n]{1,256}+)")"""
+)
 _LOOKUP_CALLS = re.compile(r"(?i)fetch|get|env|default|setdefault")
 _MAX_CALL_ARGUMENTS = 4
 _CALL_ARGUMENT = re.compile(r"""'([^'\n]{1,256}+)'|"([^"\n]{1,256}+)"|[^,()'"\n]{0,128}+""")
@@ -533,6 +538,10 @@ def _literal_in_call(text: str, call: re.Match[str]) -> _Span | None:
     if not literals:
         return None
     if _LOOKUP_CALLS.search(call.group()):
+        if len(args) == 1 and args[0][2] and (fallback := _FALLBACK.match(text, args[0][1])):
+            group = fallback.lastindex or 1  # env::var("TOKEN").unwrap_or("X"), getenv("T") or "X"
+            s, e = fallback.start(group), fallback.end(group)
+            return (s, e) if _call_literal_ok(text[s:e]) and _password_shaped(text[s:e]) else None
         if len(args) < 2 or not args[1][2]:
             return None
         s, e, _ = args[1]

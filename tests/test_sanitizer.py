@@ -436,6 +436,7 @@ CREDENTIALS = [
     ("SECRET", 'export BORG_PASSCOMMAND="echo Lime-Sparrow"', "Lime-Sparrow"),
     ("SECRET", "unzip -P 7007 archive.zip", "7007"),
     ("SECRET", "the password for the pdf is 90210", "90210"),
+    ("SECRET", 'let api_token = env::var("API_TOKEN").unwrap_or("Dflt#Tok3n-44".to_string());', "Dflt#Tok3n-44"),
     ("EMAIL", "write to j.okafor -at- example -dot- ng", "j.okafor -at- example -dot- ng"),
     ("EMAIL", "reach me: lena-at-example-dot-de", "lena-at-example-dot-de"),
     ("EMAIL", "cc ines.ferreira@example dot pt please", "ines.ferreira@example dot pt"),
@@ -559,6 +560,7 @@ CREDENTIAL_LOOK_ALIKES = [
     "the password is stored in vault",
     "the password length for the safe is 1234",
     "zip -P 0000 notes.zip",
+    'token = os.getenv("TOKEN") or "your-token-here"',
     "restic --password-command 'echo $RESTIC_PW' snapshots",
 ]
 
@@ -743,6 +745,7 @@ ADVERSARIAL = {
     "put-on-and-key-as": "put the password on key as " * (SIZE // 27),
     "user-pass-words": "user=a pass=b " * (SIZE // 14),
     "password-commands": '--password-command "echo ' * (SIZE // 25),
+    "lookup-fallbacks": "token = getenv('a') or " * (SIZE // 23),
 }
 
 
