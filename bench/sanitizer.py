@@ -230,6 +230,19 @@ ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "'a [arroba] b [punto] ' repeated": _repeat("a [arroba] b [punto] "),
     "'ENC[' then base64 tokens": lambda n: "ENC[a," + _random_text(string.ascii_letters + string.digits + ", ", 4)(n),
     "'<hex32>-us1 ' repeated": _repeat("0123456789abcdef0123456789abcdef-us1 "),
+    # Round seven: one per new rule family.
+    "'passcode is 1 seed is ' repeated": _repeat("passcode is 1 seed is "),
+    "'password (a b (c) is ' repeated": _repeat("password (a b (c) is "),
+    "'password a b, c, ' repeated": _repeat("password a b, c, "),
+    "'password=a;' then 'b;' repeated": lambda n: "password=a;" + "b;" * (n // 2),
+    "'\"--requirepass\", ' repeated": _repeat('"--requirepass", '),
+    "'code for the door ' repeated": _repeat("code for the door code for "),
+    "'a-at-b-dot-' repeated": _repeat("a-at-b-dot-"),
+    "'a@b dot ' repeated": _repeat("a@b dot "),
+    "'put the password on key as '": _repeat("put the password on key as "),
+    "'user=a pass=b ' repeated": _repeat("user=a pass=b "),
+    "'--password-command \"echo ' repeated": _repeat('--password-command "echo '),
+    "\"token = getenv('a') or \" repeated": _repeat("token = getenv('a') or "),
 }
 
 

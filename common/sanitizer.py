@@ -321,9 +321,9 @@ def _prefixed_secrets(scan: _Scan) -> Iterator[_Candidate]:
 # line, or an unquoted run.
 _SECRET_KEYWORD = re.compile(
     r"pass(?:word|wd|phrase)?(?![a-rt-z])|pwd|pw(?![a-z])|secret|token|api[_\-]?key|access[_\-]?key|auth[_\-]?key"
-    r"|private[_\-]?key|credential|(?P<weak>key|psk|auth|sig(?:nature|ning)?|session(?:[_\-]?id)?|sessid)(?![a-z])"
+    r"|private[_\-]?key|credential|(?P<weak>key|psk|auth|sig(?:nature|ning)?|session(?:[_\-]?id)?|sessid|(?<![a-z])sas)(?![a-z])"
 )
-_SECRET_TRIGGERS = ("pass", "pw", "secret", "token", "key", "credential", "sig", "sess", "psk", "auth")
+_SECRET_TRIGGERS = ("pass", "pw", "secret", "token", "key", "credential", "sig", "sess", "psk", "auth", "sas")
 # Terraform's variable block gives the value after "{ default =" (variable "db_password" { default = "..." }).
 _ASSIGNMENT = re.compile(
     r"[A-Za-z0-9_\-]{0,20}+[\"']?(?:[ \t]{0,3}\{[ \t]{0,3}default)?"
@@ -340,6 +340,22 @@ _ABOUT_A_SECRET = re.compile(
     r"|digest|rounds|complexity|history|age|reuse|expiration|lockout|entry|entries)(?![a-z])"
 )
 _UNQUOTED_VALUE = re.compile(r"[^\s\"'`,;)\]}>]{1,256}+")
+# A semicolon inside a bare value ("password=tidal;wave;5 dbname=wh"): the part after it belongs to the value
+# unless it is the next setting (";Database=crm") or a call; at most a few parts, each bounded.
+_SEMICOLON_PART = re.compile(r";[^\s\"'`,;=(){}\[\]<>]{1,64}+")
+_MAX_SEMICOLON_PARTS = 4
+
+
+def _through_semicolons(text: str, end: int) -> int:
+    """Where a bare value ending at ``end`` really ends, taking in the parts a semicolon joins to it."""
+    for _ in range(_MAX_SEMICOLON_PARTS):
+        part = _SEMICOLON_PART.match(text, end)
+        if not part or text.startswith(("=", "("), part.end()):
+            break
+        end = part.end()
+    return end
+
+
 _CMDLET = re.compile(r"[A-Z][A-Za-z]{1,20}+-[A-Z][A-Za-z]{1,40}+")  # PowerShell's Verb-Noun: a call
 _YAML_TAG = re.compile(r"![A-Za-z_][A-Za-z0-9_:\-]*")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -430,11 +446,14 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
             if not v:
                 continue
             start, end, quoted = v.start(), v.start() + len(v.group().rstrip(".,:;?")), False  # "!" often ends one
+            if end == v.end():
+                end = _through_semicolons(text, end)
         # A name that only ends in "key" or "signature" (AccountKey, x-functions-key, sig) names anything from a
         # dict key to a sort key, so there the value itself must be key material.
         value = text[start:end]
         if k.group("weak"):
-            ok = _is_key_material(value)
+            # MASTER_KEY = "Jv4M@ster!2024": a quoted password's shape with a symbol no shortcut or path has
+            ok = _is_key_material(value) or (quoted and _is_keyed_password(value))
         else:
             ok = _looks_like_secret_value(value, quoted=quoted, literal=_literal_syntax(text, k.start(), a))
         if ok:
@@ -451,6 +470,11 @@ _MAX_CALLEE = 40
 _GETTER_WORDS = re.compile(
     r"get|read|load|fetch|delete|del_|remove|prompt|ask|input|env|hash|verify|check|valid|is_|has_|reset|generate"
     r"|gen_|random|find|lookup|clear|forget|require|path|open|file"
+)
+# A look-up's fallback written after its call: .unwrap_or("X"), .or("X"), getOrElse("X"), or "X", || "X", ?? "X".
+_FALLBACK = re.compile(
+    r"""['"]\)[ \t]{0,3}(?:\.(?:unwrap_or|or|get_or|or_else|getOrElse|orElse)\([ \t]{0,3}|(?:\|\||\?\?|or)[ \t]{1,3})"""
+    r"""(?:'([^'\n]{1,256}+)'|"([^"\n]{1,256}+)")"""
 )
 _LOOKUP_CALLS = re.compile(r"(?i)fetch|get|env|default|setdefault")
 _MAX_CALL_ARGUMENTS = 4
@@ -514,6 +538,10 @@ def _literal_in_call(text: str, call: re.Match[str]) -> _Span | None:
     if not literals:
         return None
     if _LOOKUP_CALLS.search(call.group()):
+        if len(args) == 1 and args[0][2] and (fallback := _FALLBACK.match(text, args[0][1])):
+            group = fallback.lastindex or 1  # env::var("TOKEN").unwrap_or("X"), getenv("T") or "X"
+            s, e = fallback.start(group), fallback.end(group)
+            return (s, e) if _call_literal_ok(text[s:e]) and _password_shaped(text[s:e]) else None
         if len(args) < 2 or not args[1][2]:
             return None
         s, e, _ = args[1]
@@ -615,6 +643,7 @@ def _literal_syntax(text: str, keyword_start: int, assignment: re.Match[str]) ->
 
 _PUBLIC_KEY_PREFIXES = ("pk_live_", "pk_test_")  # Stripe's publishable keys: public by design
 _KEY_MATERIAL_CHARS = frozenset(string.ascii_letters + string.digits + "+/-_.~%")
+_PADDED_BASE64 = re.compile(r"[A-Za-z0-9+/]{16,}+={1,2}")
 
 
 def _is_key_material(value: str) -> bool:
@@ -623,11 +652,20 @@ def _is_key_material(value: str) -> bool:
     core = value.rstrip("=")
     if len(core) < 16 or not all(c in _KEY_MATERIAL_CHARS for c in core) or core.startswith(_PUBLIC_KEY_PREFIXES):
         return False
+    if _PADDED_BASE64.fullmatch(value) and len(value) % 4 == 0 and not core.isalpha():
+        return core.lower() != core and core.upper() != core  # base64 with its padding: "bnBtdXNlcjpw...OTk="
     if sum(c.isdigit() for c in core) < 2 or sum(c.isalpha() for c in core) < 2:
         return False
     if _IDENTIFIER.fullmatch(core) and ("_" in core or "." in core):
         return not all(part.isalpha() or part.isdigit() for part in re.split(r"[._]", core))  # a_name.like_this
     return True
+
+
+def _is_keyed_password(value: str) -> bool:
+    """A literal given to a name that only ends in "key" that is a password: mixed case, digits and a symbol
+    other than "+" or "=" (not "Ctrl+Shift+K1", a shortcut)."""
+    symbols = any(c in _PASSWORD_SYMBOLS and c not in "+=" for c in value)
+    return symbols and " " not in value and _is_strong_password(value) and _is_complex_password(value)
 
 
 def _is_number(value: str) -> bool:
@@ -838,29 +876,42 @@ _FOREIGN_LOGIN_WORDS = (
 )
 _STATED_WORD = (
     r"(?<![a-z0-9])"  # after "_" too: SECRET_KEY, db_password (the word may end a snake_case name)
-    r"(?:pass(?:word|wd|phrase|code)?|pw|pwd|secret|auth[ \t]string|"
+    r"(?:pass(?:word|wd|phrase)?|(?P<code>passcode)|pw|pwd|secret|auth[ \t]string|"
     + _FOREIGN_LOGIN_WORDS
-    + r"|(?P<pin>pin)|(?P<weak>token|key))(?![a-z0-9_\-])"
+    + r"|(?P<pin>pin)|(?P<weak>token|key|seed))(?![a-z0-9_\-])"
     r"[?!]{0,3}"  # "password?? it's X"
 )
 # The copula in the languages above: "das Passwort ist X", "c'est X", "la contraseña es X", "a senha é X".
 _COPULA = r"is|was|it['\u2019]s|ist|lautet|est|c['\u2019]est|es|era|é|è|war"
-_STATED_GAP = r"(?:[ \t]{1,3}[\w'.,\-]{1,24}+){1,5}?(?=[ \t]*(?::|\?|(?:" + _COPULA + r")(?![a-z0-9_]))|['\u2019]s\b)"
+_STATED_GAP = (
+    r"(?:[ \t]{1,3}(?:[\w'.,\-]{1,24}+|\([^()\n]{1,60}+\))){1,5}?"  # words, or an aside: "(yes the real one)"
+    r"(?=[ \t]*(?::|\?|(?:" + _COPULA + r")(?![a-z0-9_]))|['\u2019]s\b)"
+)
 _STATED_LINK = (
     r"(?:[ \t]{0,3}:|(?:['\u2019]s|[ \t]{1,3}(?:" + _COPULA + r"))"
     r"(?:[ \t]{1,3}(?:now|still|just|literally|actually|simply|probably|currently|set[ \t]{1,3}to"
-    r"|changed[ \t]{1,3}to|maintenant|jetzt|nun|ahora|agora|ora|nu))?"
+    r"|(?P<spelled>the[ \t]{1,3}(?:word|string))"
+    r"|(?:changed|reset|updated)[ \t]{1,3}to|maintenant|jetzt|nun|ahora|agora|ora|nu))?"
     r"|[ \t]{1,3}(?:now|(?:set|changed|reset)[ \t]{1,3}to|to)|[ \t]{0,3}(?:->|=>|\?))[ \t]{1,3}"
 )
 _STATED_KEYWORD = re.compile(_STATED_WORD)
+# What a password of digits alone protects ("the password for the zip is 8812"): a PIN's shape is its password.
+_LOCKED_THING = re.compile(
+    r"(?<![a-z])(?:zip|archive|pdf|rar|7z|door|safe|lock|locker|phone|sim|voicemail|bios|keypad)"
+)
+# "the password you gave me, ocelot77, works": the value set off by commas after the words about it; only a
+# password word (a PIN or a key here is too often a version or a name), and a value the commas close.
+_STATED_APPOSITIVE = re.compile(
+    r"(?<![a-z0-9])pass(?:word|wd|phrase)(?![a-z0-9_\-])(?:[ \t]{1,3}[\w']{1,24}+){1,5}?[ \t]{0,3},[ \t]{1,3}"
+)
 # Tried without the words first ("the password is X"), and where that value fails, with them from the same
 # start ("the password to the zip is X"): so neither reading hides the other, and each start is tried twice.
 _STATED_SECRET = re.compile(_STATED_WORD + _STATED_LINK)
-_STATED_SECRET_AFTER_WORDS = re.compile(_STATED_WORD + _STATED_GAP + _STATED_LINK)
+_STATED_SECRET_AFTER_WORDS = re.compile(_STATED_WORD + ",?" + _STATED_GAP + _STATED_LINK)  # "my password, which is X"
 _STATED_TRIGGERS = ("pass", "pw", "secret", "token", "key", "cred", "log", "sign", "user", "identified", "typ",
                     "enter", "put", "gave", "past", "pin", "use", "try", "auth", "wort", "contrase", "senha",
                     "wacht", "senord", "hasło", "haslo", "пароль", "code", "chang", "rotat", "reset", "updat",
-                    "switch", "(", "account", "using", "mdp", "clave", " / ", "parola")  # fmt: skip
+                    "switch", "(", "account", "using", "mdp", "clave", " / ", "parola", "seed")  # fmt: skip
 # A prompt and what was typed at it, as a transcript shows it: "Enter passphrase for key '/root/.ssh/id_rsa': X",
 # "[sudo] password for deploy: X", "Enter PEM pass phrase: X". The prompt text runs to the first colon.
 # The prompt may quote a URL or a path with colons in it (Password for 'https://bob@host': X). Other languages'
@@ -879,7 +930,7 @@ _CREDENTIAL_PAIR = re.compile(
     r"|account|(?:basic[ \t])?auth)(?![a-z0-9_\-])"
     r"(?:[ \t]{1,3}(?:for|to|of|on)(?:[ \t]{1,3}[a-z0-9_'.\-]{1,24}+){1,3}?)?"
     r"(?:[ \t]{0,3}(?::|->|=)|[ \t]{1,3}(?:are|is|were|was)(?:[ \t]{1,3}(?:still|now|just))?)"
-    r"[ \t]{1,3}[^\s/:|]{1,64}+[ \t]{0,3}[/:|][ \t]{0,3}"
+    r"[ \t]{1,3}[^\s/:|,]{1,64}+[ \t]{0,3}[/:|,][ \t]{0,3}"
 )
 # "use the credentials root:T00r!root": the pair written as one token right after the word, no link.
 _CREDENTIAL_TOKEN = re.compile(r"cred(?:s|entials?)(?![a-z0-9_\-])[ \t]{1,3}[^\s/:|'\"]{1,64}+[/:]")
@@ -913,6 +964,8 @@ _AS_PASSWORD = re.compile(
     r"[ \t]as[ \t]{1,3}(?:(?:the|its|my|our|your|their|his|her|an?|new)[ \t]{1,3})?(?:[a-z\-]{1,20}+[ \t]{1,3})?"
     r"(?:pass(?:word|wd|phrase)|pw|pin)(?![a-z])"
 )
+# "hardcoded the key as a1f9c03e...": the secret named first, then "as" and its value.
+_SECRET_AS = re.compile(r"(?:key|token|secret|password|passphrase|passwd)[ \t]{1,3}as[ \t]{1,3}")
 _VALUE_BEFORE = re.compile(
     r"(?:'([^'\n]{1,128}+)'|\"([^\"\n]{1,128}+)\"|`([^`\n]{1,128}+)`"
     r"|(?<![^\s(\[{<,;:=])([^\s\"'`()\[\]{}<>,;]{1,128}+))$"
@@ -927,9 +980,10 @@ _CHANGED_FROM = re.compile(
 )
 # "rotated it to Zebra_Quartz_19", "reset the root password to X": the new value, no "from".
 _CHANGED_TO = re.compile(
-    r"(?:chang(?:ed|e|ing)|rotat(?:ed|e|ing)|reset(?:ting)?|updat(?:ed|e|ing)|switch(?:ed|ing)?|set(?:ting)?)[ \t]{1,3}"
+    r"(?:chang(?:ed|e|ing)|rotat(?:ed|e|ing)|reset(?:ting)?|updat(?:ed|e|ing)|switch(?:ed|ing)?|set(?:ting)?"
+    r"|put(?:ting)?)[ \t]{1,3}"
     r"(?:it|(?P<named>(?:the|my|our|his|her|its|their)[ \t]{1,3}(?:[a-z\-]{1,20}+[ \t]{1,3})?"
-    r"(?:password|passphrase|pw|pin)))[ \t]{1,3}to[ \t]{1,3}"
+    r"(?:password|passphrase|pw|pin)))[ \t]{1,3}(?:to|(?P<on>on))[ \t]{1,3}"
 )
 # "creds: u=svc_etl p=X", "user=bob pass=X": a user and a password as short keys, side by side.
 _USER_P_PAIR = re.compile(
@@ -938,9 +992,12 @@ _USER_P_PAIR = re.compile(
 _THEN_TO = re.compile(r"[ \t]{1,3}to[ \t]{1,3}")
 # Codes that let someone in: "the access code is 9F3K-7QLM-2XPD", "recovery codes: 4f7k-2m9x 8q1w-3e5r".
 _ACCESS_CODE = re.compile(
-    r"(?<![a-z])(?:access|recovery|backup|activation|licen[cs]e|verification|security|one-time|otp|2fa|mfa|totp"
+    r"(?<![a-z])(?:(?:access|recovery|backup|activation|licen[cs]e|verification|security|one-time|otp|2fa|mfa|totp"
     r"|unlock|door|alarm)[ \t\-]{1,3}codes?(?:[ \t]{1,3}[a-z']{1,12}+){0,3}?"  # "the recovery code I got was X"
-    r"(?:[ \t]{0,3}:|[ \t]{1,3}(?:is|are|was|were))[ \t]{1,3}"
+    # "the code for the server room door is X": a code named for the lock it opens
+    r"|codes?[ \t]{1,3}(?:for|to|of)(?:[ \t]{1,3}[a-z'\-]{1,12}+){0,3}?[ \t]{1,3}"
+    r"(?:door|alarm|safe|gate|lock|locker|garage|keypad|padlock|vault)s?)"
+    r"(?:[ \t]{0,3}[:,]|[ \t]{1,3}(?:is|are|was|were))[ \t]{1,3}"
 )
 _CODE_VALUES = re.compile(r"(?:[,;]?[ \t]{1,3})?([a-z0-9]{2,8}(?:-[a-z0-9]{2,8}){1,5}+|[0-9]{4,10})(?![a-z0-9\-])")
 _MAX_CODES = 16
@@ -996,7 +1053,7 @@ _PROSE_WORDS = frozenset(
 _PASSWORD_CONTEXT = re.compile(r"pass(?:word|wd|phrase|[ \t]phrase|code)|\bpw\b|\bsudo\b|credential|\blog[ \t]?in\b")
 _PROMPT_CONTEXT = re.compile(r"prompt|asked|asks|rejected|rejecting|denied")
 # "use the passphrase correcthorsebatterystaple": no link word, so only a value no word could be counts.
-_BARE_STATED_SECRET = re.compile(r"(?:pass(?:word|wd|phrase)|pw|" + _FOREIGN_LOGIN_WORDS + r")[ \t]{1,3}(?=[^\s])")
+_BARE_STATED_SECRET = re.compile(r"(?:pass(?:word|wd|phrase)?|pw|" + _FOREIGN_LOGIN_WORDS + r")[ \t]{1,3}(?=[^\s])")
 _QUOTED_VALUE = re.compile(r"'([^'\n]{1,128})'|\"([^\"\n]{1,128})\"|`([^`\n]{1,128})`")
 _BARE_VALUE = re.compile(r"[^\s\"'`,;()\[\]{}<>]{1,128}+")
 _NOT_PASSWORDS = frozenset(
@@ -1018,7 +1075,8 @@ def _value_at(text: str, i: int) -> tuple[int, int, bool] | None:
     v = _BARE_VALUE.match(text, i)
     if not v:
         return None
-    return v.start(), v.start() + len(v.group().rstrip(".,:;?")), False  # "!" often ends a password
+    end = v.start() + len(v.group().rstrip(".,:;?"))  # "!" often ends a password
+    return v.start(), _through_semicolons(text, end) if end == v.end() else end, False
 
 
 def _looks_like_password(value: str, *, quoted: bool) -> bool:
@@ -1139,6 +1197,8 @@ def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
             or _is_key_material(value)
             or _is_dashed_code(value)
             or (found[2] and _looks_like_password(value, quoted=False))
+            # "the password `a$b;c` contains": quoted, short, and not a word
+            or (found[2] and not value.isalpha() and " " not in value and _looks_like_password(value, quoted=True))
         ):
             yield found[0], found[1], "SECRET"
     for m in _QUALIFIED_TOKEN.finditer(lower):
@@ -1157,6 +1217,14 @@ def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
             value = text[found[0] : found[1]]
             if _is_complex_password(value) and len(value) >= 8 and not _IDENTIFIER.fullmatch(value):
                 yield found[0], found[1], "SECRET"
+    if "," in lower:
+        for m in _STATED_APPOSITIVE.finditer(lower):
+            found = _value_at(text, m.end())
+            closed = found and (found[1] == len(text) or text.startswith((",", ".", ";", ")"), found[1]))
+            if found and closed and not found[2]:
+                value = text[found[0] : found[1]]
+                if _looks_like_password(value, quoted=False):
+                    yield found[0], found[1], "SECRET"
     for word in _STATED_KEYWORD.finditer(lower):
         for rx in (_STATED_SECRET, _STATED_SECRET_AFTER_WORDS):
             stated = rx.match(lower, word.start())
@@ -1200,6 +1268,12 @@ def _stated_value_ok(m: re.Match[str], value: str, *, quoted: bool) -> bool:
             or _is_mixed_code(value)
             or (len(value) >= 8 and _is_complex_password(value) and (symbols or digits >= 3))
         )
+    if m.group("spelled"):  # "the password is the word cinnamon": named as a word, any word
+        return value.isalnum() and len(value) >= 3 and value.lower() not in _NOT_PASSWORDS
+    words = m.group().split()
+    about = len(words) > 1 and _ABOUT_A_SECRET.fullmatch(words[1])  # "password length for the safe is 12"
+    if value.isdigit() and (m.group("code") or (_LOCKED_THING.search(m.group()) and not about)):
+        return 4 <= len(value) <= 10  # a passcode, or the password of a zip or a door, is often digits only
     if m.group("pin"):  # digits, or a code with letters in it; not a version pin (numpy==1.26)
         return (value.isdigit() and 4 <= len(value) <= 8) or (
             _is_complex_password(value) and value.replace("-", "").isalnum()
@@ -1219,6 +1293,12 @@ def _told_in_passing(text: str, lower: str) -> Iterator[_Candidate]:
                 if _is_complex_password(value) or _is_key_material(value):
                     yield before.start(group), before.end(group), "SECRET"
     if " as " in lower:
+        for m in _SECRET_AS.finditer(lower):
+            found = _value_at(text, m.end())
+            if found and _word_char_before(lower, m.start()) is False:
+                value = text[found[0] : found[1]]
+                if _is_key_material(value) or (_is_complex_password(value) and not _IDENTIFIER.fullmatch(value)):
+                    yield found[0], found[1], "SECRET"
         for m in _AS_PASSWORD.finditer(lower):
             before = _VALUE_BEFORE.search(text, max(0, m.start() - _VALUE_BEFORE_WIDTH), m.start())
             if before:
@@ -1226,17 +1306,21 @@ def _told_in_passing(text: str, lower: str) -> Iterator[_Candidate]:
                 value = before.group(group)
                 if _looks_like_password(value, quoted=False) or _is_complex_password(value):
                     yield before.start(group), before.end(group), "SECRET"
-    if " to " in lower:
+    if " to " in lower or " on " in lower:
         for m in _CHANGED_TO.finditer(lower):
             found = _value_at(text, m.end())
             if found:
                 value = text[found[0] : found[1]]
-                if _looks_like_password(value, quoted=found[2]) if m.group("named") else _is_complex_password(value):
+                named = m.group("named") and not m.group("on")  # "set the password on server01" is no value
+                if _looks_like_password(value, quoted=found[2]) if named else _is_complex_password(value):
                     yield found[0], found[1], "SECRET"
     if "=" in text:
         for m in _USER_P_PAIR.finditer(lower):
             found = _value_at(text, m.end())
-            if found and _looks_like_password(text[found[0] : found[1]], quoted=found[2]):
+            value = text[found[0] : found[1]] if found else ""
+            # Beside a user, a lone word is the password too ("user=kiosk pass=icecream").
+            word = value.isalpha() and len(value) >= 4 and value.lower() not in _NOT_PASSWORDS | _PLACEHOLDER_VALUES
+            if found and (word or _looks_like_password(value, quoted=found[2])):
                 yield found[0], found[1], "SECRET"
     if "from" in lower:
         for m in _CHANGED_FROM.finditer(lower):
@@ -1307,8 +1391,8 @@ def _typed_secrets(text: str, lower: str) -> Iterator[_Candidate]:
 # same line (``-p`` is mysql's password but docker's port). Each line is scanned once per pattern.
 _VALUE = r"""('[^'\n]{1,128}'|"[^"\n]{1,128}"|[^\s'"|;&<>]{1,128}+)"""
 _PASSWORD_FLAG = re.compile(
-    r"-(?<![\w\-]-)-?[A-Za-z\-]{0,16}(?:[Pp]ass(?:word|wd|phrase)?|PASS(?:WORD|WD|PHRASE)?|pw)(?:in|out)?(?:=|[ \t]++)"
-    + _VALUE
+    r"-(?<![\w\-]-)-?[A-Za-z\-]{0,16}(?:[Pp]ass(?:word|wd|phrase)?|PASS(?:WORD|WD|PHRASE)?|pw)(?:in|out)?"
+    r"(?:=|[ \t]++|[\"'][ \t]{0,3},[ \t]{0,3}(?=[\"']))" + _VALUE  # or "--requirepass", "X": an argv list
 )
 _ECHO_TO_SUDO = re.compile(r"echo[ \t]++" + _VALUE + r"[ \t]*+\|[ \t]*+sudo[ \t]++(?:-[A-Za-z]++[ \t]++)*?-S")
 # echo X | docker login ... --password-stdin (and every other CLI that copied docker's flag).
@@ -1319,8 +1403,13 @@ _ECHO_VALUE = re.compile(
     r"echo[ \t]++(?:-[ne][ \t]++)?('[^'\n]{1,128}'|\"[^\"\n]{1,128}\"|[^\s'\"|;&<>)]{1,128}+)[ \t]*+(?:\||\))"
 )
 _ECHO_READERS = re.compile(r"passw|passphrase|chpasswd|-stdin|secret")
+# restic's --password-command 'echo X', borg's BORG_PASSCOMMAND="echo X": a command that prints the password.
+_PASSWORD_COMMAND = re.compile(
+    r"pass(?:word|phrase)?[_\-]?(?:command|cmd)[\"']?[ \t]{0,3}[= \t][ \t]{0,3}[\"'](?:echo|printf)[ \t]{1,3}"
+    r"([^\s\"'|;&<>$`]{1,128}+)[\"']"
+)
 _CLI_PROGRAM = re.compile(
-    r"(?<![\w\-./])(mysql(?:dump|admin|import|check)?|mariadb(?:-dump|-admin)?|7z[az]?|sshpass"
+    r"(?<![\w\-.])(?:(?<=bin/)|(?<!/))(mysql(?:dump|admin|import|check)?|mariadb(?:-dump|-admin)?|7z[az]?|sshpass"
     r"|(?:docker|podman|nerdctl|az|oc|cf|skopeo|oras|helm[ \t]++registry)[ \t]++login"
     r"|mongo(?:sh|dump|restore|export|import)?|zip|unzip|sqlcmd|bcp|redis-cli"
     r"|ldap(?:search|whoami|add|modify|delete|passwd)|curl|wget|https?|xh|lftp"
@@ -1445,8 +1534,10 @@ def _cli_value(text: str, m: re.Match[str]) -> Iterator[_Candidate]:
     value = text[start:end]
     if value.startswith("pass:"):  # openssl's -passin/-passout pass:SECRET
         start, value = start + 5, value[5:]
-    if len(value) < 3 or value.startswith(_NOT_CLI_VALUES) or value[0] in "$%{<*[#(`-" or len(set(value)) <= 2:
+    if len(value) < 3 or value.startswith(_NOT_CLI_VALUES) or value[0] in "$%{<*[#(`-":
         return
+    if len(set(value)) <= 2 and not (value.isdigit() and len(set(value)) == 2):
+        return  # a mask (xxxx, ****), but "zip -P 4411" is a PIN
     yield start, end, "SECRET"
 
 
@@ -1493,6 +1584,9 @@ def _command_line_secrets(scan: _Scan) -> Iterator[_Candidate]:
             value = text[start:end]
             if _looks_like_password(value, quoted=False) or _is_gibberish(value):
                 yield start, end, "SECRET"
+    if "command" in lower or "cmd" in lower:
+        for m in _PASSWORD_COMMAND.finditer(lower):
+            yield from _cli_value(text, m)
     if _CRACKED_CONTEXT.search(lower):
         for m in _CRACKED.finditer(lower):
             if _CRACKED_CONTEXT.search(_line_around(lower, m.start())):
@@ -1519,9 +1613,11 @@ def _command_line_secrets(scan: _Scan) -> Iterator[_Candidate]:
 # bracketed; spaced out in prose only the unambiguous ones.
 _AT_SEPARATOR = re.compile(
     r"[ \t]*+[\[({<](?:at|arroba|chiocciola|klammeraffe|ät)[\])}>][ \t]*+|[ \t]++(?:at|arroba|chiocciola)[ \t]++"
+    r"|[ \t]++-(?:at|arroba)-[ \t]++|(?P<sign>@)"  # "d.mueller -at- example -dot- de", "ana@example dot pt"
 )
 _DOT_SEPARATOR = (
-    r"(?:[ \t]++(?:dot|punkt|punto|ponto)[ \t]++|[ \t]*+[\[({<](?:dot|punkt|punto|ponto|point|punt|\.)[\])}>][ \t]*+)"
+    r"(?:[ \t]++(?:dot|punkt|punto|ponto)[ \t]++|[ \t]*+[\[({<](?:dot|punkt|punto|ponto|point|punt|\.)[\])}>][ \t]*+"
+    r"|[ \t]++-(?:dot|punkt|punto)-[ \t]++)"
 )
 _SPELLED_LOCAL = re.compile(
     rf"(?<![a-z0-9._%+\-])(?:[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}{_DOT_SEPARATOR}){{0,3}}[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}$"
@@ -1530,6 +1626,11 @@ _SPELLED_DOMAIN = re.compile(
     rf"[a-z0-9][a-z0-9\-]{{0,62}}(?:(?:{_DOT_SEPARATOR}|\.)[a-z0-9][a-z0-9\-]{{0,62}}){{1,4}}(?![a-z0-9\-])"
 )
 _SPELLED_WINDOW = 160
+# "noa-at-example-dot-com": joined by dashes, no spaces; the local part and the labels hold no dash then, so
+# the one possessive match costs its length.
+_DASHED_ADDRESS = re.compile(
+    r"(?<![a-z0-9._%+\-])[a-z0-9_%+][a-z0-9._%+]{0,63}+-at-[a-z0-9]{1,63}+(?:-dot-[a-z0-9]{1,63}+){1,4}+(?![a-z0-9\-])"
+)
 _COMMON_TLDS = frozenset(
     ("com", "org", "net", "edu", "gov", "mil", "int", "io", "co", "uk", "de", "fr", "es", "it", "nl", "pl", "ru",
      "jp", "cn", "in", "br", "au", "ca", "ch", "se", "no", "fi", "dk", "be", "at", "eu", "us", "info", "biz", "dev",
@@ -1541,8 +1642,12 @@ _COMMON_TLDS = frozenset(
 
 def _spelled_emails(scan: _Scan) -> Iterator[_Candidate]:
     lower = scan.lower
-    if "at" not in lower and "arroba" not in lower and "chiocciola" not in lower and "klammeraffe" not in lower:
+    if not any(w in lower for w in ("at", "arroba", "chiocciola", "klammeraffe", "@")):
         return
+    if "-at-" in lower:
+        for m in _DASHED_ADDRESS.finditer(lower):
+            if m.group().rsplit("-dot-", 1)[1] in _COMMON_TLDS:
+                yield m.start(), m.end(), "EMAIL"
     for sep in _AT_SEPARATOR.finditer(lower):
         explicit = sep.group().strip() != "at"  # bracketed, or a word only an address uses (arroba)
         window = max(0, sep.start() - _SPELLED_WINDOW)
@@ -1552,6 +1657,8 @@ def _spelled_emails(scan: _Scan) -> Iterator[_Candidate]:
             continue
         labels = re.split(_DOT_SEPARATOR + r"|\.", domain.group())
         spelled_dots = len(labels) - 1 > domain.group().count(".")
+        if sep.group("sign") and not spelled_dots:
+            continue  # a written "@" with written dots: the plain e-mail rule judges it
         # Any alphabetic top-level domain when both separators are bracketed ("nina {at} studio {dot} design"):
         # nobody writes prose that way.
         bracketed = explicit and spelled_dots and not re.search(r"[ \t](?:dot|punto|ponto)[ \t]", domain.group())
@@ -1566,6 +1673,10 @@ def _spelled_emails(scan: _Scan) -> Iterator[_Candidate]:
             continue
         if local.group().rstrip(".") in _NOT_LOCAL_PARTS:
             continue
+        if re.sub(_DOT_SEPARATOR, ".", local.group()) in _TEMPLATE_LOCAL_PARTS and _FORMAT_WORDS.search(
+            lower, max(0, local.start() - _FORMAT_CONTEXT), domain.end() + _FORMAT_CONTEXT
+        ):
+            continue  # "name dot surname at example dot org is our format": how addresses are made, not one
         one_word = not re.search(_DOT_SEPARATOR, local.group())
         if not explicit and one_word and _DETERMINER_BEFORE.search(lower, max(0, local.start() - 8), local.start()):
             continue  # "the talk at PyCon dot org": a thing somewhere, not a mailbox
@@ -1580,6 +1691,12 @@ _NOT_LOCAL_PARTS = frozenset(
      "she", "they", "here", "there", "now", "been", "stay", "live", "work", "home", "team", "office", "thread", "out",
      "up", "in", "on", "off", "back", "one", "all", "docs", "details", "page", "site", "link"}
 )  # fmt: skip
+_TEMPLATE_LOCAL_PARTS = frozenset(
+    {"name.surname", "first.last", "firstname.lastname", "first_name.last_name", "first.lastname", "name.lastname",
+     "firstname.surname", "vorname.nachname", "prenom.nom", "nombre.apellido", "yourname", "your.name"}
+)  # fmt: skip
+_FORMAT_WORDS = re.compile(r"format|pattern|convention|scheme|template|naming|placeholder")
+_FORMAT_CONTEXT = 60
 _DETERMINER_BEFORE = re.compile(r"(?<![a-z])(?:the|an?|this|that|my|our|your|his|her|their|its|every)[ \t]++$")
 
 

@@ -22,6 +22,7 @@ CORPUS = Path(__file__).parent / "data" / "sanitizer" / "corpus.jsonl"
 CREDENTIALS_DEV = CORPUS.with_name("credentials-dev.jsonl")
 CREDENTIALS_HELDOUT = CORPUS.with_name("credentials-heldout.jsonl")
 CREDENTIALS_DEV2 = CORPUS.with_name("credentials-dev2.jsonl")
+CREDENTIALS_DEV3 = CORPUS.with_name("credentials-dev3.jsonl")
 
 #: Minimum precision and recall per type on the corpus. The corpus was written together with the rules, so
 #: these guard against regressions rather than estimate performance on unseen text.
@@ -405,6 +406,40 @@ CREDENTIALS = [
     ("SECRET", "mailgun api key key-0f1e2d3c4b5a69788796a5b4c3d2e1f0", "key-0f1e2d3c4b5a69788796a5b4c3d2e1f0"),
     ("EMAIL", "scrivimi: giulia [chiocciola] esempio [punto] it", "giulia [chiocciola] esempio [punto] it"),
     ("EMAIL", "please email it to priya at example.org today", "priya at example.org"),
+    # Round seven (tuned on the blind dev3 split; each missed by round six, none copied from a corpus): passcodes
+    # of digits, seeds, an aside before the link, a value set off by commas, semicolons inside a value, pairs
+    # with a comma, programs run by path, argv lists, more key names and padded base64, a *_KEY literal, codes
+    # for a door, "reset to", "the word X", "put ... on", "the key as X", user/pass word pairs, dashed and
+    # "@"-written spelled addresses.
+    ("SECRET", "the one-time passcode was 40719, valid for five minutes", "40719"),
+    ("SECRET", "the recovery seed for the HSM is NB2HI4DTHIXS6ZLYMFWXA3DF", "NB2HI4DTHIXS6ZLYMFWXA3DF"),
+    ("SECRET", "the wifi password (the guest one) is Harbor7Lights", "Harbor7Lights"),
+    ("SECRET", "the password Sam sent over, lantern42, no longer works", "lantern42"),
+    ("SECRET", "the db password has semicolons: tr;ee;42", "tr;ee;42"),
+    ("SECRET", "psql 'host=db user=app password=oak;elm;7 sslmode=require'", "oak;elm;7"),
+    ("SECRET", "Login details: deploy, Br1dge.Keeper-9", "Br1dge.Keeper-9"),
+    ("SECRET", "/usr/local/bin/mysql -u root -pCed4r_Root shop", "Ced4r_Root"),
+    ("SECRET", 'args: ["valkey-server", "--requirepass", "Fig7!Orchard"]', "Fig7!Orchard"),
+    ("SECRET", "sas=ZmQ4Yj3kLp9Qw2Xr7Tn5Vb1Mc6Hs0Jd", "ZmQ4Yj3kLp9Qw2Xr7Tn5Vb1Mc6Hs0Jd"),
+    ("SECRET", "//npm.corp.example/:_auth=YWxpY2U6c2VjcmV0UGFzcw==", "YWxpY2U6c2VjcmV0UGFzcw=="),
+    ("SECRET", 'static final String SIGNING_KEY = "Wq3#Harbor!77";', "Wq3#Harbor!77"),
+    ("SECRET", "the code for the loading dock gate is 7305", "7305"),
+    ("SECRET", "my backup codes, 8XKP-3MWT-6QRD, 2LNF-9VBH-4ZJC", "8XKP-3MWT-6QRD"),
+    ("SECRET", "Password was updated to Gr0ve*Path yesterday", "Gr0ve*Path"),
+    ("SECRET", "the vault password, which is Mo0n-Sh4dow, expired", "Mo0n-Sh4dow"),
+    ("SECRET", "why is my pass lime!tree88 rejected", "lime!tree88"),
+    ("SECRET", "the password `x$y;z` breaks the shell", "x$y;z"),
+    ("SECRET", "I put my password on Tannenbaum77 and it works", "Tannenbaum77"),
+    ("SECRET", "the alarm password is the word marigold, all lowercase", "marigold"),
+    ("SECRET", "login=printer pass=snowdrop mode=scan", "snowdrop"),
+    ("SECRET", "I pasted the token as 5e1d9a7c3b2f4e6d8a0c1b3d5f7e9a2c for now", "5e1d9a7c3b2f4e6d8a0c1b3d5f7e9a2c"),
+    ("SECRET", 'export BORG_PASSCOMMAND="echo Lime-Sparrow"', "Lime-Sparrow"),
+    ("SECRET", "unzip -P 7007 archive.zip", "7007"),
+    ("SECRET", "the password for the pdf is 90210", "90210"),
+    ("SECRET", 'let api_token = env::var("API_TOKEN").unwrap_or("Dflt#Tok3n-44".to_string());', "Dflt#Tok3n-44"),
+    ("EMAIL", "write to j.okafor -at- example -dot- ng", "j.okafor -at- example -dot- ng"),
+    ("EMAIL", "reach me: lena-at-example-dot-de", "lena-at-example-dot-de"),
+    ("EMAIL", "cc ines.ferreira@example dot pt please", "ines.ferreira@example dot pt"),
 ]  # fmt: skip
 
 CREDENTIAL_LOOK_ALIKES = [
@@ -500,6 +535,33 @@ CREDENTIAL_LOOK_ALIKES = [
     'out = tmp_path / "my dir 100%" / "app"',
     "X448PrivateKey = rust_openssl.x448.X448PrivateKey",
     'bus.call("UnlockWithMasterPassword", "o(oayays)", path)',
+    # Round seven: the look-alike beside each new family.
+    "the random seed for the run is 1234567890",
+    "the password (see the policy) is required",
+    "the password you set, hunter, is weak",
+    "Server=sql1;Password=${DB_PASS};Database=crm",
+    "credentials: none, see the wiki",
+    "cd /opt/zip/releases && ls",
+    '["--password", "$REDIS_PASS"]',
+    "sas=true",
+    'shortcut_key = "Ctrl+Shift+K1"',
+    "the code for the door is on the wiki",
+    "recovery codes, see below",
+    "pass config.yaml to the loader",
+    "set the password on server01 first",
+    "the password is the word of the day",
+    "user=$U pass=$P",
+    "pass the token as an argument",
+    "firstname dot lastname at example dot com is the naming convention",
+    "clone git@github.com:org/repo.git",
+    "the password is required, ask an admin",
+    "I need the password to login.",
+    "changed my password to something stronger",
+    "the password is stored in vault",
+    "the password length for the safe is 1234",
+    "zip -P 0000 notes.zip",
+    'token = os.getenv("TOKEN") or "your-token-here"',
+    "restic --password-command 'echo $RESTIC_PW' snapshots",
 ]
 
 
@@ -567,6 +629,20 @@ def test_credentials_blind_dev2_split() -> None:
     assert len(lines) >= 700 and all(value in e["text"] for e in lines for _, value in e["pii"])
     recall, precision, touched = _score(CREDENTIALS_DEV2)
     assert recall >= 0.985 and precision >= 0.99 and touched == 0, (recall, precision, touched)
+
+
+def test_credentials_blind_dev3_split() -> None:
+    """dev3, a third blind corpus; round seven was tuned on it (odd lines first, then all). The floors are
+    what round seven reached there, held against regressions; its look-alike lines must all be kept. (A
+    query-string password typed URL keeps precision below 1, as in dev2.)"""
+    lines = [json.loads(line) for line in CREDENTIALS_DEV3.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) >= 300 and all(value in e["text"] for e in lines for _, value in e["pii"])
+    recall, precision, touched = _score(CREDENTIALS_DEV3)
+    assert recall >= 0.95 and precision >= 0.99 and touched == 0, (
+        recall,
+        precision,
+        touched,
+    )
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -657,6 +733,19 @@ ADVERSARIAL = {
     "foreign-at-dot": "a [arroba] b [punto] " * (SIZE // 21),
     "sops-then-tokens": "ENC[a," + "".join(random.Random(4).choice("abcDEF0123456789, ") for _ in range(SIZE)),
     "mailchimp-suffixes": "0123456789abcdef0123456789abcdef-us1 " * (SIZE // 37),
+    # Round seven: one per new rule family.
+    "passcodes-and-seeds": "passcode is 1 seed is " * (SIZE // 22),
+    "stated-asides": "password (a b (c) is " * (SIZE // 21),
+    "stated-appositives": "password a b, c, " * (SIZE // 17),
+    "semicolon-values": "password=a;" + "b;" * (SIZE // 2),
+    "argv-password-lists": '"--requirepass", ' * (SIZE // 17),
+    "door-codes": "code for the door code for " * (SIZE // 27),
+    "dashed-spelled-at-dot": "a-at-b-dot-" * (SIZE // 11),
+    "at-sign-spelled-dots": "a@b dot " * (SIZE // 8),
+    "put-on-and-key-as": "put the password on key as " * (SIZE // 27),
+    "user-pass-words": "user=a pass=b " * (SIZE // 14),
+    "password-commands": '--password-command "echo ' * (SIZE // 25),
+    "lookup-fallbacks": "token = getenv('a') or " * (SIZE // 23),
 }
 
 
