@@ -17,25 +17,15 @@ from collections.abc import Callable
 from llmojid.client.installers import jsonspan
 from llmojid.client.installers.edits import Edit, SettingsError, apply
 from llmojid.client.installers.hooks_json import HookEntry
+from llmojid.client.installers.jsonspan import kind_name
 
 #: The hook name our handlers live under, and the plugin's name in its marker file.
 PLUGIN_NAME = "llmojid"
 MANIFEST = {"name": PLUGIN_NAME}
 
 
-def _kind_name(node: jsonspan.Node) -> str:
-    return {"object": "an object", "array": "a list"}.get(node.kind, f"a {node.kind}")
-
-
 def _root(text: str) -> jsonspan.Node | None:
-    root = jsonspan.parse(text)
-    if root is None:
-        return None
-    if root.kind != "object":
-        raise SettingsError(f"has the wrong shape: the top level is {_kind_name(root)}, not an object")
-    if root.duplicate_key is not None:
-        raise SettingsError("has the wrong shape: a hook name appears twice")
-    return root
+    return jsonspan.object_root(text, "a hook name")
 
 
 def _events_of(root: jsonspan.Node | None, name: str) -> jsonspan.Node | None:
@@ -43,7 +33,7 @@ def _events_of(root: jsonspan.Node | None, name: str) -> jsonspan.Node | None:
     if member is None:
         return None
     if member.value.kind != "object":
-        raise SettingsError(f"has the wrong shape: '{name}' is {_kind_name(member.value)}, not an object")
+        raise SettingsError(f"has the wrong shape: '{name}' is {kind_name(member.value)}, not an object")
     if member.value.duplicate_key is not None:
         raise SettingsError(f"has the wrong shape: an event appears twice under '{name}'")
     return member.value
@@ -55,10 +45,10 @@ def _handlers(events: jsonspan.Node | None, name: str, event: str) -> jsonspan.N
         return None
     node = member.value
     if node.kind != "array":
-        raise SettingsError(f"has the wrong shape: '{name}.{event}' is {_kind_name(node)}, not a list")
+        raise SettingsError(f"has the wrong shape: '{name}.{event}' is {kind_name(node)}, not a list")
     for i, handler in enumerate(node.items):
         if handler.kind != "object":
-            raise SettingsError(f"has the wrong shape: '{name}.{event}[{i}]' is {_kind_name(handler)}, not an object")
+            raise SettingsError(f"has the wrong shape: '{name}.{event}[{i}]' is {kind_name(handler)}, not an object")
     return node
 
 
@@ -128,4 +118,4 @@ def check_manifest(text: str) -> None:
     """Raise SettingsError unless ``plugin.json`` is a JSON object (agy would not load a broken marker)."""
     root = jsonspan.parse(text)
     if root is not None and root.kind != "object":
-        raise SettingsError(f"has the wrong shape: the top level is {_kind_name(root)}, not an object")
+        raise SettingsError(f"has the wrong shape: the top level is {kind_name(root)}, not an object")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from llmojid.client.installers import jsonspan
 from llmojid.client.installers.edits import Edit, SettingsError, apply
+from llmojid.client.installers.jsonspan import kind_name
 
 
 @dataclass(frozen=True)
@@ -27,18 +28,7 @@ class HookEntry:
 
 
 def _root(text: str) -> jsonspan.Node | None:
-    root = jsonspan.parse(text)
-    if root is None:
-        return None
-    if root.kind != "object":
-        raise SettingsError(f"has the wrong shape: the top level is {_kind_name(root)}, not an object")
-    if root.duplicate_key is not None:
-        raise SettingsError("has the wrong shape: a top-level key appears twice")
-    return root
-
-
-def _kind_name(node: jsonspan.Node) -> str:
-    return {"object": "an object", "array": "a list"}.get(node.kind, f"a {node.kind}")
+    return jsonspan.object_root(text, "a top-level key")
 
 
 def _hooks_object(root: jsonspan.Node | None) -> jsonspan.Node | None:
@@ -48,7 +38,7 @@ def _hooks_object(root: jsonspan.Node | None) -> jsonspan.Node | None:
     if member is None:
         return None
     if member.value.kind != "object":
-        raise SettingsError(f"has the wrong shape: 'hooks' is {_kind_name(member.value)}, not an object")
+        raise SettingsError(f"has the wrong shape: 'hooks' is {kind_name(member.value)}, not an object")
     if member.value.duplicate_key is not None:
         raise SettingsError("has the wrong shape: an event appears twice under 'hooks'")
     return member.value
@@ -64,19 +54,19 @@ def _event_list(hooks: jsonspan.Node | None, event: str) -> jsonspan.Node | None
     if node.kind == "null":
         return None
     if node.kind != "array":
-        raise SettingsError(f"has the wrong shape: 'hooks.{event}' is {_kind_name(node)}, not a list")
+        raise SettingsError(f"has the wrong shape: 'hooks.{event}' is {kind_name(node)}, not a list")
     for gi, group in enumerate(node.items):
         where = f"'hooks.{event}[{gi}]'"
         if group.kind != "object":
-            raise SettingsError(f"has the wrong shape: {where} is {_kind_name(group)}, not an object")
+            raise SettingsError(f"has the wrong shape: {where} is {kind_name(group)}, not an object")
         inner = group.get("hooks")
         if inner is None:
             continue
         if inner.value.kind != "array":
-            raise SettingsError(f"has the wrong shape: {where}.hooks is {_kind_name(inner.value)}, not a list")
+            raise SettingsError(f"has the wrong shape: {where}.hooks is {kind_name(inner.value)}, not a list")
         for hi, hook in enumerate(inner.value.items):
             if hook.kind != "object":
-                raise SettingsError(f"has the wrong shape: {where}.hooks[{hi}] is {_kind_name(hook)}, not an object")
+                raise SettingsError(f"has the wrong shape: {where}.hooks[{hi}] is {kind_name(hook)}, not an object")
     return node
 
 

@@ -188,6 +188,24 @@ def parse(text: str) -> Node | None:
 
 
 # --- Formatting like the neighbours -----------------------------------------------------------------------------------
+def kind_name(node: Node) -> str:
+    """How an error message names a value's kind ("an object", "a list", "a string", ...)."""
+    return {"object": "an object", "array": "a list"}.get(node.kind, f"a {node.kind}")
+
+
+def object_root(text: str, member: str) -> Node | None:
+    """The top-level object of a settings file (None for an empty file); SettingsError when the top level is
+    not an object, or when one of its keys (what ``member`` names: "a top-level key", "a hook name") repeats."""
+    root = parse(text)
+    if root is None:
+        return None
+    if root.kind != "object":
+        raise SettingsError(f"has the wrong shape: the top level is {kind_name(root)}, not an object")
+    if root.duplicate_key is not None:
+        raise SettingsError(f"has the wrong shape: {member} appears twice")
+    return root
+
+
 def indent_unit(text: str, root: Node | None) -> str:
     """The file's indentation step, read from the root object's first member (two spaces when unknown)."""
     if root is not None and root.kind == "object" and root.members:
