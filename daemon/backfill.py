@@ -172,27 +172,17 @@ def discover(harnesses: tuple[str, ...], home: str, environ: Mapping[str, str], 
         walk: Iterator[tuple[str, list[str], list[str]]] = os.walk(root, followlinks=False)
         if harness == "hermes":  # Hermes keeps its session logs flat
             walk = iter([next(walk, (root, [], []))])
+        paths = []
         for directory, dirs, names in walk:
             dirs.sort()
-            if not _in_place(harness, root, directory):
-                continue
-            for name in sorted(names):
-                if not _wanted(harness, name):
-                    continue
-                path = os.path.join(directory, name)
-                try:
-                    st = os.lstat(path)
-                except OSError:
-                    continue
-                if not stat.S_ISREG(st.st_mode):
-                    continue
-                if since is not None and datetime.fromtimestamp(st.st_mtime, UTC) < since:
-                    continue
-                found.append(Source(harness, path, st.st_size, st.st_mtime))
+            if _in_place(harness, root, directory):
+                paths += [os.path.join(directory, name) for name in sorted(names) if _wanted(harness, name)]
+        found += _sources(harness, paths, since)
     return found
 
 
 def _sources(harness: str, paths: list[str], since: datetime | None) -> list[Source]:
+    """The regular files among ``paths`` (never followed if a link) last written at or after ``since``."""
     out = []
     for path in paths:
         try:
