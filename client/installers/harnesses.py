@@ -393,12 +393,11 @@ def plan(
         result.notes.append(harness.after_change)
     if request.command and request.nudge == "hard" and not harness.nudge_event:
         result.notes.append(
-            f"{harness.title} gets no hard nudge from llmojid (no prompt hook it can use); --nudge soft works."
+            f"{harness.title} gets no hard nudge from llmojid: it has no prompt-time hook for a hard nudge; "
+            "--nudge soft works."
         )
     if harness.name == "codex" and request.command and not hooks_change.changed:
         result.notes.append("hooks.json is unchanged, so a trust you gave Codex for it still holds.")
-    if request.command and request.nudge == "hard" and not harness.nudge_event:
-        result.notes.append(f"{harness.title} has no prompt-time hook for a hard nudge; use --nudge soft.")
     if request.command and harness.reminder:
         result.notes.append(harness.reminder)
     return result
