@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmojid.daemon.adapters.base import digest, get_str, make_row
+from llmojid.daemon.adapters.base import digest, get_str, make_row, text_parts
 from llmojid.daemon.exports.base import CLAUDE_AI, Malformed, Parsed
 
 EXPECTED = "a claude.ai conversation (an object with uuid and a chat_messages list)"
@@ -36,14 +36,7 @@ def message_text(message: dict[str, Any]) -> str:
     text = message.get("text")
     if isinstance(text, str) and text.strip():
         return text
-    blocks = message.get("content")
-    if not isinstance(blocks, list):
-        return ""
-    return "\n".join(
-        b["text"]
-        for b in blocks
-        if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str) and b["text"].strip()
-    )
+    return "\n".join(part for part in text_parts(message.get("content"), ("text",)) if part.strip())
 
 
 def _branch(messages: list[dict[str, Any]], leaf: str) -> list[dict[str, Any]]:
