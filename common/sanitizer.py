@@ -868,31 +868,35 @@ def _random_tokens(scan: _Scan) -> Iterator[_Candidate]:
 # "the API token I'm using"), a link ("is", "'s", "was", "is now", "set to", ":"), then the value, which must
 # look like a password (digits and letters, a symbol, quotes, or passphrase length), so "the password is
 # required" stays.
-# Other languages' words for a password (German, French, Spanish, Portuguese, Dutch, Swedish, Polish, Russian).
+# Other languages' words for a password (German, French, Spanish, Portuguese, Dutch, Swedish, Polish, Russian,
+# Turkish, Czech, Indonesian, Vietnamese, Japanese; Dutch "ww" only before a colon).
 _FOREIGN_LOGIN_WORDS = (
-    r"passwort|kennwort|mot[ \t]de[ \t]passe|mdp|contrase(?:ñ|n)a|clave|senha|wachtwoord|l(?:ö|o)senord"
-    r"|parola[ \t]d['\u2019]accesso"
-    r"|has(?:ł|l)o|пароль"
+    r"passwort|kennwort|mot[ \t]de[ \t]passe|mdp|contrase(?:ñ|n)a|clave|senha|wachtwoord|l(?:ö|o)senord(?:et)?"
+    r"|parola[ \t]d['\u2019]accesso|(?:ş|s)ifre(?:si|niz|m)?|heslo|kata[ \t]sandi|m(?:ậ|a)t[ \t]kh(?:ẩ|a)u|パスワード"
+    r"|has(?:ł|l)o|пароль|ww(?=[ \t]{0,3}:)"
 )
 _STATED_WORD = (
     r"(?<![a-z0-9])"  # after "_" too: SECRET_KEY, db_password (the word may end a snake_case name)
-    r"(?:pass(?:word|wd|phrase)?|(?P<code>passcode)|pw|pwd|secret|auth[ \t]string|"
+    r"(?:pass(?:word|wd|phrase)?|(?P<code>passcode)|pw|pwd|secret|auth[ \t]string|(?P<auth>auth)|"
     + _FOREIGN_LOGIN_WORDS
-    + r"|(?P<pin>pin)|(?P<weak>token|key|seed))(?![a-z0-9_\-])"
+    + r"|(?P<pin>pin)|(?P<weak>token|key|seed|schl(?:ü|ue)ssel|sleutel))(?![a-z0-9_\-])"
     r"[?!]{0,3}"  # "password?? it's X"
 )
 # The copula in the languages above: "das Passwort ist X", "c'est X", "la contraseña es X", "a senha é X".
-_COPULA = r"is|was|it['\u2019]s|ist|lautet|est|c['\u2019]est|es|era|é|è|war"
+# And "je"/"jest" (Czech, Polish), "là" (Vietnamese), "är" (Swedish), "adalah" (Indonesian).
+_COPULA = r"is|was|are|were|it['\u2019]s|ist|lautet|est|c['\u2019]est|es|era|é|è|war|je|jest|là|är|adalah"
 _STATED_GAP = (
     r"(?:[ \t]{1,3}(?:[\w'.,\-]{1,24}+|\([^()\n]{1,60}+\))){1,5}?"  # words, or an aside: "(yes the real one)"
     r"(?=[ \t]*(?::|\?|(?:" + _COPULA + r")(?![a-z0-9_]))|['\u2019]s\b)"
 )
 _STATED_LINK = (
     r"(?:[ \t]{0,3}:|(?:['\u2019]s|[ \t]{1,3}(?:" + _COPULA + r"))"
-    r"(?:[ \t]{1,3}(?:now|still|just|literally|actually|simply|probably|currently|set[ \t]{1,3}to"
+    r"(?:[ \t]{1,3}(?:now|still|(?P<plain>just|literally|simply)|actually|probably|currently|both|set[ \t]{1,3}to"
     r"|(?P<spelled>the[ \t]{1,3}(?:word|string))"
     r"|(?:changed|reset|updated)[ \t]{1,3}to|maintenant|jetzt|nun|ahora|agora|ora|nu))?"
-    r"|[ \t]{1,3}(?:now|(?:set|changed|reset)[ \t]{1,3}to|to)|[ \t]{0,3}(?:->|=>|\?))[ \t]{1,3}"
+    # "got reset to X", "has been changed to X", German "pw auf X" (geändert), "パスワードは X"
+    r"|[ \t]{1,3}(?:now|(?:(?:got|has[ \t]{1,3}been|been)[ \t]{1,3})?(?:set|changed|reset|updated)[ \t]{1,3}to|to|auf)"
+    r"|[ \t]{0,3}(?:->|=>|\?|：)|は)[ \t]{1,3}"
 )
 _STATED_KEYWORD = re.compile(_STATED_WORD)
 # What a password of digits alone protects ("the password for the zip is 8812"): a PIN's shape is its password.
@@ -911,7 +915,8 @@ _STATED_SECRET_AFTER_WORDS = re.compile(_STATED_WORD + ",?" + _STATED_GAP + _STA
 _STATED_TRIGGERS = ("pass", "pw", "secret", "token", "key", "cred", "log", "sign", "user", "identified", "typ",
                     "enter", "put", "gave", "past", "pin", "use", "try", "auth", "wort", "contrase", "senha",
                     "wacht", "senord", "hasło", "haslo", "пароль", "code", "chang", "rotat", "reset", "updat",
-                    "switch", "(", "account", "using", "mdp", "clave", " / ", "parola", "seed")  # fmt: skip
+                    "switch", "(", "account", "using", "mdp", "clave", " / ", "parola", "seed", "ifre", "heslo",
+                    "sandi", "khẩu", "khau", "パスワード", "ww", "schl", "sleutel")  # fmt: skip
 # A prompt and what was typed at it, as a transcript shows it: "Enter passphrase for key '/root/.ssh/id_rsa': X",
 # "[sudo] password for deploy: X", "Enter PEM pass phrase: X". The prompt text runs to the first colon.
 # The prompt may quote a URL or a path with colons in it (Password for 'https://bob@host': X). Other languages'
@@ -1042,6 +1047,12 @@ _CODE_LOGIN = re.compile(
 # A passphrase of words after a colon ("passphrase: amber lantern quietly folds"): three to six words, none of
 # them a word prose needs, ending the line or the sentence.
 _PASSPHRASE_WORDS = re.compile(r"[a-z]{3,12}+(?:[ \t][a-z]{3,12}+){2,5}+(?=[ \t]*(?:$|[.!;\n]))", re.MULTILINE)
+# After "passphrase ... is" the words may run on into the sentence: they end at a clause's conjunction or a comma
+# (the repetition is bounded, so its backtracking is too).
+_PASSPHRASE_IN_PROSE = re.compile(
+    r"[a-z]{3,12}+(?:[ \t][a-z]{3,12}+){2,5}(?=[ \t]*(?:$|[.!;,\n])|[ \t]{1,3}(?:but|and|so|though|btw)(?![a-z]))",
+    re.MULTILINE,
+)
 _PROSE_WORDS = frozenset(
     {"the", "and", "for", "not", "see", "you", "your", "our", "its", "from", "with", "this", "that", "what", "when",
      "which", "how", "are", "was", "were", "has", "have", "had", "will", "can", "must", "should", "only", "any",
@@ -1053,7 +1064,9 @@ _PROSE_WORDS = frozenset(
 _PASSWORD_CONTEXT = re.compile(r"pass(?:word|wd|phrase|[ \t]phrase|code)|\bpw\b|\bsudo\b|credential|\blog[ \t]?in\b")
 _PROMPT_CONTEXT = re.compile(r"prompt|asked|asks|rejected|rejecting|denied")
 # "use the passphrase correcthorsebatterystaple": no link word, so only a value no word could be counts.
-_BARE_STATED_SECRET = re.compile(r"(?:pass(?:word|wd|phrase)?|pw|" + _FOREIGN_LOGIN_WORDS + r")[ \t]{1,3}(?=[^\s])")
+_BARE_STATED_SECRET = re.compile(
+    r"(?:pass(?:word|wd|phrase)?|pw|(?P<foreign>" + _FOREIGN_LOGIN_WORDS + r"))[ \t]{1,3}(?=[^\s])"
+)
 _QUOTED_VALUE = re.compile(r"'([^'\n]{1,128})'|\"([^\"\n]{1,128})\"|`([^`\n]{1,128})`")
 _BARE_VALUE = re.compile(r"[^\s\"'`,;()\[\]{}<>]{1,128}+")
 _NOT_PASSWORDS = frozenset(
@@ -1197,6 +1210,8 @@ def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
             or _is_key_material(value)
             or _is_dashed_code(value)
             or (found[2] and _looks_like_password(value, quoted=False))
+            # "şifresi Fenerbahce1907", "sifre X olarak": those languages put no link there
+            or (m.group("foreign") and _looks_like_password(value, quoted=False) and any(c.isdigit() for c in value))
             # "the password `a$b;c` contains": quoted, short, and not a word
             or (found[2] and not value.isalpha() and " " not in value and _looks_like_password(value, quoted=True))
         ):
@@ -1249,10 +1264,35 @@ def _stated_value(text: str, lower: str, m: re.Match[str]) -> _Candidate | None:
         phrase = _PASSPHRASE_WORDS.match(lower, m.end())
         if phrase and not set(phrase.group().split()) & _PROSE_WORDS:
             return phrase.start(), phrase.end(), "SECRET"
+    elif "phrase" in m.group():  # "the passphrase for my key is correct horse battery staple but ..."
+        phrase = _PASSPHRASE_IN_PROSE.match(lower, m.end())
+        if phrase and not set(phrase.group().split()) & _PROSE_WORDS:
+            return phrase.start(), phrase.end(), "SECRET"
     return None
 
 
 _HASH_PREFIX = re.compile(r"(?i)(?:sha[0-9]{0,3}|md5)[:\-]")  # SHA256:... fingerprints, sha256:... digests
+_AUTH_SCHEME = re.compile(r"o?auth|saml|ldap|kerberos|ntlm|digest|scram|sha|md5|hmac|jwt|mtls|tls|v[0-9]")
+# Words that follow "the password is just/literally" in prose without being the password.
+_PLAIN_NOT_PASSWORDS = frozenset(
+    {"fine", "wrong", "bad", "weak", "strong", "long", "short", "too", "there", "here", "ignored", "plain",
+     "plaintext", "visible", "cached", "everywhere", "broken", "okay", "good", "great", "insecure", "secure",
+     "terrible", "awful", "another", "something", "anything", "nothing", "whatever", "random", "default", "stupid",
+     "annoying", "useless", "gone", "lost", "wrong", "right", "simple", "easy", "hard", "obvious", "trivial", "fake",
+     "test", "testing", "temporary", "placeholder", "password", "passwords", "what", "that", "this", "because",
+     "like", "about", "sitting", "written", "shown", "printed", "logged", "sent", "leaked", "exposed", "public"}
+)  # fmt: skip
+_ADJECTIVE_ENDINGS = ("ed", "ly", "ing", "able", "ible", "ous", "ive", "ful", "less", "ent", "ant", "ic", "al")
+
+
+def _is_plain_word_password(value: str) -> bool:
+    """A lone lower-case word that may be a weak password (football, dragon): not a word prose puts there."""
+    low = value.lower()
+    if not (value.isalpha() and value.isascii() and 4 <= len(value) <= 24) or low != value:
+        return False
+    if low in _NOT_PASSWORDS or low in _PLAIN_NOT_PASSWORDS or low in _PROSE_WORDS:
+        return False
+    return not low.endswith(_ADJECTIVE_ENDINGS)
 
 
 def _stated_value_ok(m: re.Match[str], value: str, *, quoted: bool) -> bool:
@@ -1270,6 +1310,10 @@ def _stated_value_ok(m: re.Match[str], value: str, *, quoted: bool) -> bool:
         )
     if m.group("spelled"):  # "the password is the word cinnamon": named as a word, any word
         return value.isalnum() and len(value) >= 3 and value.lower() not in _NOT_PASSWORDS
+    if m.group("auth"):  # "the redis auth is X": a password's shape, not a scheme (OAuth2, scram-sha-256)
+        return _looks_like_password(value, quoted=quoted) and not _AUTH_SCHEME.match(value.lower())
+    if m.group("plain") and _is_plain_word_password(value):
+        return True  # "my password is just football": the adverb says a word is the value
     words = m.group().split()
     about = len(words) > 1 and _ABOUT_A_SECRET.fullmatch(words[1])  # "password length for the safe is 12"
     if value.isdigit() and (m.group("code") or (_LOCKED_THING.search(m.group()) and not about)):
