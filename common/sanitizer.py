@@ -328,16 +328,16 @@ _SECRET_TRIGGERS = ("pass", "pw", "secret", "token", "key", "credential", "sig",
 _ASSIGNMENT = re.compile(
     r"[A-Za-z0-9_\-]{0,20}+[\"']?(?:[ \t]{0,3}\{[ \t]{0,3}default)?"
     r"(?::[ \t]{0,3}[A-Za-z_][\w.\[\]| ]{0,30}+(?==))?"  # a type annotation: webhook_secret: str = "X"
-    r"[ \t]{0,3}(?::=|=>|[:=])[ \t]{0,3}"
+    r"[ \t]{0,3}(?::=|=>|\?=|[:=])[ \t]{0,3}"  # "?=": Make's default assignment
 )
 # A name that goes on past the keyword into one of these is about a secret (where it lives, how long it must be),
 # not the secret: secret_name, token_path, password_min_length, api_key_id.
 _ABOUT_A_SECRET = re.compile(
-    r"[_\-]?(?:name|id|path|file|arn|ref|version|min|max|length|len|type|field|url|uri|env|count|size|hash|policy"
+    r"s?[_\-]?(?:name|id|path|file|arn|ref|version|min|max|length|len|type|field|url|uri|env|count|size|hash|policy"
     r"|header|param|prefix|label|format|pattern|regex|column|title|placeholder|hint|prompt|description|var|attr"
     r"|option|source|store|provider|mode|expiry|expires|ttl|timeout|lifetime|scope|endpoint|host|port|service"
     r"|kind|algorithm|strength|rules?|validator|reset|strategy|location|encryption|hashing|hasher|cipher|method"
-    r"|digest|rounds|complexity|history|age|reuse|expiration|lockout|entry|entries)(?![a-z])"
+    r"|digest|rounds|complexity|history|age|reuse|expiration|lockout|entry|entries|variables?)(?![a-z])"
 )
 _UNQUOTED_VALUE = re.compile(r"[^\s\"'`,;)\]}>]{1,256}+")
 # A semicolon inside a bare value ("password=tidal;wave;5 dbname=wh"): the part after it belongs to the value
@@ -684,8 +684,15 @@ def _looks_like_secret_value(value: str, *, quoted: bool, literal: bool = False)
         return False
     if _is_reference_or_placeholder(value, quoted=quoted):
         return False
-    if value[0] in "$%{<*[#(?" or "..." in value or len(set(value)) <= 2:
-        return False  # ${VAR}, %s, {{ x }}, <token>, ****, [SECRET], #comment, xxxxxx, ${VAR:?message}
+    if (
+        (value[0] in "$%{<*[#(?" and not (value[0] == "?" and _is_complex_password(value[1:])))
+        or "..." in value
+        or len(set(value)) <= 2
+        or _MASK.search(value)
+    ):
+        return False  # ${VAR}, %s, {{ x }}, <token>, ****, [SECRET], #comment, xxxxxx, ${VAR:?message}, ghp_****
+    if _names_itself(value):
+        return False  # existingSecret: postgres-credentials: the name of a secret object, not its value
     if not quoted and value[0] in "-+":
         return False  # ${VAR:-default}, ${VAR:+alt}, a flag
     if value.startswith(("os.", "process.env", "env.", "getenv", "self.", "config.", "settings.")):
@@ -728,9 +735,14 @@ def _is_reference_or_placeholder(value: str, *, quoted: bool) -> bool:
     low = value.lower()
     if "://" in low or low.startswith(_REFERENCE_PREFIXES) or _PLACEHOLDER_PART.search(low):
         return True
+    if _SECRET_PATH.fullmatch(low) and ("/data/" in low or ":" in low or "#" in low or low.startswith("secret")):
+        return True
     return not quoted and low[0] == "@" and ("." in low or "/" in low)  # @file: read the secret from a file
 
 
+_MASK = re.compile(r"\*{3}|•{3}|●{3}")  # a masked value: ghp_****, sk-...••••
+# A secret store's path (secret/data/db:password, kv/prod/app#token): where a secret is, not one.
+_SECRET_PATH = re.compile(r"[a-z][a-z0-9_\-]{0,40}+(?:/[a-z0-9_\-]{1,40}+){2,8}+(?:[:#][a-z_\-]{1,40}+)?")
 _VOWELS = frozenset("aeiouy")
 # The letter pairs that make up most English (and most identifiers' words); letters drawn at random mostly pair
 # otherwise.
@@ -925,7 +937,7 @@ _PROMPT_WORD = (
     r"(?:pass(?:word|wd|phrase|[ \t]phrase|code)|passwort|kennwort|mot[ \t]de[ \t]passe|contrase(?:ñ|n)a|senha"
     r"|wachtwoord|l(?:ö|o)senord|has(?:ł|l)o|пароль)(?![a-z0-9_\-])"
 )
-_PROMPT_SECRET = re.compile(_PROMPT_WORD + r"(?:[^:'\n]{1,80}+|'[^'\n]{0,80}+'){0,4}+:(?!//)[ \t]{0,3}")
+_PROMPT_SECRET = re.compile(_PROMPT_WORD + r"(?:[^:'\"`\n]{1,80}+|'[^'\n]{0,80}+'){0,4}+:(?!//)[ \t]{0,3}")
 # Google's app passwords are four groups of four letters.
 _APP_PASSWORD = re.compile(r"[a-z]{4}(?: [a-z]{4}){3}(?![a-z0-9])")
 # A user and a password as a pair: "creds: admin / s3cret", "default credentials are admin/admin123",
@@ -991,6 +1003,12 @@ _CHANGED_TO = re.compile(
     r"(?:password|passphrase|pw|pin)))[ \t]{1,3}(?:to|(?P<on>on))[ \t]{1,3}"
 )
 # "creds: u=svc_etl p=X", "user=bob pass=X": a user and a password as short keys, side by side.
+# Words after "set the password to" that say what it does, not what it is.
+_CHANGED_TO_NOT = frozenset(
+    {"expire", "expires", "never", "blank", "empty", "match", "comply", "unlock", "login", "access", "avoid",
+     "include", "make", "allow", "prevent", "force", "require", "rotate", "change", "reset", "something", "whatever",
+     "nothing", "anything", "none", "default", "random", "auto", "automatic", "manual", "unlimited", "disabled"}
+)  # fmt: skip
 _USER_P_PAIR = re.compile(
     r"(?<![a-z0-9_\-])(?:u|usr|user|username|login)=[^\s,;&]{1,64}+[ \t,;&]{1,3}(?:p|pw|pwd|pass)="
 )
@@ -998,7 +1016,7 @@ _THEN_TO = re.compile(r"[ \t]{1,3}to[ \t]{1,3}")
 # Codes that let someone in: "the access code is 9F3K-7QLM-2XPD", "recovery codes: 4f7k-2m9x 8q1w-3e5r".
 _ACCESS_CODE = re.compile(
     r"(?<![a-z])(?:(?:access|recovery|backup|activation|licen[cs]e|verification|security|one-time|otp|2fa|mfa|totp"
-    r"|unlock|door|alarm)[ \t\-]{1,3}codes?(?:[ \t]{1,3}[a-z']{1,12}+){0,3}?"  # "the recovery code I got was X"
+    r"|unlock|door|alarm)[ \t\-]{1,3}codes?(?:[ \t]{1,3}[a-z']{1,12}+){0,6}?"  # "the recovery code I got was X"
     # "the code for the server room door is X": a code named for the lock it opens
     r"|codes?[ \t]{1,3}(?:for|to|of)(?:[ \t]{1,3}[a-z'\-]{1,12}+){0,3}?[ \t]{1,3}"
     r"(?:door|alarm|safe|gate|lock|locker|garage|keypad|padlock|vault)s?)"
@@ -1098,6 +1116,8 @@ def _looks_like_password(value: str, *, quoted: bool) -> bool:
         return False
     if value[0] in "$%{<*[#(" or "..." in value or len(set(value)) <= 2 or "(" in value or "://" in value:
         return False  # a template, a placeholder, a mask, code or an address
+    if _MASK.search(value) or value.lower() in _NAME_PARTS:
+        return False  # ghp_****, sk-...••••; "password" itself (a field's name)
     if _is_reference_or_placeholder(value, quoted=quoted):
         return False
     if _YAML_TAG.fullmatch(value) and not any(c.isdigit() for c in value):
@@ -1280,9 +1300,10 @@ _PLAIN_NOT_PASSWORDS = frozenset(
      "terrible", "awful", "another", "something", "anything", "nothing", "whatever", "random", "default", "stupid",
      "annoying", "useless", "gone", "lost", "wrong", "right", "simple", "easy", "hard", "obvious", "trivial", "fake",
      "test", "testing", "temporary", "placeholder", "password", "passwords", "what", "that", "this", "because",
-     "like", "about", "sitting", "written", "shown", "printed", "logged", "sent", "leaked", "exposed", "public"}
+     "like", "about", "sitting", "written", "shown", "printed", "logged", "sent", "leaked", "exposed", "public",
+     "only", "really", "totally", "completely", "exactly", "basically", "usually", "probably", "clearly"}
 )  # fmt: skip
-_ADJECTIVE_ENDINGS = ("ed", "ly", "ing", "able", "ible", "ous", "ive", "ful", "less", "ent", "ant", "ic", "al")
+_ADJECTIVE_ENDINGS = ("ed", "ing", "able", "ible", "ous", "ive", "ful", "less")
 
 
 def _is_plain_word_password(value: str) -> bool:
@@ -1358,6 +1379,8 @@ def _told_in_passing(text: str, lower: str) -> Iterator[_Candidate]:
                 named = m.group("named") and not m.group("on")  # "set the password on server01" is no value
                 if _looks_like_password(value, quoted=found[2]) if named else _is_complex_password(value):
                     yield found[0], found[1], "SECRET"
+                elif named and _is_plain_word_password(value) and value not in _CHANGED_TO_NOT:
+                    yield found[0], found[1], "SECRET"  # "set the root password to dragon": a weak one, still one
     if "=" in text:
         for m in _USER_P_PAIR.finditer(lower):
             found = _value_at(text, m.end())
