@@ -928,7 +928,8 @@ _STATED_TRIGGERS = ("pass", "pw", "secret", "token", "key", "cred", "log", "sign
                     "enter", "put", "gave", "past", "pin", "use", "try", "auth", "wort", "contrase", "senha",
                     "wacht", "senord", "hasło", "haslo", "пароль", "code", "chang", "rotat", "reset", "updat",
                     "switch", "(", "account", "using", "mdp", "clave", " / ", "parola", "seed", "ifre", "heslo",
-                    "sandi", "khẩu", "khau", "パスワード", "ww", "schl", "sleutel")  # fmt: skip
+                    "sandi", "khẩu", "khau", "パスワード", "ww", "schl", "sleutel", "wi", "ssid", "wlan", "wpa",
+                    "root:", "admin:", "pi:", "sa:", "guest:", "ftp:", "kali:", "vagrant:", "anonymous:")  # fmt: skip
 # A prompt and what was typed at it, as a transcript shows it: "Enter passphrase for key '/root/.ssh/id_rsa': X",
 # "[sudo] password for deploy: X", "Enter PEM pass phrase: X". The prompt text runs to the first colon.
 # The prompt may quote a URL or a path with colons in it (Password for 'https://bob@host': X). Other languages'
@@ -959,6 +960,36 @@ _LOGIN_WITH = re.compile(
     r"(?:with(?:[ \t]{1,3}(?:the[ \t]{1,3})?(?:pass(?:word|wd)?|pw|pwd))?|pass(?:word|wd)?|pw|pwd)"
     r"[ \t]{1,3}"
 )
+# Polish and Czech put the link after a few words: "hasło do bazy to X", "heslo k serveru je X".
+_LINKED_LATER = re.compile(
+    r"(?<![a-z])(?:has(?:ł|l)o|heslo)(?:[ \t]{1,3}[^\s,:;]{1,24}+){0,3}?[ \t]{1,3}(?:to|je|jest)[ \t]{1,3}"
+)
+# Google's app passwords after their name: "app password fdhf npci mhvf tdnl", "app password: ...".
+_APP_PASSWORD_NAMED = re.compile(
+    r"(?<![a-z])app[ \t\-]?pass(?:word)?(?:[ \t]{0,3}:|[ \t]{1,3}(?:is|was))?[ \t]{1,3}"
+)
+# A wireless network's key: "SSID "Cafe", key espresso21", "the wifi key is blue-tractor-ocean-lamp", "WLAN
+# password: X". The network word comes first, the key word a few words later (bounded).
+_WIFI_KEY = re.compile(
+    r"(?<![a-z])(?:wi-?fi|wlan|ssid|wpa2?)(?![a-z])[^\n]{0,48}?(?<![a-z0-9_\-])(?:key|psk|passphrase|password|pass|pw)"
+    r"(?![a-z0-9_\-])(?:[ \t]{0,3}[:=]|[ \t]{1,3}(?:is|was))?[ \t]{1,3}"
+)
+# A well-known account and its password as one token in prose: "root:toor on the kali vm", "pi:raspberry".
+_DEFAULT_ACCOUNT_PAIR = re.compile(
+    r"(?<![\w/.:@\-])(?:root|admin|administrator|pi|kali|vagrant|sa|guest|ftp|anonymous):([^\s:@/'\"`,;()\[\]{}<>]{3,64}+)"
+    r"(?![\w:@/])"
+)
+# What follows such a name and a colon without being a password: groups (chown root:wheel), OAuth scopes.
+_NOT_ACCOUNT_PASSWORDS = frozenset(
+    {"root", "admin", "wheel", "staff", "users", "user", "sudo", "adm", "docker", "nogroup", "daemon", "bin", "sys",
+     "read", "write", "org", "repo", "email", "all", "public", "private", "group", "owner", "full", "none", "latest"}
+)  # fmt: skip
+_OWNERSHIP_COMMANDS = re.compile(r"chown|chgrp|install[ \t]|--owner|--user|-u[ \t]|user:|group:")
+# A password near its word, shaped by rules no word meets (P@ssw0rd2024, Gandalf!77-2024), with no link: "the db
+# password in the ticket is wrong, it's X not Y". Read on the word's line, a bounded window after it.
+_NEAR_PASSWORD_WORD = re.compile(r"(?<![a-z])(?:pass(?:word|wd|phrase)?|pw)(?![a-z])")
+_NEAR_WINDOW = 100
+_NEAR_TOKEN = re.compile(r"(?<![^\s(\[{<,;:=`'\"])([^\s\"'`,;()\[\]{}<>]{8,64}+)")
 # SQL: CREATE/ALTER USER ... IDENTIFIED BY 'x', IDENTIFIED WITH plugin BY 'x', WITH [ENCRYPTED] PASSWORD 'x'.
 _SQL_PASSWORD = re.compile(
     r"(?:identified[ \t]{1,3}(?:with[ \t]{1,3}[a-z0-9_]{1,40}+[ \t]{1,3})?by(?:[ \t]{1,3}password)?"
@@ -1055,7 +1086,10 @@ _NAMED_VARIABLE = re.compile(
 # A user and a password handed to code: login('bob', 'X'), auth=('admin', 'X'), HTTPBasicAuth("u", "X").
 # A connection or bind given a user and a password: new PDO(dsn, 'u', 'X'), getConnection(url, "u", "X"),
 # simple_bind_s("cn=admin,...", "X"), login(client, "u", "X"): the last literal, when it reads as a password.
-_CONNECT_CALL = re.compile(r"(?:pdo|connect(?:ion)?|log_?in|sign_?in|bind(?:_s)?|authenticate)[ \t]{0,2}\([ \t]{0,3}")
+_CONNECT_CALL = re.compile(
+    r"(?:pdo|connect(?:ion)?|log_?in|sign_?in|bind(?:_s)?|authenticate|networkcredential|credentials?"
+    r"|usernamepassword(?:credentials|authenticationtoken)|passwordauthentication|basicauth)[ \t]{0,2}\([ \t]{0,3}"
+)
 # A name and its value handed to a call: define('DB_PASSWORD', 'X'), config.set("password", "X"), put("token", "X").
 _NAMED_LITERAL = re.compile(r"\([ \t]{0,3}['\"]([a-z0-9_.\-]{1,60}+)['\"][ \t]{0,3},[ \t]{0,3}")
 _CODE_LOGIN = re.compile(
@@ -1179,15 +1213,36 @@ def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
     text, lower = scan.text, scan.lower
     if not any(k in lower for k in _STATED_TRIGGERS):
         return
-    for rx in (_PROMPT_SECRET, _CREDENTIAL_PAIR, _CREDENTIAL_TOKEN, _LOGIN_WITH, _SQL_PASSWORD):
+    for rx in (_PROMPT_SECRET, _CREDENTIAL_PAIR, _CREDENTIAL_TOKEN, _LOGIN_WITH, _SQL_PASSWORD, _LINKED_LATER):
         for m in rx.finditer(lower):
             found = _value_at(text, m.end())
-            if (
-                found
-                and not _word_char_before(lower, m.start())
-                and _looks_like_password(text[found[0] : found[1]], quoted=found[2])
-            ):
+            if not found or _word_char_before(lower, m.start()):
+                continue
+            value = text[found[0] : found[1]]
+            if _looks_like_password(value, quoted=found[2]):
                 yield found[0], found[1], "SECRET"
+            elif rx is _CREDENTIAL_PAIR and _is_paired_word(m.group(), value):
+                yield found[0], found[1], "SECRET"  # "basic auth is preview:peekaboo": a word, paired
+    if "app" in lower:
+        for m in _APP_PASSWORD_NAMED.finditer(lower):
+            if app := _APP_PASSWORD.match(lower, m.end()):
+                yield app.start(), app.end(), "SECRET"
+    if "wi" in lower or "wlan" in lower or "ssid" in lower or "wpa" in lower:
+        for m in _WIFI_KEY.finditer(lower):
+            found = _value_at(text, m.end())
+            if found and _looks_like_password(text[found[0] : found[1]], quoted=found[2]):
+                yield found[0], found[1], "SECRET"
+    if ":" in text:
+        for m in _DEFAULT_ACCOUNT_PAIR.finditer(lower):
+            value = text[m.start(1) : m.end(1)].rstrip(".!?")
+            if (
+                value.lower() not in _NOT_ACCOUNT_PASSWORDS
+                and not value[0].isdigit()
+                and not _OWNERSHIP_COMMANDS.search(_line_around(lower, m.start()))
+                and (_looks_like_password(value, quoted=False) or _is_plain_word_password(value))
+            ):
+                yield m.start(1), m.start(1) + len(value), "SECRET"
+    yield from _near_password_word(text, lower)
     for m in _USE_PAIR.finditer(lower):
         found = _value_at(text, m.end())
         if found and not _word_char_before(lower, m.start()) and _is_complex_password(text[found[0] : found[1]]):
@@ -1266,6 +1321,30 @@ def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
             if stated and (secret := _stated_value(text, lower, stated)):
                 yield secret
                 break
+
+
+def _is_paired_word(pair: str, value: str) -> bool:
+    """A plain word after "user:" in a credential pair written as one token (preview:peekaboo): the colon pairs
+    it with the user, so it is the password, unless it is a field's name or a placeholder."""
+    if not pair.endswith(":") or pair[-2:-1].isspace():
+        return False
+    low = value.lower()
+    return value.isalpha() and len(value) >= 4 and low not in _NOT_PASSWORDS | _NAME_PARTS | _PLACEHOLDER_VALUES
+
+
+def _near_password_word(text: str, lower: str) -> Iterator[_Candidate]:
+    scanned = 0  # each character is read for tokens once, however many password words share a line
+    for m in _NEAR_PASSWORD_WORD.finditer(lower):
+        line_end = lower.find("\n", m.end(), m.end() + _NEAR_WINDOW)
+        stop = line_end if line_end != -1 else min(len(lower), m.end() + _NEAR_WINDOW)
+        for t in _NEAR_TOKEN.finditer(text, max(m.end(), scanned), stop):
+            value = t.group(1).rstrip(".,:;?")
+            backticked = text[t.start() - 1 : t.start()] == "`" and text.startswith("`", t.start() + len(value))
+            if "://" in value or "@" in value[1:-1] and "." in value.rpartition("@")[2]:
+                continue  # an address, not a password
+            if _is_used_password(value) or (backticked and _is_strong_password(value)):
+                yield t.start(), t.start() + len(value), "SECRET"
+        scanned = max(scanned, stop)
 
 
 def _stated_value(text: str, lower: str, m: re.Match[str]) -> _Candidate | None:
