@@ -420,6 +420,12 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
             value = text[m.start(1) : m.end(1)]
             if _looks_like_secret_value(value, quoted=False, literal=True) or _is_key_material(value):
                 yield m.start(1), m.end(1), "SECRET"
+    if "${" in text:
+        for m in _SHELL_DEFAULT.finditer(lower):
+            value = text[m.start(2) : m.end(2)]
+            if _names_a_secret(m.group(1)) is False and _looks_like_secret_value(value, quoted=False, literal=True):
+                yield m.start(2), m.end(2), "SECRET"
+    sealed = "encrypteddata:" in lower
     done = 0
     for k in _SECRET_KEYWORD.finditer(lower):
         if k.start() < done:
@@ -427,12 +433,16 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
         a = _ASSIGNMENT.match(text, k.end())
         if not a or _ABOUT_A_SECRET.match(lower, k.end()):
             continue
+        if sealed and _in_ciphertext(lower, k.start()):
+            continue
         i = a.end()
         if i < len(text) and text[i] in "\"'`":
             quote = text[i]
             close = text.find(quote, i + 1, i + 2 + _MAX_QUOTED_SECRET)
             if close == -1 or text.find("\n", i + 1, close) != -1:
                 continue
+            if quote == "'" and text[close + 1 : close + 2].isalnum():
+                close = _apostrophe_close(text, close)  # 'it's-raining-72': the quote that ends the line
             start, end, quoted = i + 1, close, True
         elif (call := _CALL_START.match(text, i)) and not k.group("weak") and not text[a.start()].isalnum():
             # Only when the name ends in the keyword: "tokenizer = AutoTokenizer.from_pretrained('bert')" is not.
@@ -459,6 +469,22 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
         if ok:
             done = end
             yield start, end, "SECRET"
+
+
+def _in_ciphertext(lower: str, i: int) -> bool:
+    """Whether ``i`` is under a Sealed Secret's ``encryptedData:`` (ciphertext, safe to commit)."""
+    return lower.rfind("encrypteddata:", max(0, i - _CIPHERTEXT_WIDTH), i) != -1
+
+
+def _apostrophe_close(text: str, close: int) -> int:
+    """Where a single-quoted value that holds an apostrophe ends: the last quote on its line before a comment
+    (bounded), else the first quote."""
+    first = close
+    eol = text.find("\n", first, first + _MAX_QUOTED_SECRET)
+    line = text[first + 1 : eol if eol != -1 else min(len(text), first + _MAX_QUOTED_SECRET)]
+    comment = line.find(" #")
+    line = (line[:comment] if comment != -1 else line).rstrip()
+    return first + 1 + len(line) - 1 if line.endswith("'") and " " not in line else first
 
 
 # A call assigned to a name that says secret: String::from("X"), SecretStr("X"), ENV.fetch("DB_PASSWORD", "X").
@@ -558,12 +584,21 @@ _INSERT_COLUMNS = re.compile(r"\(([a-z0-9_,`\"\[\] \t]{1,256}+)\)[ \t\n]{0,8}val
 # pass show, op read, security find-generic-password -w; the output is the next line, one token.
 _PRINTS_A_SECRET = re.compile(
     r"(?:base64[ \t]{1,3}(?:-d|--decode|-D)|-field=[a-z_]{0,20}+|pass[ \t]{1,3}show|op[ \t]{1,3}read"
+    # echo $DB_PASSWORD, printenv API_TOKEN: a variable named for a secret, printed
+    r"|(?:echo[ \t]{1,3}[\"']?\$\{?|printenv[ \t]{1,3})[a-z0-9_]{0,40}+(?<=pass|word|_pwd|cret|oken|_key)\}?[\"']?[ \t]*+(?=\n)"
     r"|find-generic-password[^\n]{0,120}+-w|get-secret-value|secrets[ \t]{1,3}versions[ \t]{1,3}access)"
     r"[^\n]{0,120}+\n[ \t]{0,8}+([^\s]{6,128}+)[ \t]*+(?:\n|$)"
 )
 
 
-_PRINTS_A_SECRET_TRIGGERS = ("base64", "-field=", "show", "read", "find-generic", "get-secret", "versions")
+_PRINTS_A_SECRET_TRIGGERS = ("base64", "-field=", "show", "read", "find-generic", "get-secret", "versions", "echo",
+                             "printenv")  # fmt: skip
+# A shell default inside a value: ${POSTGRES_PASSWORD:-localdev99}: the default is the secret when the variable
+# names one.
+_SHELL_DEFAULT = re.compile(r"\$\{([a-z_][a-z0-9_]{0,60}+):?[\-=]([^}\s\"'$]{1,128}+)\}")
+# Sealed Secrets and sops hold ciphertext under these keys: not a secret in the clear.
+_CIPHERTEXT_KEYS = ("encrypteddata:", "enc[")
+_CIPHERTEXT_WIDTH = 512
 _SETTING_KEYWORD = re.compile(r"pass|pw|secret|token|key|credential|auth|psk|sig")
 _SETTING_NAME_WIDTH = 64
 
@@ -847,6 +882,7 @@ def _random_tokens(scan: _Scan) -> Iterator[_Candidate]:
     if max(map(len, text.split()), default=0) < _MIN_RANDOM_LEN:
         return
     public = _public_blocks(text)
+    sealed = "encrypteddata:" in scan.lower
     b = 0
     for m in _TOKEN.finditer(text):
         while b < len(public) and public[b][1] <= m.start():
@@ -863,6 +899,8 @@ def _random_tokens(scan: _Scan) -> Iterator[_Candidate]:
         sops = text.rfind("ENC[", max(0, m.start() - _SOPS_WIDTH), m.start())
         if sops != -1 and "]" not in text[sops : m.start()]:
             continue  # inside sops' ENC[AES256_GCM,data:...,iv:...,tag:...]: ciphertext, not a key
+        if sealed and _in_ciphertext(scan.lower, m.start()):
+            continue  # a Sealed Secret's encryptedData
         if _SSH_PUBLIC_KEY_TYPE.search(_before(text, m.start(), 40)):
             continue
         segments = token.split("/")
@@ -1563,7 +1601,7 @@ _CLI_PROGRAM = re.compile(
     r"|mosquitto_(?:pub|sub)|sqlplus|rman|expdp|impdp|wpa_passphrase|snmp[a-z]{0,12}+|[sxw]?freerdp[0-9]?"
     r"|bundle[ \t]++config|(?:poetry|composer)[ \t]++config(?:[ \t]++-[\-a-z]{1,20}+)*+[ \t]++http-basic\.\S{1,100}+"
     r"|mc[ \t]++(?:alias[ \t]++set|config[ \t]++host[ \t]++add)[ \t]++\S{1,64}+[ \t]++\S{1,200}+"
-    r"|gh[ \t]++secret[ \t]++set|winrs)(?![\w\-])"
+    r"|gh[ \t]++secret[ \t]++set|winrs|nmcli)(?![\w\-])"
 )
 _CLI_FLAGS: dict[str, re.Pattern[str]] = {
     "mysql": re.compile(r"-(?<![\w\-]-)p(?=\S)" + _VALUE),  # attached only: "-p db" prompts and names a db
@@ -1600,6 +1638,8 @@ _CLI_FLAGS: dict[str, re.Pattern[str]] = {
     "gh body": re.compile(r"(?:-(?<![\w\-]-)b|--body)(?:[ \t=]++|(?=[\"']))" + _VALUE),
     # winrs -u:USER -p:X
     "winrs": re.compile(r"-(?<![\w\-]-)p(?:assword)?:" + _VALUE),
+    # nmcli dev wifi connect SSID password X, nmcli con modify NAME wifi-sec.psk X
+    "nmcli": re.compile(r"(?<![\w\-.])(?:password|wifi-sec\.psk|802-11-wireless-security\.psk)[ \t]++" + _VALUE),
     # bundle config set HOST USER:PASSWORD
     "host user:pass": re.compile(r"[ \t][^\s:@/'\"\-][^\s:@/'\"]{0,63}:([^\s'\"/]{1,128}+)(?!\S)"),
     "net use share": re.compile(r"\\\\[^\s]{1,200}+[ \t]++(?![/*])" + _VALUE),  # net use \\srv\share X /user:u
@@ -1615,7 +1655,7 @@ _PROGRAM_FLAGS: dict[str, tuple[str, ...]] = {
     "ssh-keygen": ("space-N", "space-P"), "mosquitto": ("space-P",), "sqlplus": ("user/pass",),
     "rman": ("user/pass",), "expdp": ("user/pass",), "impdp": ("user/pass",), "wpa_passphrase": ("ssid pass",),
     "snmp": ("snmp",), "freerdp": ("rdp",), "bundle config": ("host user:pass",), "http-basic": ("ssid pass",),
-    "mc": ("ssid pass",), "gh secret set": ("gh body",), "winrs": ("winrs",),
+    "mc": ("ssid pass",), "gh secret set": ("gh body",), "winrs": ("winrs",), "nmcli": ("nmcli",),
 }  # fmt: skip
 _NOT_CLI_VALUES = ("env:", "file:", "fd:", "stdin")
 # Any program given a user and then a password: -u NAME -p X, --username NAME --password X. After -u, -p is
@@ -1695,7 +1735,7 @@ def _command_line_secrets(scan: _Scan) -> Iterator[_Candidate]:
                 yield from _cli_value(text, m)
     if "send" in text:
         for m in _EXPECT_SEND.finditer(text):
-            if "pass" in lower[max(0, m.start() - 80) : m.start()]:
+            if any(w in lower[max(0, m.start() - 80) : m.start()] for w in ("pass", "assword", "phrase")):
                 yield from _cli_value(text, m)
     if "-u" in text or "-U" in text:
         for m in _USER_THEN_PASSWORD.finditer(text):
