@@ -356,6 +356,7 @@ def _through_semicolons(text: str, end: int) -> int:
     return end
 
 
+_QUERY_NAME_BEFORE = re.compile(r"[?&#][A-Za-z0-9_.\-]{0,40}$")  # the keyword is a query parameter's name
 _CMDLET = re.compile(r"[A-Z][A-Za-z]{1,20}+-[A-Z][A-Za-z]{1,40}+")  # PowerShell's Verb-Noun: a call
 _YAML_TAG = re.compile(r"![A-Za-z_][A-Za-z0-9_:\-]*")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -458,6 +459,9 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
             start, end, quoted = v.start(), v.start() + len(v.group().rstrip(".,:;?")), False  # "!" often ends one
             if end == v.end():
                 end = _through_semicolons(text, end)
+            amp = text.find("&", start, end)
+            if amp != -1 and _QUERY_NAME_BEFORE.search(text, max(0, k.start() - 48), k.start()):
+                end = amp  # ?api_key=X&limit=100: the parameter ends at "&"
         # A name that only ends in "key" or "signature" (AccountKey, x-functions-key, sig) names anything from a
         # dict key to a sort key, so there the value itself must be key material.
         value = text[start:end]
@@ -596,8 +600,7 @@ _PRINTS_A_SECRET_TRIGGERS = ("base64", "-field=", "show", "read", "find-generic"
 # A shell default inside a value: ${POSTGRES_PASSWORD:-localdev99}: the default is the secret when the variable
 # names one.
 _SHELL_DEFAULT = re.compile(r"\$\{([a-z_][a-z0-9_]{0,60}+):?[\-=]([^}\s\"'$]{1,128}+)\}")
-# Sealed Secrets and sops hold ciphertext under these keys: not a secret in the clear.
-_CIPHERTEXT_KEYS = ("encrypteddata:", "enc[")
+# A Sealed Secret holds ciphertext under encryptedData: (safe to commit), not a secret in the clear.
 _CIPHERTEXT_WIDTH = 512
 _SETTING_KEYWORD = re.compile(r"pass|pw|secret|token|key|credential|auth|psk|sig")
 _SETTING_NAME_WIDTH = 64
@@ -1248,6 +1251,15 @@ def _is_complex_password(value: str) -> bool:
 
 
 def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
+    if "encrypteddata:" not in scan.lower:
+        yield from _stated_secrets_in(scan)
+        return
+    for found in _stated_secrets_in(scan):
+        if not _in_ciphertext(scan.lower, found[0]):
+            yield found  # a Sealed Secret's encryptedData is ciphertext, however it is keyed
+
+
+def _stated_secrets_in(scan: _Scan) -> Iterator[_Candidate]:
     text, lower = scan.text, scan.lower
     if not any(k in lower for k in _STATED_TRIGGERS):
         return
@@ -1937,8 +1949,45 @@ def _urls(scan: _Scan) -> Iterator[_Candidate]:
         userinfo = rest[:at] if at > 0 else ""
         query = url.partition("?")[2].partition("#")[0]
         fragment = url.partition("#")[2]
-        if (userinfo and userinfo.lower() != "git") or query or "=" in fragment:
-            yield start, start + len(url), "URL"
+        credentials = userinfo and userinfo.lower() != "git" and not _placeholder_userinfo(userinfo)
+        if not (credentials or query or "=" in fragment):
+            continue
+        # A secret in a parameter (?api_key=X, &sig=X, #access_token=X) is typed SECRET; the rest stays a URL.
+        pos, end = start, start + len(url)
+        params = url.find("?") if query else url.find("#")
+        for p in _QUERY_PARAM.finditer(text, start + params, end):
+            if _query_secret(p.group(1).lower(), p.group(2)):
+                if p.start(2) > pos:
+                    yield pos, p.start(2), "URL"
+                yield p.start(2), p.end(2), "SECRET"
+                pos = p.end(2)
+        if end > pos:
+            yield pos, end, "URL"
+
+
+_QUERY_PARAM = re.compile(r"(?<=[?&#;])([A-Za-z0-9_.\-]{1,64}+)=([^&#;\s]{1,512}+)")
+_NOT_SECRET_PARAMS = re.compile(r"page|cursor|next|continuation|sync|type|expires|hint")
+_PLACEHOLDER_PASSWORDS = frozenset({"password", "passwd", "pass", "pwd", "pw", "secret", "changeme", "xxx", "xxxx"})
+
+
+def _query_secret(name: str, value: str) -> bool:
+    """Whether a URL parameter carries a secret: its name names one (key material after a weak name such as
+    sig or key) and its value reads as one."""
+    weak = _names_a_secret(name)
+    if weak is None or _NOT_SECRET_PARAMS.search(name):
+        return False
+    if weak:
+        return _is_key_material(value)
+    return _is_key_material(value) or (len(value) >= 8 and _looks_like_secret_value(value, quoted=False, literal=True))
+
+
+def _placeholder_userinfo(userinfo: str) -> bool:
+    """A URL's user-info whose password is a placeholder (user:password@, app:$(DB_PASSWORD)@, u:${PASS}@)."""
+    password = userinfo.partition(":")[2]
+    if not password:
+        return False
+    low = password.lower()
+    return password[0] in "$%{<[*" or low in _PLACEHOLDER_PASSWORDS or bool(_PLACEHOLDER_PART.search(low))
 
 
 # --------------------------------------------------------------------------------------------------------------
