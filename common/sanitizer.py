@@ -1829,6 +1829,24 @@ _SPELLED_WINDOW = 160
 _DASHED_ADDRESS = re.compile(
     r"(?<![a-z0-9._%+\-])[a-z0-9_%+][a-z0-9._%+]{0,63}+-at-[a-z0-9]{1,63}+(?:-dot-[a-z0-9]{1,63}+){1,4}+(?![a-z0-9\-])"
 )
+# "peter_at_example_dot_com": the same joined by underscores (then the local part holds none).
+_UNDERSCORED_ADDRESS = re.compile(
+    r"(?<![a-z0-9._%+\-])[a-z0-9%+][a-z0-9.%+\-]{0,63}+_at_[a-z0-9\-]{1,63}+(?:_dot_[a-z0-9\-]{1,63}+){1,4}+"
+    r"(?![a-z0-9_])"
+)
+# Words for "at" that only an address uses (French arobase, Dutch apenstaartje, Polish małpa...): after one, the
+# local words for "dot" count too, "point", "punt", "kropka" among them, which prose uses everywhere else.
+_FOREIGN_AT = re.compile(r"[ \t]++(?:arobase|apenstaartje|ma(?:ł|l)pa|klammeraffe|arroba|chiocciola|zavináč)[ \t]++")
+_FOREIGN_DOT = r"[ \t]++(?:dot|punkt|punto|ponto|point|punt|kropka|tečka|pont)[ \t]++"
+_FOREIGN_LOCAL = re.compile(
+    rf"(?<![a-z0-9._%+\-])(?:[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}{_FOREIGN_DOT}){{0,3}}[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}$"
+)
+_FOREIGN_DOMAIN = re.compile(
+    rf"[a-z0-9][a-z0-9\-]{{0,62}}(?:(?:{_FOREIGN_DOT}|\.)[a-z0-9][a-z0-9\-]{{0,62}}){{1,4}}(?![a-z0-9\-])"
+)
+_FOREIGN_AT_WORDS = ("arobase", "apenstaartje", "małpa", "malpa", "klammeraffe", "arroba", "chiocciola", "zavináč")
+# Documentation's reserved names (RFC 2606) end spelled addresses as a top-level domain does.
+_RESERVED_TLDS = frozenset({"example", "invalid"})
 _COMMON_TLDS = frozenset(
     ("com", "org", "net", "edu", "gov", "mil", "int", "io", "co", "uk", "de", "fr", "es", "it", "nl", "pl", "ru",
      "jp", "cn", "in", "br", "au", "ca", "ch", "se", "no", "fi", "dk", "be", "at", "eu", "us", "info", "biz", "dev",
@@ -1840,12 +1858,25 @@ _COMMON_TLDS = frozenset(
 
 def _spelled_emails(scan: _Scan) -> Iterator[_Candidate]:
     lower = scan.lower
-    if not any(w in lower for w in ("at", "arroba", "chiocciola", "klammeraffe", "@")):
+    if not any(w in lower for w in ("at", "arroba", "chiocciola", "klammeraffe", "@", "arobase", "apenstaartje",
+                                    "małpa", "malpa", "zavináč")):
         return
     if "-at-" in lower:
         for m in _DASHED_ADDRESS.finditer(lower):
             if m.group().rsplit("-dot-", 1)[1] in _COMMON_TLDS:
                 yield m.start(), m.end(), "EMAIL"
+    if "_at_" in lower:
+        for m in _UNDERSCORED_ADDRESS.finditer(lower):
+            if m.group().rsplit("_dot_", 1)[1] in _COMMON_TLDS:
+                yield m.start(), m.end(), "EMAIL"
+    if any(w in lower for w in _FOREIGN_AT_WORDS):
+        for sep in _FOREIGN_AT.finditer(lower):
+            local = _FOREIGN_LOCAL.search(lower, max(0, sep.start() - _SPELLED_WINDOW), sep.start())
+            domain = _FOREIGN_DOMAIN.match(lower, sep.end())
+            if local and domain:
+                tld = re.split(_FOREIGN_DOT + r"|\.", domain.group())[-1]
+                if tld in _COMMON_TLDS or (len(tld) == 2 and tld.isalpha()):
+                    yield local.start(), domain.end(), "EMAIL"
     for sep in _AT_SEPARATOR.finditer(lower):
         explicit = sep.group().strip() != "at"  # bracketed, or a word only an address uses (arroba)
         window = max(0, sep.start() - _SPELLED_WINDOW)
@@ -1863,6 +1894,7 @@ def _spelled_emails(scan: _Scan) -> Iterator[_Candidate]:
         tld = labels[-1]
         short_tld = len(tld) == 2 and spelled_dots
         tld_ok = tld in _COMMON_TLDS or (tld.isalpha() and (short_tld or (bracketed and len(tld) <= 12)))
+        tld_ok = tld_ok or (tld in _RESERVED_TLDS and spelled_dots)
         if not tld_ok:
             continue
         # "send it to tom at example.com": a one-word name at a domain is a mailbox after a word about mail.
