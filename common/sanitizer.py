@@ -1266,8 +1266,8 @@ def _stated_secrets_in(scan: _Scan) -> Iterator[_Candidate]:
     for rx in (_PROMPT_SECRET, _CREDENTIAL_PAIR, _CREDENTIAL_TOKEN, _LOGIN_WITH, _SQL_PASSWORD, _LINKED_LATER):
         for m in rx.finditer(lower):
             found = _value_at(text, m.end())
-            if not found or _word_char_before(lower, m.start()):
-                continue
+            if not found or _word_char_before(lower, m.start()) or lower[m.start() - 1 : m.start()] in (":", "/"):
+                continue  # user:password@host: the word is a URL's placeholder, not a prompt
             value = text[found[0] : found[1]]
             if _looks_like_password(value, quoted=found[2]):
                 yield found[0], found[1], "SECRET"
