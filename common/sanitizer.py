@@ -589,7 +589,8 @@ _INSERT_COLUMNS = re.compile(r"\(([a-z0-9_,`\"\[\] \t]{1,256}+)\)[ \t\n]{0,8}val
 _PRINTS_A_SECRET = re.compile(
     r"(?:base64[ \t]{1,3}(?:-d|--decode|-D)|-field=[a-z_]{0,20}+|pass[ \t]{1,3}show|op[ \t]{1,3}read"
     # echo $DB_PASSWORD, printenv API_TOKEN: a variable named for a secret, printed
-    r"|(?:echo[ \t]{1,3}[\"']?\$\{?|printenv[ \t]{1,3})[a-z0-9_]{0,40}+(?<=pass|word|_pwd|cret|oken|_key)\}?[\"']?[ \t]*+(?=\n)"
+    r"|(?:echo[ \t]{1,3}[\"']?\$\{?|printenv[ \t]{1,3})[a-z0-9_]{0,40}+(?<=pass|word|_pwd|cret|oken|_key)"
+    r"\}?[\"']?[ \t]*+(?=\n)"
     r"|find-generic-password[^\n]{0,120}+-w|get-secret-value|secrets[ \t]{1,3}versions[ \t]{1,3}access)"
     r"[^\n]{0,120}+\n[ \t]{0,8}+([^\s]{6,128}+)[ \t]*+(?:\n|$)"
 )
@@ -599,7 +600,7 @@ _PRINTS_A_SECRET_TRIGGERS = ("base64", "-field=", "show", "read", "find-generic"
                              "printenv")  # fmt: skip
 # A shell default inside a value: ${POSTGRES_PASSWORD:-localdev99}: the default is the secret when the variable
 # names one.
-_SHELL_DEFAULT = re.compile(r"\$\{([a-z_][a-z0-9_]{0,60}+):?[\-=]([^}\s\"'$]{1,128}+)\}")
+_SHELL_DEFAULT = re.compile(r"\$\{([a-z_][a-z0-9_]{0,60}+):?[\-=]([^{}\s\"'$]{1,128}+)\}")
 # A Sealed Secret holds ciphertext under encryptedData: (safe to commit), not a secret in the clear.
 _CIPHERTEXT_WIDTH = 512
 _SETTING_KEYWORD = re.compile(r"pass|pw|secret|token|key|credential|auth|psk|sig")
@@ -1006,9 +1007,7 @@ _LINKED_LATER = re.compile(
     r"(?<![a-z])(?:has(?:ł|l)o|heslo)(?:[ \t]{1,3}[^\s,:;]{1,24}+){0,3}?[ \t]{1,3}(?:to|je|jest)[ \t]{1,3}"
 )
 # Google's app passwords after their name: "app password fdhf npci mhvf tdnl", "app password: ...".
-_APP_PASSWORD_NAMED = re.compile(
-    r"(?<![a-z])app[ \t\-]?pass(?:word)?(?:[ \t]{0,3}:|[ \t]{1,3}(?:is|was))?[ \t]{1,3}"
-)
+_APP_PASSWORD_NAMED = re.compile(r"(?<![a-z])app[ \t\-]?pass(?:word)?(?:[ \t]{0,3}:|[ \t]{1,3}(?:is|was))?[ \t]{1,3}")
 # A wireless network's key: "SSID "Cafe", key espresso21", "the wifi key is blue-tractor-ocean-lamp", "WLAN
 # password: X". The network word comes first, the key word a few words later (bounded).
 _WIFI_KEY = re.compile(
@@ -1030,6 +1029,7 @@ _OWNERSHIP_COMMANDS = re.compile(r"chown|chgrp|install[ \t]|--owner|--user|-u[ \
 # password in the ticket is wrong, it's X not Y". Read on the word's line, a bounded window after it.
 _NEAR_PASSWORD_WORD = re.compile(r"(?<![a-z])(?:pass(?:word|wd|phrase)?|pw)(?![a-z])")
 _NEAR_WINDOW = 100
+_VERSION = re.compile(r"[vV]?[0-9]+(?:\.[0-9]+)+")
 _NEAR_TOKEN = re.compile(r"(?<![^\s(\[{<,;:=`'\"])([^\s\"'`,;()\[\]{}<>]{8,64}+)")
 # SQL: CREATE/ALTER USER ... IDENTIFIED BY 'x', IDENTIFIED WITH plugin BY 'x', WITH [ENCRYPTED] PASSWORD 'x'.
 _SQL_PASSWORD = re.compile(
@@ -1390,8 +1390,8 @@ def _near_password_word(text: str, lower: str) -> Iterator[_Candidate]:
         for t in _NEAR_TOKEN.finditer(text, max(m.end(), scanned), stop):
             value = t.group(1).rstrip(".,:;?")
             backticked = text[t.start() - 1 : t.start()] == "`" and text.startswith("`", t.start() + len(value))
-            if "://" in value or "@" in value[1:-1] and "." in value.rpartition("@")[2]:
-                continue  # an address, not a password
+            if "://" in value or ("@" in value[1:-1] and "." in value.rpartition("@")[2]) or _VERSION.match(value):
+                continue  # an address or a version (v2.3.1-RC!), not a password
             if _is_used_password(value) or (backticked and _is_strong_password(value)):
                 yield t.start(), t.start() + len(value), "SECRET"
         scanned = max(scanned, stop)
@@ -1427,7 +1427,7 @@ _PLAIN_NOT_PASSWORDS = frozenset(
     {"fine", "wrong", "bad", "weak", "strong", "long", "short", "too", "there", "here", "ignored", "plain",
      "plaintext", "visible", "cached", "everywhere", "broken", "okay", "good", "great", "insecure", "secure",
      "terrible", "awful", "another", "something", "anything", "nothing", "whatever", "random", "default", "stupid",
-     "annoying", "useless", "gone", "lost", "wrong", "right", "simple", "easy", "hard", "obvious", "trivial", "fake",
+     "annoying", "useless", "gone", "lost", "right", "simple", "easy", "hard", "obvious", "trivial", "fake",
      "test", "testing", "temporary", "placeholder", "password", "passwords", "what", "that", "this", "because",
      "like", "about", "sitting", "written", "shown", "printed", "logged", "sent", "leaked", "exposed", "public",
      "only", "really", "totally", "completely", "exactly", "basically", "usually", "probably", "clearly"}
@@ -1845,6 +1845,7 @@ _FOREIGN_DOMAIN = re.compile(
     rf"[a-z0-9][a-z0-9\-]{{0,62}}(?:(?:{_FOREIGN_DOT}|\.)[a-z0-9][a-z0-9\-]{{0,62}}){{1,4}}(?![a-z0-9\-])"
 )
 _FOREIGN_AT_WORDS = ("arobase", "apenstaartje", "małpa", "malpa", "klammeraffe", "arroba", "chiocciola", "zavináč")
+_SPELLED_TRIGGERS = ("at", "@", *_FOREIGN_AT_WORDS)
 # Documentation's reserved names (RFC 2606) end spelled addresses as a top-level domain does.
 _RESERVED_TLDS = frozenset({"example", "invalid"})
 _COMMON_TLDS = frozenset(
@@ -1858,8 +1859,7 @@ _COMMON_TLDS = frozenset(
 
 def _spelled_emails(scan: _Scan) -> Iterator[_Candidate]:
     lower = scan.lower
-    if not any(w in lower for w in ("at", "arroba", "chiocciola", "klammeraffe", "@", "arobase", "apenstaartje",
-                                    "małpa", "malpa", "zavináč")):
+    if not any(w in lower for w in _SPELLED_TRIGGERS):
         return
     if "-at-" in lower:
         for m in _DASHED_ADDRESS.finditer(lower):
