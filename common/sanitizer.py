@@ -1008,6 +1008,13 @@ _LINKED_LATER = re.compile(
 )
 # Google's app passwords after their name: "app password fdhf npci mhvf tdnl", "app password: ...".
 _APP_PASSWORD_NAMED = re.compile(r"(?<![a-z])app[ \t\-]?pass(?:word)?(?:[ \t]{0,3}:|[ \t]{1,3}(?:is|was))?[ \t]{1,3}")
+# Four-letter words prose puts after "app password" (the letters of a real one are drawn at random).
+_FOUR_LETTER_WORDS = frozenset(
+    {"this", "that", "with", "from", "have", "will", "your", "when", "them", "then", "they", "were", "been", "what",
+     "some", "into", "only", "also", "just", "more", "here", "does", "done", "used", "uses", "need", "must", "like",
+     "make", "sure", "each", "once", "both", "same", "than", "very", "well", "work", "page", "link", "code", "send",
+     "mail", "user", "name", "help", "goes", "told", "said", "gave", "back", "over", "long", "even", "keep"}
+)  # fmt: skip
 # A wireless network's key: "SSID "Cafe", key espresso21", "the wifi key is blue-tractor-ocean-lamp", "WLAN
 # password: X". The network word comes first, the key word a few words later (bounded).
 _WIFI_KEY = re.compile(
@@ -1016,18 +1023,19 @@ _WIFI_KEY = re.compile(
 )
 # A well-known account and its password as one token in prose: "root:toor on the kali vm", "pi:raspberry".
 _DEFAULT_ACCOUNT_PAIR = re.compile(
-    r"(?<![\w/.:@\-])(?:root|admin|administrator|pi|kali|vagrant|sa|guest|ftp|anonymous):([^\s:@/'\"`,;()\[\]{}<>]{3,64}+)"
-    r"(?![\w:@/])"
+    r"(?<![\w/.:@\-'\"`])(?:root|admin|administrator|pi|kali|vagrant|sa|guest|ftp|anonymous)"
+    r":([^\s:@/'\"`,;()\[\]{}<>]{3,64}+)(?![\w:@/'\"`])"  # not quoted: reverse("admin:index") is a route
 )
 # What follows such a name and a colon without being a password: groups (chown root:wheel), OAuth scopes.
 _NOT_ACCOUNT_PASSWORDS = frozenset(
     {"root", "admin", "wheel", "staff", "users", "user", "sudo", "adm", "docker", "nogroup", "daemon", "bin", "sys",
-     "read", "write", "org", "repo", "email", "all", "public", "private", "group", "owner", "full", "none", "latest"}
+     "read", "write", "org", "repo", "email", "all", "public", "private", "group", "owner", "full", "none", "latest",
+     "index", "login", "logout", "home", "main", "view", "edit", "list", "add", "change", "delete", "default"}
 )  # fmt: skip
 _OWNERSHIP_COMMANDS = re.compile(r"chown|chgrp|install[ \t]|--owner|--user|-u[ \t]|user:|group:")
 # A password near its word, shaped by rules no word meets (P@ssw0rd2024, Gandalf!77-2024), with no link: "the db
 # password in the ticket is wrong, it's X not Y". Read on the word's line, a bounded window after it.
-_NEAR_PASSWORD_WORD = re.compile(r"(?<![a-z])(?:pass(?:word|wd|phrase)?|pw)(?![a-z])")
+_NEAR_PASSWORD_WORD = re.compile(r"(?<![a-z])(?:pass(?:word|wd|phrase)|pw)(?![a-z])")  # not "pass", a verb
 _NEAR_WINDOW = 100
 _VERSION = re.compile(r"[vV]?[0-9]+(?:\.[0-9]+)+")
 _NEAR_TOKEN = re.compile(r"(?<![^\s(\[{<,;:=`'\"])([^\s\"'`,;()\[\]{}<>]{8,64}+)")
@@ -1128,7 +1136,7 @@ _NAMED_VARIABLE = re.compile(
 # A connection or bind given a user and a password: new PDO(dsn, 'u', 'X'), getConnection(url, "u", "X"),
 # simple_bind_s("cn=admin,...", "X"), login(client, "u", "X"): the last literal, when it reads as a password.
 _CONNECT_CALL = re.compile(
-    r"(?:pdo|connect(?:ion)?|log_?in|sign_?in|bind(?:_s)?|authenticate|networkcredential|credentials?"
+    r"(?:pdo|connect(?:ion)?|log_?in|sign_?in|bind(?:_s)?|authenticate|networkcredential"
     r"|usernamepassword(?:credentials|authenticationtoken)|passwordauthentication|basicauth)[ \t]{0,2}\([ \t]{0,3}"
 )
 # A name and its value handed to a call: define('DB_PASSWORD', 'X'), config.set("password", "X"), put("token", "X").
@@ -1275,7 +1283,8 @@ def _stated_secrets_in(scan: _Scan) -> Iterator[_Candidate]:
                 yield found[0], found[1], "SECRET"  # "basic auth is preview:peekaboo": a word, paired
     if "app" in lower:
         for m in _APP_PASSWORD_NAMED.finditer(lower):
-            if app := _APP_PASSWORD.match(lower, m.end()):
+            app = _APP_PASSWORD.match(lower, m.end())
+            if app and not set(app.group().split()) & _FOUR_LETTER_WORDS:
                 yield app.start(), app.end(), "SECRET"
     if "wi" in lower or "wlan" in lower or "ssid" in lower or "wpa" in lower:
         for m in _WIFI_KEY.finditer(lower):
@@ -1392,6 +1401,8 @@ def _near_password_word(text: str, lower: str) -> Iterator[_Candidate]:
             backticked = text[t.start() - 1 : t.start()] == "`" and text.startswith("`", t.start() + len(value))
             if "://" in value or ("@" in value[1:-1] and "." in value.rpartition("@")[2]) or _VERSION.match(value):
                 continue  # an address or a version (v2.3.1-RC!), not a password
+            if "=" in value or _IDENTIFIER.fullmatch(value.lstrip("~:!")):
+                continue  # code in backticks: `~pkg.module.Name`, `flag=-1`
             if _is_used_password(value) or (backticked and _is_strong_password(value)):
                 yield t.start(), t.start() + len(value), "SECRET"
         scanned = max(scanned, stop)
@@ -1461,7 +1472,7 @@ def _stated_value_ok(m: re.Match[str], value: str, *, quoted: bool) -> bool:
     if m.group("spelled"):  # "the password is the word cinnamon": named as a word, any word
         return value.isalnum() and len(value) >= 3 and value.lower() not in _NOT_PASSWORDS
     if m.group("auth"):  # "the redis auth is X": a password's shape, not a scheme (OAuth2, scram-sha-256)
-        return _looks_like_password(value, quoted=quoted) and not _AUTH_SCHEME.match(value.lower())
+        return _looks_like_password(value, quoted=False) and not _AUTH_SCHEME.match(value.lower())
     if m.group("plain") and _is_plain_word_password(value):
         return True  # "my password is just football": the adverb says a word is the value
     words = m.group().split()
