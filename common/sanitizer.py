@@ -8,28 +8,33 @@ Types (each replaced by ``[TYPE]``):
 
 ========  ====================================================================================================
 EMAIL     addresses (``git@host:org/repo`` remotes and ``pi@raspberrypi.local`` logins are not e-mail), and
-          addresses spelled out to dodge scrapers (``jane dot doe at example dot org``, ``bob [at] example [.] net``)
+          addresses spelled out to dodge scrapers (``jane dot doe at example dot org``, ``bob [at] example [.] net``,
+          ``ann_at_example_dot_org``, ``julie point roy arobase exemple point fr``)
 PHONE     numbers judged by ``phonenumbers``: international form, else US, else a few trunk-0 regions
 CARD      13-19 digits in a card grouping, with a card issuer prefix, Luhn-checked
 IBAN      country code, check digits, the country's registered length, mod-97 checked
 SSN       US social security numbers (``AAA-GG-SSSS``, or nine digits after "SSN")
 IP        IPv4 (not after "version", "v", "==") and IPv6, both validated by :mod:`ipaddress`
-URL       URLs that carry credentials, a query string, or a fragment with ``=``; other URLs are kept
+URL       URLs that carry credentials, a query string, or a fragment with ``=``; other URLs are kept, and so are
+          URLs whose password is a placeholder (``user:password@``, ``app:$(DB_PASSWORD)@``). A secret in a
+          parameter (``?api_key=X``, ``&sig=X``) is typed SECRET, the URL around it URL
 SECRET    API keys by prefix (``sk-``, ``ghp_``, ``github_pat_``, ``xox?-``, ``AKIA``, ``hvs.``...), JWTs, PEM
           private key blocks, bearer tokens (hex ones too) and whatever an ``Authorization`` header carries,
           values assigned to password/secret/token/api-key names (in XML elements too) and key material after
           any name ending in key/secret/token/signature (``AccountKey=``, ``X-Functions-Key:``) or naming a
           session, passwords, PINs and access codes stated in prose (``my password is hunter2``, ``creds: admin
-          / s3cret``, ``log in as root with toor2024``, ``uses 'X' as its password``), typed at a prompt
+          / s3cret``, ``log in as root with toor2024``, ``uses 'X' as its password``, ``heslo je X``,
+          ``パスワードは X``, ``root:toor on the vm``, ``the wifi key is X``), typed at a prompt
           (``[sudo] password for deploy: X``, ``Passwort: X``, ``I typed X at the prompt``), in SQL
           (``IDENTIFIED BY 'x'``), in a ``.pgpass`` line, handed to code (``auth=('u', 'X')``) or given on a
           command line (``mysql -p...``, ``curl -u user:pass``, ``sshpass -p``, ``--password X``, ``-passout
           pass:X``, ``sqlplus user/pass@db``, ``-u U -p X``, ``echo X | ... --password-stdin``, ``<<< X``,
-          ``ConvertTo-SecureString X``), in a ``name value`` setting line (``requirepass X``), an XML
-          ``key="...password"`` attribute, a literal handed to a call (``String::from("X")``, a look-up's default,
-          ``set_password(..., "X")``, ``define('DB_PASSWORD', 'X')``), an SQL insert's password column, a
-          command's printed output (``... | base64 -d``), ``user:pass@host`` without a scheme, long high-entropy
-          strings
+          ``ConvertTo-SecureString X``, ``nmcli ... password X``), in a ``name value`` setting line
+          (``requirepass X``), an XML ``key="...password"`` attribute, a literal handed to a call
+          (``String::from("X")``, a look-up's default, ``set_password(..., "X")``, ``define('DB_PASSWORD', 'X')``,
+          ``new NetworkCredential("u", "X")``), an SQL insert's password column, a
+          command's printed output (``... | base64 -d``, ``echo $DB_PASSWORD``), a shell default
+          (``${DB_PASSWORD:-X}``), ``user:pass@host`` without a scheme, long high-entropy strings
           (hex-only strings such as git hashes and UUIDs are not secrets by themselves, nor are words run
           together such as class names)
 PATH      home directories that name a user: ``/home/NAME``, ``/Users/NAME``, ``C:\\Users\\NAME``, ``~NAME/``
