@@ -929,11 +929,15 @@ def _random_tokens(scan: _Scan) -> Iterator[_Candidate]:
 # required" stays.
 # Other languages' words for a password (German, French, Spanish, Portuguese, Dutch, Swedish, Polish, Russian,
 # Turkish, Czech, Indonesian, Vietnamese, Japanese; Dutch "ww" only before a colon).
-_FOREIGN_LOGIN_WORDS = (
+_EUROPEAN_LOGIN_WORDS = (
     r"passwort|kennwort|mot[ \t]de[ \t]passe|mdp|contrase(?:ñ|n)a|clave|senha|wachtwoord|l(?:ö|o)senord(?:et)?"
-    r"|parola[ \t]d['\u2019]accesso|(?:ş|s)ifre(?:si|niz|m)?|heslo|kata[ \t]sandi|m(?:ậ|a)t[ \t]kh(?:ẩ|a)u|パスワード"
-    r"|has(?:ł|l)o|пароль|ww(?=[ \t]{0,3}:)"
+    r"|parola[ \t]d['\u2019]accesso|has(?:ł|l)o|пароль"
 )
+_MORE_LOGIN_WORDS = (
+    r"(?:ş|s)ifre(?:si|niz|m)?|heslo|kata[ \t]sandi|m(?:ậ|a)t[ \t]kh(?:ẩ|a)u|パスワード|ww(?=[ \t]{0,3}:)"
+)
+_MORE_LOGIN_TRIGGERS = ("ifre", "heslo", "sandi", "khẩu", "khau", "パスワード", "ww:", "ww :")
+_FOREIGN_LOGIN_WORDS = _EUROPEAN_LOGIN_WORDS + "|" + _MORE_LOGIN_WORDS
 _STATED_WORD = (
     r"(?<![a-z0-9])"  # after "_" too: SECRET_KEY, db_password (the word may end a snake_case name)
     r"(?:pass(?:word|wd|phrase)?|(?P<code>passcode)|pw|pwd|secret|auth[ \t]string|(?P<auth>auth)|"
@@ -975,8 +979,9 @@ _STATED_TRIGGERS = ("pass", "pw", "secret", "token", "key", "cred", "log", "sign
                     "enter", "put", "gave", "past", "pin", "use", "try", "auth", "wort", "contrase", "senha",
                     "wacht", "senord", "hasło", "haslo", "пароль", "code", "chang", "rotat", "reset", "updat",
                     "switch", "(", "account", "using", "mdp", "clave", " / ", "parola", "seed", "ifre", "heslo",
-                    "sandi", "khẩu", "khau", "パスワード", "ww", "schl", "sleutel", "wi", "ssid", "wlan", "wpa",
-                    "root:", "admin:", "pi:", "sa:", "guest:", "ftp:", "kali:", "vagrant:", "anonymous:")  # fmt: skip
+                    "sandi", "khẩu", "khau", "パスワード", "ww:", "ww :", "schl", "sleutel", "wifi", "wi-fi", "ssid",
+                    "wlan", "wpa", "root:", "admin:", "pi:", "sa:", "guest:", "ftp:", "kali:", "vagrant:",
+                    "anonymous:")  # fmt: skip
 # A prompt and what was typed at it, as a transcript shows it: "Enter passphrase for key '/root/.ssh/id_rsa': X",
 # "[sudo] password for deploy: X", "Enter PEM pass phrase: X". The prompt text runs to the first colon.
 # The prompt may quote a URL or a path with colons in it (Password for 'https://bob@host': X). Other languages'
@@ -1026,11 +1031,14 @@ _WIFI_KEY = re.compile(
     r"(?<![a-z])(?:wi-?fi|wlan|ssid|wpa2?)(?![a-z])[^\n]{0,48}?(?<![a-z0-9_\-])(?:key|psk|passphrase|password|pass|pw)"
     r"(?![a-z0-9_\-])(?:[ \t]{0,3}[:=]|[ \t]{1,3}(?:is|was))?[ \t]{1,3}"
 )
+_WIFI_WORDS = ("wifi", "wi-fi", "wlan", "ssid", "wpa")
 # A well-known account and its password as one token in prose: "root:toor on the kali vm", "pi:raspberry".
 _DEFAULT_ACCOUNT_PAIR = re.compile(
     r"(?<![\w/.:@\-'\"`])(?:root|admin|administrator|pi|kali|vagrant|sa|guest|ftp|anonymous)"
     r":([^\s:@/'\"`,;()\[\]{}<>]{3,64}+)(?![\w:@/'\"`])"  # not quoted: reverse("admin:index") is a route
 )
+_DEFAULT_ACCOUNTS = ("root:", "admin:", "administrator:", "pi:", "kali:", "vagrant:", "sa:", "guest:", "ftp:",
+                     "anonymous:")  # fmt: skip
 # What follows such a name and a colon without being a password: groups (chown root:wheel), OAuth scopes.
 _NOT_ACCOUNT_PASSWORDS = frozenset(
     {"root", "admin", "wheel", "staff", "users", "user", "sudo", "adm", "docker", "nogroup", "daemon", "bin", "sys",
@@ -1170,9 +1178,8 @@ _PROSE_WORDS = frozenset(
 _PASSWORD_CONTEXT = re.compile(r"pass(?:word|wd|phrase|[ \t]phrase|code)|\bpw\b|\bsudo\b|credential|\blog[ \t]?in\b")
 _PROMPT_CONTEXT = re.compile(r"prompt|asked|asks|rejected|rejecting|denied")
 # "use the passphrase correcthorsebatterystaple": no link word, so only a value no word could be counts.
-_BARE_STATED_SECRET = re.compile(
-    r"(?:pass(?:word|wd|phrase)?|pw|(?P<foreign>" + _FOREIGN_LOGIN_WORDS + r"))[ \t]{1,3}(?=[^\s])"
-)
+_BARE_STATED_SECRET = re.compile(r"(?:pass(?:word|wd|phrase)?|pw|" + _EUROPEAN_LOGIN_WORDS + r")[ \t]{1,3}(?=[^\s])")
+_BARE_STATED_MORE = re.compile(r"(?:" + _MORE_LOGIN_WORDS + r")[ \t]{1,3}(?=[^\s])")  # only where a trigger occurs
 _QUOTED_VALUE = re.compile(r"'([^'\n]{1,128})'|\"([^\"\n]{1,128})\"|`([^`\n]{1,128})`")
 _BARE_VALUE = re.compile(r"[^\s\"'`,;()\[\]{}<>]{1,128}+")
 _NOT_PASSWORDS = frozenset(
@@ -1276,7 +1283,10 @@ def _stated_secrets_in(scan: _Scan) -> Iterator[_Candidate]:
     text, lower = scan.text, scan.lower
     if not any(k in lower for k in _STATED_TRIGGERS):
         return
-    for rx in (_PROMPT_SECRET, _CREDENTIAL_PAIR, _CREDENTIAL_TOKEN, _LOGIN_WITH, _SQL_PASSWORD, _LINKED_LATER):
+    later = ("hasło" in lower or "haslo" in lower or "heslo" in lower) and _LINKED_LATER
+    for rx in (_PROMPT_SECRET, _CREDENTIAL_PAIR, _CREDENTIAL_TOKEN, _LOGIN_WITH, _SQL_PASSWORD, later):
+        if not rx:
+            continue
         for m in rx.finditer(lower):
             found = _value_at(text, m.end())
             if not found or _word_char_before(lower, m.start()) or lower[m.start() - 1 : m.start()] in (":", "/"):
@@ -1286,17 +1296,17 @@ def _stated_secrets_in(scan: _Scan) -> Iterator[_Candidate]:
                 yield found[0], found[1], "SECRET"
             elif rx is _CREDENTIAL_PAIR and _is_paired_word(m.group(), value):
                 yield found[0], found[1], "SECRET"  # "basic auth is preview:peekaboo": a word, paired
-    if "app" in lower:
+    if "app" in lower and ("pass" in lower or "pw" in lower):
         for m in _APP_PASSWORD_NAMED.finditer(lower):
             app = _APP_PASSWORD.match(lower, m.end())
             if app and not set(app.group().split()) & _FOUR_LETTER_WORDS:
                 yield app.start(), app.end(), "SECRET"
-    if "wi" in lower or "wlan" in lower or "ssid" in lower or "wpa" in lower:
+    if any(w in lower for w in _WIFI_WORDS):
         for m in _WIFI_KEY.finditer(lower):
             found = _value_at(text, m.end())
             if found and _looks_like_password(text[found[0] : found[1]], quoted=found[2]):
                 yield found[0], found[1], "SECRET"
-    if ":" in text:
+    if any(w in lower for w in _DEFAULT_ACCOUNTS):
         for m in _DEFAULT_ACCOUNT_PAIR.finditer(lower):
             value = text[m.start(1) : m.end(1)].rstrip(".!?")
             if (
@@ -1337,10 +1347,14 @@ def _stated_secrets_in(scan: _Scan) -> Iterator[_Candidate]:
                 yield found[0], found[1], "SECRET"
     yield from _typed_secrets(text, lower)
     yield from _told_in_passing(text, lower)
-    for m in _BARE_STATED_SECRET.finditer(lower):
+    bare = [_BARE_STATED_SECRET.finditer(lower)]
+    if any(w in lower for w in _MORE_LOGIN_TRIGGERS):
+        bare.append(_BARE_STATED_MORE.finditer(lower))
+    for m in itertools.chain.from_iterable(bare):
         found = _value_at(text, m.end())
         if not found or _word_char_before(lower, m.start()):
             continue
+        foreign = not lower.startswith(("pass", "pw"), m.start())
         value = text[found[0] : found[1]]
         # A quoted value right after the word is meant literally ("the password 'kiwi-Orange-77'").
         if (
@@ -1350,7 +1364,7 @@ def _stated_secrets_in(scan: _Scan) -> Iterator[_Candidate]:
             or _is_dashed_code(value)
             or (found[2] and _looks_like_password(value, quoted=False))
             # "şifresi Fenerbahce1907", "sifre X olarak": those languages put no link there
-            or (m.group("foreign") and _looks_like_password(value, quoted=False) and any(c.isdigit() for c in value))
+            or (foreign and _looks_like_password(value, quoted=False) and any(c.isdigit() for c in value))
             # "the password `a$b;c` contains": quoted, short, and not a word
             or (found[2] and not value.isalpha() and " " not in value and _looks_like_password(value, quoted=True))
         ):
