@@ -935,8 +935,14 @@ _EUROPEAN_LOGIN_WORDS = (
 )
 _MORE_LOGIN_WORDS = (
     r"(?:ş|s)ifre(?:si|niz|m)?|heslo|kata[ \t]sandi|m(?:ậ|a)t[ \t]kh(?:ẩ|a)u|パスワード|ww(?=[ \t]{0,3}:)"
+    r"|passord(?:et)?|adgangskode(?:n)?|salasana|jelsz(?:ó|o)|κωδικός"  # Norwegian, Danish, Finnish, Hungarian, Greek
 )
-_MORE_LOGIN_TRIGGERS = ("ifre", "heslo", "sandi", "khẩu", "khau", "パスワード", "ww:", "ww :")
+_MORE_LOGIN_TRIGGERS = ("ifre", "heslo", "sandi", "khẩu", "khau", "パスワード", "ww:", "ww :", "passord", "adgangskode",
+                        "salasana", "jelsz", "κωδικός")  # fmt: skip
+# Chinese, Japanese and Korean write the link and the value without a space: 密码是abc123, 비밀번호는 X.
+_CJK_STATED = re.compile(r"(?:密码|密碼|口令|パスワード|비밀번호|암호)[ \t]{0,3}(?:是|为|為|は|는|은|:|：)[ \t]{0,3}")
+_CJK_TRIGGERS = ("密码", "密碼", "口令", "パスワード", "비밀번호", "암호")
+_ASCII_VALUE = re.compile(r"[!-~]{4,128}+")
 _FOREIGN_LOGIN_WORDS = _EUROPEAN_LOGIN_WORDS + "|" + _MORE_LOGIN_WORDS
 _STATED_WORD = (
     r"(?<![a-z0-9])"  # after "_" too: SECRET_KEY, db_password (the word may end a snake_case name)
@@ -947,7 +953,7 @@ _STATED_WORD = (
 )
 # The copula in the languages above: "das Passwort ist X", "c'est X", "la contraseña es X", "a senha é X".
 # And "je"/"jest" (Czech, Polish), "là" (Vietnamese), "är" (Swedish), "adalah" (Indonesian).
-_COPULA = r"is|was|are|were|it['\u2019]s|ist|lautet|est|c['\u2019]est|es|era|é|è|war|je|jest|là|är|adalah"
+_COPULA = r"is|was|are|were|it['\u2019]s|ist|lautet|est|c['\u2019]est|es|era|é|è|war|je|jest|là|är|adalah|er|είναι"
 _STATED_GAP = (
     r"(?:[ \t]{1,3}(?:[\w'.,\-]{1,24}+|\([^()\n]{1,60}+\))){1,5}?"  # words, or an aside: "(yes the real one)"
     r"(?=[ \t]*(?::|\?|(?:" + _COPULA + r")(?![a-z0-9_]))|['\u2019]s\b)"
@@ -981,7 +987,8 @@ _STATED_TRIGGERS = ("pass", "pw", "secret", "token", "key", "cred", "log", "sign
                     "switch", "(", "account", "using", "mdp", "clave", " / ", "parola", "seed", "ifre", "heslo",
                     "sandi", "khẩu", "khau", "パスワード", "ww:", "ww :", "schl", "sleutel", "wifi", "wi-fi", "ssid",
                     "wlan", "wpa", "root:", "admin:", "pi:", "sa:", "guest:", "ftp:", "kali:", "vagrant:",
-                    "anonymous:")  # fmt: skip
+                    "anonymous:", "passord", "adgangskode", "salasana", "jelsz", "κωδικός", "密码", "密碼", "口令",
+                    "비밀번호", "암호")  # fmt: skip
 # A prompt and what was typed at it, as a transcript shows it: "Enter passphrase for key '/root/.ssh/id_rsa': X",
 # "[sudo] password for deploy: X", "Enter PEM pass phrase: X". The prompt text runs to the first colon.
 # The prompt may quote a URL or a path with colons in it (Password for 'https://bob@host': X). Other languages'
@@ -1296,6 +1303,13 @@ def _stated_secrets_in(scan: _Scan) -> Iterator[_Candidate]:
                 yield found[0], found[1], "SECRET"
             elif rx is _CREDENTIAL_PAIR and _is_paired_word(m.group(), value):
                 yield found[0], found[1], "SECRET"  # "basic auth is preview:peekaboo": a word, paired
+    if any(w in text for w in _CJK_TRIGGERS):
+        for m in _CJK_STATED.finditer(text):
+            v = _ASCII_VALUE.match(text, m.end())
+            if v:
+                value = v.group().rstrip(".,:;?)")
+                if _looks_like_password(value, quoted=False):
+                    yield v.start(), v.start() + len(value), "SECRET"
     if "app" in lower and ("pass" in lower or "pw" in lower):
         for m in _APP_PASSWORD_NAMED.finditer(lower):
             app = _APP_PASSWORD.match(lower, m.end())

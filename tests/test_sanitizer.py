@@ -480,6 +480,10 @@ CREDENTIALS = [
     ("SECRET", "backup recovery code in case you lose the phone: 7KQ2-MX9P-4TZL", "7KQ2-MX9P-4TZL"),
     ("SECRET", "gmail app password qwer asdf zxcv tyui for the alerts", "qwer asdf zxcv tyui"),
     ("SECRET", "the staging password in the doc is outdated, use Harb0r!Lights now", "Harb0r!Lights"),
+    ("SECRET", "passordet er Fjellet2019 på testserveren", "Fjellet2019"),
+    ("SECRET", "salasana: Revontuli88", "Revontuli88"),
+    ("SECRET", "测试库密码是qwe12345，别外传", "qwe12345"),
+    ("SECRET", "비밀번호는 Hangang77 입니다", "Hangang77"),
     ("EMAIL", "mail me: anna_at_example_dot_org", "anna_at_example_dot_org"),
     ("EMAIL", "adres: jan punt devries apenstaartje test punt nl", "jan punt devries apenstaartje test punt nl"),
     ("EMAIL", "e-mail: ola kropka kowal małpa firma kropka pl", "ola kropka kowal małpa firma kropka pl"),
@@ -627,6 +631,10 @@ CREDENTIAL_LOOK_ALIKES = [
     "ssh pw auth disabled since v2.3.1-RC!",
     "POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:-changeme}",
     "the passphrase is too weak and must be changed",
+    'return redirect(reverse("admin:index"))',
+    "create an app password when your user has 2fa enabled",
+    "the password, er, is not set yet",
+    "密码是必填项",
 ]
 
 
