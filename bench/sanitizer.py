@@ -257,6 +257,7 @@ ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "'a_at_b_dot_' / 'a punt b arobase '": _repeat("a_at_b_dot_a punt b arobase "),
     "'encryptedData: password: x' lines": _repeat("encryptedData:\n password: Ab1x9Zq2Lm8Rt4Wv7Yp3\n"),
     "'nmcli password ' / 'app password '": _repeat("nmcli password app password "),
+    "'cat a/' then 'b_password' lines": _repeat("cat a/" * 30 + "b_password\n"),
 }
 
 

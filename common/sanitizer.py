@@ -593,16 +593,19 @@ _INSERT_COLUMNS = re.compile(r"\(([a-z0-9_,`\"\[\] \t]{1,256}+)\)[ \t\n]{0,8}val
 # pass show, op read, security find-generic-password -w; the output is the next line, one token.
 _PRINTS_A_SECRET = re.compile(
     r"(?:base64[ \t]{1,3}(?:-d|--decode|-D)|-field=[a-z_]{0,20}+|pass[ \t]{1,3}show|op[ \t]{1,3}read"
-    # echo $DB_PASSWORD, printenv API_TOKEN: a variable named for a secret, printed
+    # echo $DB_PASSWORD, printenv API_TOKEN: a variable named for a secret, printed; cat of a file named for one
     r"|(?:echo[ \t]{1,3}[\"']?\$\{?|printenv[ \t]{1,3})[a-z0-9_]{0,40}+(?<=pass|word|_pwd|cret|oken|_key)"
     r"\}?[\"']?[ \t]*+(?=\n)"
+    r"|cat[ \t]{1,3}[^\s|;&<>]{0,120}+"
+    r"(?:(?<=pass|word|_pwd|cret|oken|_key)|(?<=pass\.txt|word\.txt|oken\.txt|cret\.txt))"
+    r"[ \t]*+(?=\n)"
     r"|find-generic-password[^\n]{0,120}+-w|get-secret-value|secrets[ \t]{1,3}versions[ \t]{1,3}access)"
     r"[^\n]{0,120}+\n[ \t]{0,8}+([^\s]{6,128}+)[ \t]*+(?:\n|$)"
 )
 
 
 _PRINTS_A_SECRET_TRIGGERS = ("base64", "-field=", "show", "read", "find-generic", "get-secret", "versions", "echo",
-                             "printenv")  # fmt: skip
+                             "printenv", "cat")  # fmt: skip
 # A shell default inside a value: ${POSTGRES_PASSWORD:-localdev99}: the default is the secret when the variable
 # names one.
 _SHELL_DEFAULT = re.compile(r"\$\{([a-z_][a-z0-9_]{0,60}+):?[\-=]([^{}\s\"'$]{1,128}+)\}")
@@ -1157,7 +1160,8 @@ _NAMED_VARIABLE = re.compile(
 # simple_bind_s("cn=admin,...", "X"), login(client, "u", "X"): the last literal, when it reads as a password.
 _CONNECT_CALL = re.compile(
     r"(?:pdo|connect(?:ion)?|log_?in|sign_?in|bind(?:_s)?|authenticate|networkcredential"
-    r"|usernamepassword(?:credentials|authenticationtoken)|passwordauthentication|basicauth)[ \t]{0,2}\([ \t]{0,3}"
+    r"|usernamepassword(?:credentials|authenticationtoken)|passwordauthentication|(?:http)?(?:basic|digest|ntlm)auth)"
+    r"[ \t]{0,2}\([ \t]{0,3}"
 )
 # A name and its value handed to a call: define('DB_PASSWORD', 'X'), config.set("password", "X"), put("token", "X").
 _NAMED_LITERAL = re.compile(r"\([ \t]{0,3}['\"]([a-z0-9_.\-]{1,60}+)['\"][ \t]{0,3},[ \t]{0,3}")
@@ -1301,7 +1305,7 @@ def _stated_secrets_in(scan: _Scan) -> Iterator[_Candidate]:
             value = text[found[0] : found[1]]
             if _looks_like_password(value, quoted=found[2]):
                 yield found[0], found[1], "SECRET"
-            elif rx is _CREDENTIAL_PAIR and _is_paired_word(m.group(), value):
+            elif (rx is _CREDENTIAL_PAIR or rx is _CREDENTIAL_TOKEN) and _is_paired_word(m.group(), value):
                 yield found[0], found[1], "SECRET"  # "basic auth is preview:peekaboo": a word, paired
     if any(w in text for w in _CJK_TRIGGERS):
         for m in _CJK_STATED.finditer(text):
@@ -1722,7 +1726,7 @@ _USER_THEN_PASSWORD = re.compile(
     r"-(?:[pP]|-pass(?:word)?)(?:=|[ \t]++)(?!-)" + _VALUE
 )
 # expect's send after a password prompt: expect "password:"; send "X\r".
-_EXPECT_SEND = re.compile(r"send[ \t]++\"([^\"\\\n]{1,128}+)\\r\"")
+_EXPECT_SEND = re.compile(r"send(?:[ \t]++--)?[ \t]++\"([^\"\\\n]{1,128}+)\\[rn]\"")  # send -- "X\r" too
 # A cracked hash and its plain text, as hashcat and john print them: 5f4dcc3b...:X.
 _CRACKED = re.compile(r"(?<![0-9a-f])(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}):([^\s:]{1,128}+)")
 _CRACKED_CONTEXT = re.compile(r"hashcat|john|crack|recovered")

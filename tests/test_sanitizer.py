@@ -484,6 +484,10 @@ CREDENTIALS = [
     ("SECRET", "salasana: Revontuli88", "Revontuli88"),
     ("SECRET", "测试库密码是qwe12345，别外传", "qwe12345"),
     ("SECRET", "비밀번호는 Hangang77 입니다", "Hangang77"),
+    ("SECRET", "default creds root:calvin on the idrac", "calvin"),
+    ("SECRET", 'expect "Password:"\nsend -- "Sw1tch!pw\\r"', "Sw1tch!pw"),
+    ("SECRET", "$ cat /run/secrets/db_password\nfjord-Bay-7\n$ ls", "fjord-Bay-7"),
+    ("SECRET", 'auth = HTTPDigestAuth("ops", "D1gest!pw")', "D1gest!pw"),
     ("EMAIL", "mail me: anna_at_example_dot_org", "anna_at_example_dot_org"),
     ("EMAIL", "adres: jan punt devries apenstaartje test punt nl", "jan punt devries apenstaartje test punt nl"),
     ("EMAIL", "e-mail: ola kropka kowal małpa firma kropka pl", "ola kropka kowal małpa firma kropka pl"),
@@ -635,6 +639,7 @@ CREDENTIAL_LOOK_ALIKES = [
     "create an app password when your user has 2fa enabled",
     "the password, er, is not set yet",
     "密码是必填项",
+    "$ cat password_policy.md\n# Password policy",
 ]
 
 
@@ -844,6 +849,7 @@ ADVERSARIAL = {
     "underscored-and-foreign-at": "a_at_b_dot_a punt b arobase " * (SIZE // 28),
     "sealed-secrets": "encryptedData:\n password: Ab1x9Zq2Lm8Rt4Wv7Yp3\n" * (SIZE // 45),
     "nmcli-and-app-passwords": "nmcli password app password " * (SIZE // 28),
+    "cat-secret-files": ("cat a/" * 30 + "b_password\n") * (SIZE // 191),
 }
 
 
