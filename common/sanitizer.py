@@ -1294,10 +1294,10 @@ def _stated_secrets_in(scan: _Scan) -> Iterator[_Candidate]:
     text, lower = scan.text, scan.lower
     if not any(k in lower for k in _STATED_TRIGGERS):
         return
-    later = ("hasło" in lower or "haslo" in lower or "heslo" in lower) and _LINKED_LATER
-    for rx in (_PROMPT_SECRET, _CREDENTIAL_PAIR, _CREDENTIAL_TOKEN, _LOGIN_WITH, _SQL_PASSWORD, later):
-        if not rx:
-            continue
+    linked = [_PROMPT_SECRET, _CREDENTIAL_PAIR, _CREDENTIAL_TOKEN, _LOGIN_WITH, _SQL_PASSWORD]
+    if "hasło" in lower or "haslo" in lower or "heslo" in lower:
+        linked.append(_LINKED_LATER)
+    for rx in linked:
         for m in rx.finditer(lower):
             found = _value_at(text, m.end())
             if not found or _word_char_before(lower, m.start()) or lower[m.start() - 1 : m.start()] in (":", "/"):
@@ -1309,11 +1309,11 @@ def _stated_secrets_in(scan: _Scan) -> Iterator[_Candidate]:
                 yield found[0], found[1], "SECRET"  # "basic auth is preview:peekaboo": a word, paired
     if any(w in text for w in _CJK_TRIGGERS):
         for m in _CJK_STATED.finditer(text):
-            v = _ASCII_VALUE.match(text, m.end())
-            if v:
-                value = v.group().rstrip(".,:;?)")
+            run = _ASCII_VALUE.match(text, m.end())
+            if run:
+                value = run.group().rstrip(".,:;?)")
                 if _looks_like_password(value, quoted=False):
-                    yield v.start(), v.start() + len(value), "SECRET"
+                    yield run.start(), run.start() + len(value), "SECRET"
     if "app" in lower and ("pass" in lower or "pw" in lower):
         for m in _APP_PASSWORD_NAMED.finditer(lower):
             app = _APP_PASSWORD.match(lower, m.end())
