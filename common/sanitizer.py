@@ -989,9 +989,9 @@ _STATED_TRIGGERS = ("pass", "pw", "secret", "token", "key", "cred", "log", "sign
                     "wacht", "senord", "hasło", "haslo", "пароль", "code", "chang", "rotat", "reset", "updat",
                     "switch", "(", "account", "using", "mdp", "clave", " / ", "parola", "seed", "ifre", "heslo",
                     "sandi", "khẩu", "khau", "パスワード", "ww:", "ww :", "schl", "sleutel", "wifi", "wi-fi", "ssid",
-                    "wlan", "wpa", "root:", "admin:", "pi:", "sa:", "guest:", "ftp:", "kali:", "vagrant:",
-                    "anonymous:", "passord", "adgangskode", "salasana", "jelsz", "κωδικός", "密码", "密碼", "口令",
-                    "비밀번호", "암호")  # fmt: skip
+                    "wlan", "wpa", "wireless", "hotspot", "root:", "admin:", "pi:", "sa:", "guest:", "ftp:", "kali:",
+                    "vagrant:", "anonymous:", "passord", "adgangskode", "salasana", "jelsz", "κωδικός", "密码", "密碼",
+                    "口令", "비밀번호", "암호")  # fmt: skip
 # A prompt and what was typed at it, as a transcript shows it: "Enter passphrase for key '/root/.ssh/id_rsa': X",
 # "[sudo] password for deploy: X", "Enter PEM pass phrase: X". The prompt text runs to the first colon.
 # The prompt may quote a URL or a path with colons in it (Password for 'https://bob@host': X). Other languages'
@@ -1038,10 +1038,10 @@ _FOUR_LETTER_WORDS = frozenset(
 # A wireless network's key: "SSID "Cafe", key espresso21", "the wifi key is blue-tractor-ocean-lamp", "WLAN
 # password: X". The network word comes first, the key word a few words later (bounded).
 _WIFI_KEY = re.compile(
-    r"(?<![a-z])(?:wi-?fi|wlan|ssid|wpa2?)(?![a-z])[^\n]{0,48}?(?<![a-z0-9_\-])(?:key|psk|passphrase|password|pass|pw)"
+    r"(?<![a-z])(?:wi-?fi|wlan|ssid|wpa2?|wireless|hotspot)(?![a-z])[^\n]{0,48}?(?<![a-z0-9_\-])(?:key|psk|passphrase|password|pass|pw)"
     r"(?![a-z0-9_\-])(?:[ \t]{0,3}[:=]|[ \t]{1,3}(?:is|was))?[ \t]{1,3}"
 )
-_WIFI_WORDS = ("wifi", "wi-fi", "wlan", "ssid", "wpa")
+_WIFI_WORDS = ("wifi", "wi-fi", "wlan", "ssid", "wpa", "wireless", "hotspot")
 # A well-known account and its password as one token in prose: "root:toor on the kali vm", "pi:raspberry".
 _DEFAULT_ACCOUNT_PAIR = re.compile(
     r"(?<![\w/.:@\-'\"`])(?:root|admin|administrator|pi|kali|vagrant|sa|guest|ftp|anonymous)"
@@ -1884,15 +1884,18 @@ _UNDERSCORED_ADDRESS = re.compile(
 )
 # Words for "at" that only an address uses (French arobase, Dutch apenstaartje, Polish małpa...): after one, the
 # local words for "dot" count too, "point", "punt", "kropka" among them, which prose uses everywhere else.
-_FOREIGN_AT = re.compile(r"[ \t]++(?:arobase|apenstaartje|ma(?:ł|l)pa|klammeraffe|arroba|chiocciola|zavináč)[ \t]++")
-_FOREIGN_DOT = r"[ \t]++(?:dot|punkt|punto|ponto|point|punt|kropka|tečka|pont)[ \t]++"
+_FOREIGN_AT = re.compile(
+    r"[ \t]++(?:arobase|apenstaartje|ma(?:ł|l)pa|klammeraffe|arroba|chiocciola|zavináč|snabel-a|kukac|собака)[ \t]++"
+)
+_FOREIGN_DOT = r"[ \t]++(?:dot|punkt|punktum|punto|ponto|point|punt|kropka|tečka|pont|piste|nokta|точка)[ \t]++"
 _FOREIGN_LOCAL = re.compile(
     rf"(?<![a-z0-9._%+\-])(?:[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}{_FOREIGN_DOT}){{0,3}}[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}$"
 )
 _FOREIGN_DOMAIN = re.compile(
     rf"[a-z0-9][a-z0-9\-]{{0,62}}(?:(?:{_FOREIGN_DOT}|\.)[a-z0-9][a-z0-9\-]{{0,62}}){{1,4}}(?![a-z0-9\-])"
 )
-_FOREIGN_AT_WORDS = ("arobase", "apenstaartje", "małpa", "malpa", "klammeraffe", "arroba", "chiocciola", "zavináč")
+_FOREIGN_AT_WORDS = ("arobase", "apenstaartje", "małpa", "malpa", "klammeraffe", "arroba", "chiocciola", "zavináč",
+                     "snabel-a", "kukac", "собака")  # fmt: skip
 _SPELLED_TRIGGERS = ("at", "@", *_FOREIGN_AT_WORDS)
 # Documentation's reserved names (RFC 2606) end spelled addresses as a top-level domain does.
 _RESERVED_TLDS = frozenset({"example", "invalid"})

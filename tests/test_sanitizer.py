@@ -488,6 +488,8 @@ CREDENTIALS = [
     ("SECRET", 'expect "Password:"\nsend -- "Sw1tch!pw\\r"', "Sw1tch!pw"),
     ("SECRET", "$ cat /run/secrets/db_password\nfjord-Bay-7\n$ ls", "fjord-Bay-7"),
     ("SECRET", 'auth = HTTPDigestAuth("ops", "D1gest!pw")', "D1gest!pw"),
+    ("SECRET", "the hotspot password is Mango!2024", "Mango!2024"),
+    ("EMAIL", "e-post: erik punkt berg snabel-a exempel punkt se", "erik punkt berg snabel-a exempel punkt se"),
     ("EMAIL", "mail me: anna_at_example_dot_org", "anna_at_example_dot_org"),
     ("EMAIL", "adres: jan punt devries apenstaartje test punt nl", "jan punt devries apenstaartje test punt nl"),
     ("EMAIL", "e-mail: ola kropka kowal małpa firma kropka pl", "ola kropka kowal małpa firma kropka pl"),
@@ -640,6 +642,7 @@ CREDENTIAL_LOOK_ALIKES = [
     "the password, er, is not set yet",
     "密码是必填项",
     "$ cat password_policy.md\n# Password policy",
+    "the wireless network is down again, the key card too",
 ]
 
 
