@@ -1699,7 +1699,10 @@ _CLI_FLAGS: dict[str, re.Pattern[str]] = {
     # winrs -u:USER -p:X
     "winrs": re.compile(r"-(?<![\w\-]-)p(?:assword)?:" + _VALUE),
     # nmcli dev wifi connect SSID password X, nmcli con modify NAME wifi-sec.psk X
-    "nmcli": re.compile(r"(?<![\w\-.])(?:password|wifi-sec\.psk|802-11-wireless-security\.psk)[ \t]++" + _VALUE),
+    "nmcli": re.compile(
+        r"(?<![\w\-.])(?:password|wifi-sec\.psk|802-11-wireless-security\.psk)[ \t]++"
+        r"""('[^'\n]{1,128}'|"[^"\n]{1,128}"|[^\s'"`|;&<>]{4,128}+)(?![^\s])"""
+    ),
     # bundle config set HOST USER:PASSWORD
     "host user:pass": re.compile(r"[ \t][^\s:@/'\"\-][^\s:@/'\"]{0,63}:([^\s'\"/]{1,128}+)(?!\S)"),
     "net use share": re.compile(r"\\\\[^\s]{1,200}+[ \t]++(?![/*])" + _VALUE),  # net use \\srv\share X /user:u
