@@ -930,8 +930,9 @@ def _random_tokens(scan: _Scan) -> Iterator[_Candidate]:
 # "the API token I'm using"), a link ("is", "'s", "was", "is now", "set to", ":"), then the value, which must
 # look like a password (digits and letters, a symbol, quotes, or passphrase length), so "the password is
 # required" stays.
-# Other languages' words for a password (German, French, Spanish, Portuguese, Dutch, Swedish, Polish, Russian,
-# Turkish, Czech, Indonesian, Vietnamese, Japanese; Dutch "ww" only before a colon).
+# Other languages' words for a password: German, French, Spanish, Portuguese, Dutch, Swedish, Polish, Russian;
+# then Turkish, Czech, Indonesian, Vietnamese, Japanese, Norwegian, Danish, Finnish, Hungarian, Greek and Dutch "ww"
+# (only before a colon), whose bare form is looked for only where one of their triggers occurs.
 _EUROPEAN_LOGIN_WORDS = (
     r"passwort|kennwort|mot[ \t]de[ \t]passe|mdp|contrase(?:ñ|n)a|clave|senha|wachtwoord|l(?:ö|o)senord(?:et)?"
     r"|parola[ \t]d['\u2019]accesso|has(?:ł|l)o|пароль"
@@ -955,7 +956,8 @@ _STATED_WORD = (
     r"[?!]{0,3}"  # "password?? it's X"
 )
 # The copula in the languages above: "das Passwort ist X", "c'est X", "la contraseña es X", "a senha é X".
-# And "je"/"jest" (Czech, Polish), "là" (Vietnamese), "är" (Swedish), "adalah" (Indonesian).
+# And "je"/"jest" (Czech, Polish), "là" (Vietnamese), "är" (Swedish), "adalah" (Indonesian), "er" (Norwegian,
+# Danish), "είναι" (Greek).
 _COPULA = r"is|was|are|were|it['\u2019]s|ist|lautet|est|c['\u2019]est|es|era|é|è|war|je|jest|là|är|adalah|er|είναι"
 _STATED_GAP = (
     r"(?:[ \t]{1,3}(?:[\w'.,\-]{1,24}+|\([^()\n]{1,60}+\))){1,5}?"  # words, or an aside: "(yes the real one)"
@@ -1038,8 +1040,8 @@ _FOUR_LETTER_WORDS = frozenset(
 # A wireless network's key: "SSID "Cafe", key espresso21", "the wifi key is blue-tractor-ocean-lamp", "WLAN
 # password: X". The network word comes first, the key word a few words later (bounded).
 _WIFI_KEY = re.compile(
-    r"(?<![a-z])(?:wi-?fi|wlan|ssid|wpa2?|wireless|hotspot)(?![a-z])[^\n]{0,48}?(?<![a-z0-9_\-])(?:key|psk|passphrase|password|pass|pw)"
-    r"(?![a-z0-9_\-])(?:[ \t]{0,3}[:=]|[ \t]{1,3}(?:is|was))?[ \t]{1,3}"
+    r"(?<![a-z])(?:wi-?fi|wlan|ssid|wpa2?|wireless|hotspot)(?![a-z])[^\n]{0,48}?"
+    r"(?<![a-z0-9_\-])(?:key|psk|passphrase|password|pass|pw)(?![a-z0-9_\-])(?:[ \t]{0,3}[:=]|[ \t]{1,3}(?:is|was))?[ \t]{1,3}"
 )
 _WIFI_WORDS = ("wifi", "wi-fi", "wlan", "ssid", "wpa", "wireless", "hotspot")
 # A well-known account and its password as one token in prose: "root:toor on the kali vm", "pi:raspberry".
