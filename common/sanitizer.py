@@ -1041,7 +1041,8 @@ _FOUR_LETTER_WORDS = frozenset(
 # password: X". The network word comes first, the key word a few words later (bounded).
 _WIFI_KEY = re.compile(
     r"(?<![a-z])(?:wi-?fi|wlan|ssid|wpa2?|wireless|hotspot)(?![a-z])[^\n]{0,48}?"
-    r"(?<![a-z0-9_\-])(?:key|psk|passphrase|password|pass|pw)(?![a-z0-9_\-])(?:[ \t]{0,3}[:=]|[ \t]{1,3}(?:is|was))?[ \t]{1,3}"
+    r"(?<![a-z0-9_\-])(?:key|psk|passphrase|password|pass|pw)(?![a-z0-9_\-])"
+    r"(?:[ \t]{0,3}[:=]|[ \t]{1,3}(?:is|was))?[ \t]{1,3}"
 )
 _WIFI_WORDS = ("wifi", "wi-fi", "wlan", "ssid", "wpa", "wireless", "hotspot")
 # A well-known account and its password as one token in prose: "root:toor on the kali vm", "pi:raspberry".
