@@ -1481,7 +1481,8 @@ _PLAIN_NOT_PASSWORDS = frozenset(
      "annoying", "useless", "gone", "lost", "right", "simple", "easy", "hard", "obvious", "trivial", "fake",
      "test", "testing", "temporary", "placeholder", "password", "passwords", "what", "that", "this", "because",
      "like", "about", "sitting", "written", "shown", "printed", "logged", "sent", "leaked", "exposed", "public",
-     "only", "really", "totally", "completely", "exactly", "basically", "usually", "probably", "clearly"}
+     "only", "really", "totally", "completely", "exactly", "basically", "usually", "probably", "clearly", "foo",
+     "bar", "baz", "qux", "quux", "foobar"}
 )  # fmt: skip
 _ADJECTIVE_ENDINGS = ("ed", "ing", "able", "ible", "ous", "ive", "ful", "less")
 
