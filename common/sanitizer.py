@@ -1056,7 +1056,10 @@ _DEFAULT_ACCOUNTS = ("root:", "admin:", "administrator:", "pi:", "kali:", "vagra
 _NOT_ACCOUNT_PASSWORDS = frozenset(
     {"root", "admin", "wheel", "staff", "users", "user", "sudo", "adm", "docker", "nogroup", "daemon", "bin", "sys",
      "read", "write", "org", "repo", "email", "all", "public", "private", "group", "owner", "full", "none", "latest",
-     "index", "login", "logout", "home", "main", "view", "edit", "list", "add", "change", "delete", "default"}
+     "index", "login", "logout", "home", "main", "view", "edit", "list", "add", "change", "delete", "default",
+     "disk", "tty", "video", "audio", "lp", "mail", "kmem", "dialout", "cdrom", "floppy", "tape", "shadow", "utmp",
+     "input", "render", "plugdev", "netdev", "nobody", "operator", "games", "backup", "proxy", "systemd-journal",
+     "www-data", "syslog", "crontab", "messagebus", "ssl-cert"}
 )  # fmt: skip
 _OWNERSHIP_COMMANDS = re.compile(r"chown|chgrp|install[ \t]|--owner|--user|-u[ \t]|user:|group:")
 # A password near its word, shaped by rules no word meets (P@ssw0rd2024, Gandalf!77-2024), with no link: "the db
@@ -1472,6 +1475,8 @@ def _stated_value(text: str, lower: str, m: re.Match[str]) -> _Candidate | None:
 
 
 _HASH_PREFIX = re.compile(r"(?i)(?:sha[0-9]{0,3}|md5)[:\-]")  # SHA256:... fingerprints, sha256:... digests
+_AUTH_GAP_STARTS = frozenset({"on", "for", "of", "in", "at", "to", "from"})
+_STATED_LINK_START = re.compile(r":|is|was|are|were|->|=>")
 _AUTH_SCHEME = re.compile(r"o?auth|saml|ldap|kerberos|ntlm|digest|scram|sha|md5|hmac|jwt|mtls|tls|v[0-9]")
 # Words that follow "the password is just/literally" in prose without being the password.
 _PLAIN_NOT_PASSWORDS = frozenset(
@@ -1513,6 +1518,9 @@ def _stated_value_ok(m: re.Match[str], value: str, *, quoted: bool) -> bool:
     if m.group("spelled"):  # "the password is the word cinnamon": named as a word, any word
         return value.isalnum() and len(value) >= 3 and value.lower() not in _NOT_PASSWORDS
     if m.group("auth"):  # "the redis auth is X": a password's shape, not a scheme (OAuth2, scram-sha-256)
+        gap = m.group().split()[1:2]  # "auth on prod is X", not "auth key description: X"
+        if gap and gap[0] not in _AUTH_GAP_STARTS and not _STATED_LINK_START.match(gap[0]):
+            return False
         return _looks_like_password(value, quoted=False) and not _AUTH_SCHEME.match(value.lower())
     if m.group("plain") and _is_plain_word_password(value):
         return True  # "my password is just football": the adverb says a word is the value
