@@ -643,6 +643,9 @@ CREDENTIAL_LOOK_ALIKES = [
     "密码是必填项",
     "$ cat password_policy.md\n# Password policy",
     "the wireless network is down again, the key card too",
+    "Auth key description: .request_key_auth;1000;1000;0b010000;20d035bf",
+    "the initrd image is owned by root:disk",
+    "look -t: root:foobar /tmp/look.dict",
 ]
 
 
