@@ -732,7 +732,7 @@ def _looks_like_secret_value(value: str, *, quoted: bool, literal: bool = False)
     if _is_reference_or_placeholder(value, quoted=quoted):
         return False
     if (
-        (value[0] in "$%{<*[#(?" and not (value[0] == "?" and _is_complex_password(value[1:])))
+        (value[0] in "$%{<*[#(?" and not _symbol_led(value))
         or "..." in value
         or len(set(value)) <= 2
         or _MASK.search(value)
@@ -776,6 +776,18 @@ _PLACEHOLDER_PART = re.compile(
     r"(?<![a-z0-9])(?:your|insert|replace|placeholder|redacted|dummy|changeme|change[_\-]me|todo|fixme|here"
     r"|xxx++|example|sample)(?![a-z0-9])"
 )
+
+
+def _symbol_led(value: str) -> bool:
+    """A password that starts with a symbol (?W^.B780N0, $ecret2024!, *Kq7!pz): the rest is shaped by password
+    rules and is no variable's name (not $DB_PASS2, %s, ${X}, *args)."""
+    rest = value[1:]
+    return (
+        value[0] in "$%*#?"
+        and _is_complex_password(rest)
+        and not _IDENTIFIER.fullmatch(rest)
+        and not any(c in value for c in "{}()<>[]")
+    )
 
 
 def _is_reference_or_placeholder(value: str, *, quoted: bool) -> bool:
@@ -1226,8 +1238,10 @@ def _looks_like_password(value: str, *, quoted: bool) -> bool:
     """A stated value that reads as a password rather than a word, a number, code or a placeholder."""
     if not 4 <= len(value) <= 128 or value.lower() in _NOT_PASSWORDS or _is_number(value):
         return False
-    if value[0] in "$%{<*[#(" or "..." in value or len(set(value)) <= 2 or "(" in value or "://" in value:
-        return False  # a template, a placeholder, a mask, code or an address
+    if (value[0] in "$%{<*[#(" and not _symbol_led(value)) or "..." in value or len(set(value)) <= 2:
+        return False  # a template, a placeholder, a mask
+    if "(" in value or "://" in value:
+        return False  # code or an address
     if _MASK.search(value) or value.lower() in _NAME_PARTS:
         return False  # ghp_****, sk-...••••; "password" itself (a field's name)
     if _is_reference_or_placeholder(value, quoted=quoted):

@@ -473,6 +473,8 @@ CREDENTIALS = [
     ("SECRET", "    MYSQL_ROOT_PASSWORD: ${MYSQL_ROOT_PASSWORD:-devroot42}", "devroot42"),
     ("SECRET", "db:\n  password: 'don't-panic-42'  # quoted", "don't-panic-42"),
     ("SECRET", "app.mail.password=!Qe7.rT9z", "!Qe7.rT9z"),
+    ("SECRET", "SMTP_PASS=$ecret2024!", "$ecret2024!"),
+    ("SECRET", 'vault_pass: "*Kq7!pz9"', "*Kq7!pz9"),
     ("SECRET", "GET https://api.example.com/v2/feed?api_key=9fQ2xL7mR4tW8vB1nK3p&limit=5", "9fQ2xL7mR4tW8vB1nK3p"),
     ("SECRET", "https://hooks.example.net/in?token=Zr8Kq2Lw9Xv4Ty7Nm1Pb3&src=ci", "Zr8Kq2Lw9Xv4Ty7Nm1Pb3"),
     ("SECRET", 'guest network: SSID "Bakery", key croissant2022', "croissant2022"),
@@ -646,6 +648,9 @@ CREDENTIAL_LOOK_ALIKES = [
     "Auth key description: .request_key_auth;1000;1000;0b010000;20d035bf",
     "the initrd image is owned by root:disk",
     "look -t: root:foobar /tmp/look.dict",
+    "password=$DB_PASS2",
+    "password: *default_password",
+    "password = %(db_password)s",
 ]
 
 
