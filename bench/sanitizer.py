@@ -44,6 +44,7 @@ SPLITS = {
     "credentials, held-out split (never tuned on)": DATA / "credentials-heldout.jsonl",
     "credentials, blind dev split (tuned on)": DATA / "credentials-dev2.jsonl",
     "credentials, third blind dev split (tuned on)": DATA / "credentials-dev3.jsonl",
+    "credentials, fourth blind dev split (tuned on)": DATA / "credentials-dev4.jsonl",
     "credentials, blind held-out split (never tuned on)": DATA / "credentials-heldout2.jsonl",
 }
 
@@ -243,6 +244,20 @@ ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "'user=a pass=b ' repeated": _repeat("user=a pass=b "),
     "'--password-command \"echo ' repeated": _repeat('--password-command "echo '),
     "\"token = getenv('a') or \" repeated": _repeat("token = getenv('a') or "),
+    # Round eight (dev4): one per new rule family.
+    "'hasło a b c ' (no link)": _repeat("hasło a b c "),
+    "'wifi a b c d ' (no key word)": _repeat("wifi a b c d "),
+    "'root:a ' repeated": _repeat("root:a "),
+    "'password Ab1!Ab1!x ' on one line": _repeat("password Ab1!Ab1!x "),
+    "'passphrase is aaa bbb ccc ' run on": _repeat("passphrase is aaa bbb ccc ddd eee fff "),
+    "'${a_password:-' (no close)": _repeat("${a_password:-"),
+    "'echo $A_PASSWORD\\n' lines": _repeat("echo $A_PASSWORD\n"),
+    "\"password: 'it's\" repeated": _repeat("password: 'it's"),
+    "'?token=a&token=' in one URL": lambda n: "https://a/?" + "token=a1b2c3d4e5f6g7h8&" * (n // 25),
+    "'a_at_b_dot_' / 'a punt b arobase '": _repeat("a_at_b_dot_a punt b arobase "),
+    "'encryptedData: password: x' lines": _repeat("encryptedData:\n password: Ab1x9Zq2Lm8Rt4Wv7Yp3\n"),
+    "'nmcli password ' / 'app password '": _repeat("nmcli password app password "),
+    "'cat a/' then 'b_password' lines": _repeat("cat a/" * 30 + "b_password\n"),
 }
 
 

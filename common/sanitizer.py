@@ -8,28 +8,33 @@ Types (each replaced by ``[TYPE]``):
 
 ========  ====================================================================================================
 EMAIL     addresses (``git@host:org/repo`` remotes and ``pi@raspberrypi.local`` logins are not e-mail), and
-          addresses spelled out to dodge scrapers (``jane dot doe at example dot org``, ``bob [at] example [.] net``)
+          addresses spelled out to dodge scrapers (``jane dot doe at example dot org``, ``bob [at] example [.] net``,
+          ``ann_at_example_dot_org``, ``julie point roy arobase exemple point fr``)
 PHONE     numbers judged by ``phonenumbers``: international form, else US, else a few trunk-0 regions
 CARD      13-19 digits in a card grouping, with a card issuer prefix, Luhn-checked
 IBAN      country code, check digits, the country's registered length, mod-97 checked
 SSN       US social security numbers (``AAA-GG-SSSS``, or nine digits after "SSN")
 IP        IPv4 (not after "version", "v", "==") and IPv6, both validated by :mod:`ipaddress`
-URL       URLs that carry credentials, a query string, or a fragment with ``=``; other URLs are kept
+URL       URLs that carry credentials, a query string, or a fragment with ``=``; other URLs are kept, and so are
+          URLs whose password is a placeholder (``user:password@``, ``app:$(DB_PASSWORD)@``). A secret in a
+          parameter (``?api_key=X``, ``&sig=X``) is typed SECRET, the URL around it URL
 SECRET    API keys by prefix (``sk-``, ``ghp_``, ``github_pat_``, ``xox?-``, ``AKIA``, ``hvs.``...), JWTs, PEM
           private key blocks, bearer tokens (hex ones too) and whatever an ``Authorization`` header carries,
           values assigned to password/secret/token/api-key names (in XML elements too) and key material after
           any name ending in key/secret/token/signature (``AccountKey=``, ``X-Functions-Key:``) or naming a
           session, passwords, PINs and access codes stated in prose (``my password is hunter2``, ``creds: admin
-          / s3cret``, ``log in as root with toor2024``, ``uses 'X' as its password``), typed at a prompt
+          / s3cret``, ``log in as root with toor2024``, ``uses 'X' as its password``, ``heslo je X``,
+          ``パスワードは X``, ``root:toor on the vm``, ``the wifi key is X``), typed at a prompt
           (``[sudo] password for deploy: X``, ``Passwort: X``, ``I typed X at the prompt``), in SQL
           (``IDENTIFIED BY 'x'``), in a ``.pgpass`` line, handed to code (``auth=('u', 'X')``) or given on a
           command line (``mysql -p...``, ``curl -u user:pass``, ``sshpass -p``, ``--password X``, ``-passout
           pass:X``, ``sqlplus user/pass@db``, ``-u U -p X``, ``echo X | ... --password-stdin``, ``<<< X``,
-          ``ConvertTo-SecureString X``), in a ``name value`` setting line (``requirepass X``), an XML
-          ``key="...password"`` attribute, a literal handed to a call (``String::from("X")``, a look-up's default,
-          ``set_password(..., "X")``, ``define('DB_PASSWORD', 'X')``), an SQL insert's password column, a
-          command's printed output (``... | base64 -d``), ``user:pass@host`` without a scheme, long high-entropy
-          strings
+          ``ConvertTo-SecureString X``, ``nmcli ... password X``), in a ``name value`` setting line
+          (``requirepass X``), an XML ``key="...password"`` attribute, a literal handed to a call
+          (``String::from("X")``, a look-up's default, ``set_password(..., "X")``, ``define('DB_PASSWORD', 'X')``,
+          ``new NetworkCredential("u", "X")``), an SQL insert's password column, a
+          command's printed output (``... | base64 -d``, ``echo $DB_PASSWORD``), a shell default
+          (``${DB_PASSWORD:-X}``), ``user:pass@host`` without a scheme, long high-entropy strings
           (hex-only strings such as git hashes and UUIDs are not secrets by themselves, nor are words run
           together such as class names)
 PATH      home directories that name a user: ``/home/NAME``, ``/Users/NAME``, ``C:\\Users\\NAME``, ``~NAME/``
@@ -328,16 +333,16 @@ _SECRET_TRIGGERS = ("pass", "pw", "secret", "token", "key", "credential", "sig",
 _ASSIGNMENT = re.compile(
     r"[A-Za-z0-9_\-]{0,20}+[\"']?(?:[ \t]{0,3}\{[ \t]{0,3}default)?"
     r"(?::[ \t]{0,3}[A-Za-z_][\w.\[\]| ]{0,30}+(?==))?"  # a type annotation: webhook_secret: str = "X"
-    r"[ \t]{0,3}(?::=|=>|[:=])[ \t]{0,3}"
+    r"[ \t]{0,3}(?::=|=>|\?=|[:=])[ \t]{0,3}"  # "?=": Make's default assignment
 )
 # A name that goes on past the keyword into one of these is about a secret (where it lives, how long it must be),
 # not the secret: secret_name, token_path, password_min_length, api_key_id.
 _ABOUT_A_SECRET = re.compile(
-    r"[_\-]?(?:name|id|path|file|arn|ref|version|min|max|length|len|type|field|url|uri|env|count|size|hash|policy"
+    r"s?[_\-]?(?:name|id|path|file|arn|ref|version|min|max|length|len|type|field|url|uri|env|count|size|hash|policy"
     r"|header|param|prefix|label|format|pattern|regex|column|title|placeholder|hint|prompt|description|var|attr"
     r"|option|source|store|provider|mode|expiry|expires|ttl|timeout|lifetime|scope|endpoint|host|port|service"
     r"|kind|algorithm|strength|rules?|validator|reset|strategy|location|encryption|hashing|hasher|cipher|method"
-    r"|digest|rounds|complexity|history|age|reuse|expiration|lockout|entry|entries)(?![a-z])"
+    r"|digest|rounds|complexity|history|age|reuse|expiration|lockout|entry|entries|variables?)(?![a-z])"
 )
 _UNQUOTED_VALUE = re.compile(r"[^\s\"'`,;)\]}>]{1,256}+")
 # A semicolon inside a bare value ("password=tidal;wave;5 dbname=wh"): the part after it belongs to the value
@@ -356,6 +361,7 @@ def _through_semicolons(text: str, end: int) -> int:
     return end
 
 
+_QUERY_NAME_BEFORE = re.compile(r"[?&#][A-Za-z0-9_.\-]{0,40}$")  # the keyword is a query parameter's name
 _CMDLET = re.compile(r"[A-Z][A-Za-z]{1,20}+-[A-Z][A-Za-z]{1,40}+")  # PowerShell's Verb-Noun: a call
 _YAML_TAG = re.compile(r"![A-Za-z_][A-Za-z0-9_:\-]*")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -420,6 +426,12 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
             value = text[m.start(1) : m.end(1)]
             if _looks_like_secret_value(value, quoted=False, literal=True) or _is_key_material(value):
                 yield m.start(1), m.end(1), "SECRET"
+    if "${" in text:
+        for m in _SHELL_DEFAULT.finditer(lower):
+            value = text[m.start(2) : m.end(2)]
+            if _names_a_secret(m.group(1)) is False and _looks_like_secret_value(value, quoted=False, literal=True):
+                yield m.start(2), m.end(2), "SECRET"
+    sealed = "encrypteddata:" in lower
     done = 0
     for k in _SECRET_KEYWORD.finditer(lower):
         if k.start() < done:
@@ -427,12 +439,16 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
         a = _ASSIGNMENT.match(text, k.end())
         if not a or _ABOUT_A_SECRET.match(lower, k.end()):
             continue
+        if sealed and _in_ciphertext(lower, k.start()):
+            continue
         i = a.end()
         if i < len(text) and text[i] in "\"'`":
             quote = text[i]
             close = text.find(quote, i + 1, i + 2 + _MAX_QUOTED_SECRET)
             if close == -1 or text.find("\n", i + 1, close) != -1:
                 continue
+            if quote == "'" and text[close + 1 : close + 2].isalnum():
+                close = _apostrophe_close(text, close)  # 'it's-raining-72': the quote that ends the line
             start, end, quoted = i + 1, close, True
         elif (call := _CALL_START.match(text, i)) and not k.group("weak") and not text[a.start()].isalnum():
             # Only when the name ends in the keyword: "tokenizer = AutoTokenizer.from_pretrained('bert')" is not.
@@ -448,6 +464,9 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
             start, end, quoted = v.start(), v.start() + len(v.group().rstrip(".,:;?")), False  # "!" often ends one
             if end == v.end():
                 end = _through_semicolons(text, end)
+            amp = text.find("&", start, end)
+            if amp != -1 and _QUERY_NAME_BEFORE.search(text, max(0, k.start() - 48), k.start()):
+                end = amp  # ?api_key=X&limit=100: the parameter ends at "&"
         # A name that only ends in "key" or "signature" (AccountKey, x-functions-key, sig) names anything from a
         # dict key to a sort key, so there the value itself must be key material.
         value = text[start:end]
@@ -459,6 +478,22 @@ def _assigned_secrets(scan: _Scan) -> Iterator[_Candidate]:
         if ok:
             done = end
             yield start, end, "SECRET"
+
+
+def _in_ciphertext(lower: str, i: int) -> bool:
+    """Whether ``i`` is under a Sealed Secret's ``encryptedData:`` (ciphertext, safe to commit)."""
+    return lower.rfind("encrypteddata:", max(0, i - _CIPHERTEXT_WIDTH), i) != -1
+
+
+def _apostrophe_close(text: str, close: int) -> int:
+    """Where a single-quoted value that holds an apostrophe ends: the last quote on its line before a comment
+    (bounded), else the first quote."""
+    first = close
+    eol = text.find("\n", first, first + _MAX_QUOTED_SECRET)
+    line = text[first + 1 : eol if eol != -1 else min(len(text), first + _MAX_QUOTED_SECRET)]
+    comment = line.find(" #")
+    line = (line[:comment] if comment != -1 else line).rstrip()
+    return first + 1 + len(line) - 1 if line.endswith("'") and " " not in line else first
 
 
 # A call assigned to a name that says secret: String::from("X"), SecretStr("X"), ENV.fetch("DB_PASSWORD", "X").
@@ -558,12 +593,24 @@ _INSERT_COLUMNS = re.compile(r"\(([a-z0-9_,`\"\[\] \t]{1,256}+)\)[ \t\n]{0,8}val
 # pass show, op read, security find-generic-password -w; the output is the next line, one token.
 _PRINTS_A_SECRET = re.compile(
     r"(?:base64[ \t]{1,3}(?:-d|--decode|-D)|-field=[a-z_]{0,20}+|pass[ \t]{1,3}show|op[ \t]{1,3}read"
+    # echo $DB_PASSWORD, printenv API_TOKEN: a variable named for a secret, printed; cat of a file named for one
+    r"|(?:echo[ \t]{1,3}[\"']?\$\{?|printenv[ \t]{1,3})[a-z0-9_]{0,40}+(?<=pass|word|_pwd|cret|oken|_key)"
+    r"\}?[\"']?[ \t]*+(?=\n)"
+    r"|cat[ \t]{1,3}[^\s|;&<>]{0,120}+"
+    r"(?:(?<=pass|word|_pwd|cret|oken|_key)|(?<=pass\.txt|word\.txt|oken\.txt|cret\.txt))"
+    r"[ \t]*+(?=\n)"
     r"|find-generic-password[^\n]{0,120}+-w|get-secret-value|secrets[ \t]{1,3}versions[ \t]{1,3}access)"
     r"[^\n]{0,120}+\n[ \t]{0,8}+([^\s]{6,128}+)[ \t]*+(?:\n|$)"
 )
 
 
-_PRINTS_A_SECRET_TRIGGERS = ("base64", "-field=", "show", "read", "find-generic", "get-secret", "versions")
+_PRINTS_A_SECRET_TRIGGERS = ("base64", "-field=", "show", "read", "find-generic", "get-secret", "versions", "echo",
+                             "printenv", "cat")  # fmt: skip
+# A shell default inside a value: ${POSTGRES_PASSWORD:-localdev99}: the default is the secret when the variable
+# names one.
+_SHELL_DEFAULT = re.compile(r"\$\{([a-z_][a-z0-9_]{0,60}+):?[\-=]([^{}\s\"'$]{1,128}+)\}")
+# A Sealed Secret holds ciphertext under encryptedData: (safe to commit), not a secret in the clear.
+_CIPHERTEXT_WIDTH = 512
 _SETTING_KEYWORD = re.compile(r"pass|pw|secret|token|key|credential|auth|psk|sig")
 _SETTING_NAME_WIDTH = 64
 
@@ -684,8 +731,15 @@ def _looks_like_secret_value(value: str, *, quoted: bool, literal: bool = False)
         return False
     if _is_reference_or_placeholder(value, quoted=quoted):
         return False
-    if value[0] in "$%{<*[#(?" or "..." in value or len(set(value)) <= 2:
-        return False  # ${VAR}, %s, {{ x }}, <token>, ****, [SECRET], #comment, xxxxxx, ${VAR:?message}
+    if (
+        (value[0] in "$%{<*[#(?" and not _symbol_led(value))
+        or "..." in value
+        or len(set(value)) <= 2
+        or _MASK.search(value)
+    ):
+        return False  # ${VAR}, %s, {{ x }}, <token>, ****, [SECRET], #comment, xxxxxx, ${VAR:?message}, ghp_****
+    if _names_itself(value):
+        return False  # existingSecret: postgres-credentials: the name of a secret object, not its value
     if not quoted and value[0] in "-+":
         return False  # ${VAR:-default}, ${VAR:+alt}, a flag
     if value.startswith(("os.", "process.env", "env.", "getenv", "self.", "config.", "settings.")):
@@ -724,13 +778,30 @@ _PLACEHOLDER_PART = re.compile(
 )
 
 
+def _symbol_led(value: str) -> bool:
+    """A password that starts with a symbol (?W^.B780N0, $ecret2024!, *Kq7!pz): the rest is shaped by password
+    rules and is no variable's name (not $DB_PASS2, %s, ${X}, *args)."""
+    rest = value[1:]
+    return (
+        value[0] in "$%*#?"
+        and _is_complex_password(rest)
+        and not _IDENTIFIER.fullmatch(rest)
+        and not any(c in value for c in "{}()<>[]")
+    )
+
+
 def _is_reference_or_placeholder(value: str, *, quoted: bool) -> bool:
     low = value.lower()
     if "://" in low or low.startswith(_REFERENCE_PREFIXES) or _PLACEHOLDER_PART.search(low):
         return True
+    if _SECRET_PATH.fullmatch(low) and ("/data/" in low or ":" in low or "#" in low or low.startswith("secret")):
+        return True
     return not quoted and low[0] == "@" and ("." in low or "/" in low)  # @file: read the secret from a file
 
 
+_MASK = re.compile(r"\*{3}|•{3}|●{3}")  # a masked value: ghp_****, sk-...••••
+# A secret store's path (secret/data/db:password, kv/prod/app#token): where a secret is, not one.
+_SECRET_PATH = re.compile(r"[a-z][a-z0-9_\-]{0,40}+(?:/[a-z0-9_\-]{1,40}+){2,8}+(?:[:#][a-z_\-]{1,40}+)?")
 _VOWELS = frozenset("aeiouy")
 # The letter pairs that make up most English (and most identifiers' words); letters drawn at random mostly pair
 # otherwise.
@@ -835,6 +906,7 @@ def _random_tokens(scan: _Scan) -> Iterator[_Candidate]:
     if max(map(len, text.split()), default=0) < _MIN_RANDOM_LEN:
         return
     public = _public_blocks(text)
+    sealed = "encrypteddata:" in scan.lower
     b = 0
     for m in _TOKEN.finditer(text):
         while b < len(public) and public[b][1] <= m.start():
@@ -851,6 +923,8 @@ def _random_tokens(scan: _Scan) -> Iterator[_Candidate]:
         sops = text.rfind("ENC[", max(0, m.start() - _SOPS_WIDTH), m.start())
         if sops != -1 and "]" not in text[sops : m.start()]:
             continue  # inside sops' ENC[AES256_GCM,data:...,iv:...,tag:...]: ciphertext, not a key
+        if sealed and _in_ciphertext(scan.lower, m.start()):
+            continue  # a Sealed Secret's encryptedData
         if _SSH_PUBLIC_KEY_TYPE.search(_before(text, m.start(), 40)):
             continue
         segments = token.split("/")
@@ -868,31 +942,47 @@ def _random_tokens(scan: _Scan) -> Iterator[_Candidate]:
 # "the API token I'm using"), a link ("is", "'s", "was", "is now", "set to", ":"), then the value, which must
 # look like a password (digits and letters, a symbol, quotes, or passphrase length), so "the password is
 # required" stays.
-# Other languages' words for a password (German, French, Spanish, Portuguese, Dutch, Swedish, Polish, Russian).
-_FOREIGN_LOGIN_WORDS = (
-    r"passwort|kennwort|mot[ \t]de[ \t]passe|mdp|contrase(?:ñ|n)a|clave|senha|wachtwoord|l(?:ö|o)senord"
-    r"|parola[ \t]d['\u2019]accesso"
-    r"|has(?:ł|l)o|пароль"
+# Other languages' words for a password: German, French, Spanish, Portuguese, Dutch, Swedish, Polish, Russian;
+# then Turkish, Czech, Indonesian, Vietnamese, Japanese, Norwegian, Danish, Finnish, Hungarian, Greek and Dutch "ww"
+# (only before a colon), whose bare form is looked for only where one of their triggers occurs.
+_EUROPEAN_LOGIN_WORDS = (
+    r"passwort|kennwort|mot[ \t]de[ \t]passe|mdp|contrase(?:ñ|n)a|clave|senha|wachtwoord|l(?:ö|o)senord(?:et)?"
+    r"|parola[ \t]d['\u2019]accesso|has(?:ł|l)o|пароль"
 )
+_MORE_LOGIN_WORDS = (
+    r"(?:ş|s)ifre(?:si|niz|m)?|heslo|kata[ \t]sandi|m(?:ậ|a)t[ \t]kh(?:ẩ|a)u|パスワード|ww(?=[ \t]{0,3}:)"
+    r"|passord(?:et)?|adgangskode(?:n)?|salasana|jelsz(?:ó|o)|κωδικός"  # Norwegian, Danish, Finnish, Hungarian, Greek
+)
+_MORE_LOGIN_TRIGGERS = ("ifre", "heslo", "sandi", "khẩu", "khau", "パスワード", "ww:", "ww :", "passord", "adgangskode",
+                        "salasana", "jelsz", "κωδικός")  # fmt: skip
+# Chinese, Japanese and Korean write the link and the value without a space: 密码是abc123, 비밀번호는 X.
+_CJK_STATED = re.compile(r"(?:密码|密碼|口令|パスワード|비밀번호|암호)[ \t]{0,3}(?:是|为|為|は|는|은|:|：)[ \t]{0,3}")
+_CJK_TRIGGERS = ("密码", "密碼", "口令", "パスワード", "비밀번호", "암호")
+_ASCII_VALUE = re.compile(r"[!-~]{4,128}+")
+_FOREIGN_LOGIN_WORDS = _EUROPEAN_LOGIN_WORDS + "|" + _MORE_LOGIN_WORDS
 _STATED_WORD = (
     r"(?<![a-z0-9])"  # after "_" too: SECRET_KEY, db_password (the word may end a snake_case name)
-    r"(?:pass(?:word|wd|phrase)?|(?P<code>passcode)|pw|pwd|secret|auth[ \t]string|"
+    r"(?:pass(?:word|wd|phrase)?|(?P<code>passcode)|pw|pwd|secret|auth[ \t]string|(?P<auth>auth)|"
     + _FOREIGN_LOGIN_WORDS
-    + r"|(?P<pin>pin)|(?P<weak>token|key|seed))(?![a-z0-9_\-])"
+    + r"|(?P<pin>pin)|(?P<weak>token|key|seed|schl(?:ü|ue)ssel|sleutel))(?![a-z0-9_\-])"
     r"[?!]{0,3}"  # "password?? it's X"
 )
 # The copula in the languages above: "das Passwort ist X", "c'est X", "la contraseña es X", "a senha é X".
-_COPULA = r"is|was|it['\u2019]s|ist|lautet|est|c['\u2019]est|es|era|é|è|war"
+# And "je"/"jest" (Czech, Polish), "là" (Vietnamese), "är" (Swedish), "adalah" (Indonesian), "er" (Norwegian,
+# Danish), "είναι" (Greek).
+_COPULA = r"is|was|are|were|it['\u2019]s|ist|lautet|est|c['\u2019]est|es|era|é|è|war|je|jest|là|är|adalah|er|είναι"
 _STATED_GAP = (
     r"(?:[ \t]{1,3}(?:[\w'.,\-]{1,24}+|\([^()\n]{1,60}+\))){1,5}?"  # words, or an aside: "(yes the real one)"
     r"(?=[ \t]*(?::|\?|(?:" + _COPULA + r")(?![a-z0-9_]))|['\u2019]s\b)"
 )
 _STATED_LINK = (
     r"(?:[ \t]{0,3}:|(?:['\u2019]s|[ \t]{1,3}(?:" + _COPULA + r"))"
-    r"(?:[ \t]{1,3}(?:now|still|just|literally|actually|simply|probably|currently|set[ \t]{1,3}to"
+    r"(?:[ \t]{1,3}(?:now|still|(?P<plain>just|literally|simply)|actually|probably|currently|both|set[ \t]{1,3}to"
     r"|(?P<spelled>the[ \t]{1,3}(?:word|string))"
     r"|(?:changed|reset|updated)[ \t]{1,3}to|maintenant|jetzt|nun|ahora|agora|ora|nu))?"
-    r"|[ \t]{1,3}(?:now|(?:set|changed|reset)[ \t]{1,3}to|to)|[ \t]{0,3}(?:->|=>|\?))[ \t]{1,3}"
+    # "got reset to X", "has been changed to X", German "pw auf X" (geändert), "パスワードは X"
+    r"|[ \t]{1,3}(?:now|(?:(?:got|has[ \t]{1,3}been|been)[ \t]{1,3})?(?:set|changed|reset|updated)[ \t]{1,3}to|to|auf)"
+    r"|[ \t]{0,3}(?:->|=>|\?|：)|は)[ \t]{1,3}"
 )
 _STATED_KEYWORD = re.compile(_STATED_WORD)
 # What a password of digits alone protects ("the password for the zip is 8812"): a PIN's shape is its password.
@@ -911,7 +1001,11 @@ _STATED_SECRET_AFTER_WORDS = re.compile(_STATED_WORD + ",?" + _STATED_GAP + _STA
 _STATED_TRIGGERS = ("pass", "pw", "secret", "token", "key", "cred", "log", "sign", "user", "identified", "typ",
                     "enter", "put", "gave", "past", "pin", "use", "try", "auth", "wort", "contrase", "senha",
                     "wacht", "senord", "hasło", "haslo", "пароль", "code", "chang", "rotat", "reset", "updat",
-                    "switch", "(", "account", "using", "mdp", "clave", " / ", "parola", "seed")  # fmt: skip
+                    "switch", "(", "account", "using", "mdp", "clave", " / ", "parola", "seed", "ifre", "heslo",
+                    "sandi", "khẩu", "khau", "パスワード", "ww:", "ww :", "schl", "sleutel", "wifi", "wi-fi", "ssid",
+                    "wlan", "wpa", "wireless", "hotspot", "root:", "admin:", "pi:", "sa:", "guest:", "ftp:", "kali:",
+                    "vagrant:", "anonymous:", "passord", "adgangskode", "salasana", "jelsz", "κωδικός", "密码", "密碼",
+                    "口令", "비밀번호", "암호")  # fmt: skip
 # A prompt and what was typed at it, as a transcript shows it: "Enter passphrase for key '/root/.ssh/id_rsa': X",
 # "[sudo] password for deploy: X", "Enter PEM pass phrase: X". The prompt text runs to the first colon.
 # The prompt may quote a URL or a path with colons in it (Password for 'https://bob@host': X). Other languages'
@@ -920,7 +1014,7 @@ _PROMPT_WORD = (
     r"(?:pass(?:word|wd|phrase|[ \t]phrase|code)|passwort|kennwort|mot[ \t]de[ \t]passe|contrase(?:ñ|n)a|senha"
     r"|wachtwoord|l(?:ö|o)senord|has(?:ł|l)o|пароль)(?![a-z0-9_\-])"
 )
-_PROMPT_SECRET = re.compile(_PROMPT_WORD + r"(?:[^:'\n]{1,80}+|'[^'\n]{0,80}+'){0,4}+:(?!//)[ \t]{0,3}")
+_PROMPT_SECRET = re.compile(_PROMPT_WORD + r"(?:[^:'\"`\n]{1,80}+|'[^'\n]{0,80}+'){0,4}+:(?!//)[ \t]{0,3}")
 # Google's app passwords are four groups of four letters.
 _APP_PASSWORD = re.compile(r"[a-z]{4}(?: [a-z]{4}){3}(?![a-z0-9])")
 # A user and a password as a pair: "creds: admin / s3cret", "default credentials are admin/admin123",
@@ -942,6 +1036,50 @@ _LOGIN_WITH = re.compile(
     r"(?:with(?:[ \t]{1,3}(?:the[ \t]{1,3})?(?:pass(?:word|wd)?|pw|pwd))?|pass(?:word|wd)?|pw|pwd)"
     r"[ \t]{1,3}"
 )
+# Polish and Czech put the link after a few words: "hasło do bazy to X", "heslo k serveru je X".
+_LINKED_LATER = re.compile(
+    r"(?<![a-z])(?:has(?:ł|l)o|heslo)(?:[ \t]{1,3}[^\s,:;]{1,24}+){0,3}?[ \t]{1,3}(?:to|je|jest)[ \t]{1,3}"
+)
+# Google's app passwords after their name: "app password fdhf npci mhvf tdnl", "app password: ...".
+_APP_PASSWORD_NAMED = re.compile(r"(?<![a-z])app[ \t\-]?pass(?:word)?(?:[ \t]{0,3}:|[ \t]{1,3}(?:is|was))?[ \t]{1,3}")
+# Four-letter words prose puts after "app password" (the letters of a real one are drawn at random).
+_FOUR_LETTER_WORDS = frozenset(
+    {"this", "that", "with", "from", "have", "will", "your", "when", "them", "then", "they", "were", "been", "what",
+     "some", "into", "only", "also", "just", "more", "here", "does", "done", "used", "uses", "need", "must", "like",
+     "make", "sure", "each", "once", "both", "same", "than", "very", "well", "work", "page", "link", "code", "send",
+     "mail", "user", "name", "help", "goes", "told", "said", "gave", "back", "over", "long", "even", "keep"}
+)  # fmt: skip
+# A wireless network's key: "SSID "Cafe", key espresso21", "the wifi key is blue-tractor-ocean-lamp", "WLAN
+# password: X". The network word comes first, the key word a few words later (bounded).
+_WIFI_KEY = re.compile(
+    r"(?<![a-z])(?:wi-?fi|wlan|ssid|wpa2?|wireless|hotspot)(?![a-z])[^\n]{0,48}?"
+    r"(?<![a-z0-9_\-])(?:key|psk|passphrase|password|pass|pw)(?![a-z0-9_\-])"
+    r"(?:[ \t]{0,3}[:=]|[ \t]{1,3}(?:is|was))?[ \t]{1,3}"
+)
+_WIFI_WORDS = ("wifi", "wi-fi", "wlan", "ssid", "wpa", "wireless", "hotspot")
+# A well-known account and its password as one token in prose: "root:toor on the kali vm", "pi:raspberry".
+_DEFAULT_ACCOUNT_PAIR = re.compile(
+    r"(?<![\w/.:@\-'\"`])(?:root|admin|administrator|pi|kali|vagrant|sa|guest|ftp|anonymous)"
+    r":([^\s:@/'\"`,;()\[\]{}<>]{3,64}+)(?![\w:@/'\"`])"  # not quoted: reverse("admin:index") is a route
+)
+_DEFAULT_ACCOUNTS = ("root:", "admin:", "administrator:", "pi:", "kali:", "vagrant:", "sa:", "guest:", "ftp:",
+                     "anonymous:")  # fmt: skip
+# What follows such a name and a colon without being a password: groups (chown root:wheel), OAuth scopes.
+_NOT_ACCOUNT_PASSWORDS = frozenset(
+    {"root", "admin", "wheel", "staff", "users", "user", "sudo", "adm", "docker", "nogroup", "daemon", "bin", "sys",
+     "read", "write", "org", "repo", "email", "all", "public", "private", "group", "owner", "full", "none", "latest",
+     "index", "login", "logout", "home", "main", "view", "edit", "list", "add", "change", "delete", "default",
+     "disk", "tty", "video", "audio", "lp", "mail", "kmem", "dialout", "cdrom", "floppy", "tape", "shadow", "utmp",
+     "input", "render", "plugdev", "netdev", "nobody", "operator", "games", "backup", "proxy", "systemd-journal",
+     "www-data", "syslog", "crontab", "messagebus", "ssl-cert"}
+)  # fmt: skip
+_OWNERSHIP_COMMANDS = re.compile(r"chown|chgrp|install[ \t]|--owner|--user|-u[ \t]|user:|group:")
+# A password near its word, shaped by rules no word meets (P@ssw0rd2024, Gandalf!77-2024), with no link: "the db
+# password in the ticket is wrong, it's X not Y". Read on the word's line, a bounded window after it.
+_NEAR_PASSWORD_WORD = re.compile(r"(?<![a-z])(?:pass(?:word|wd|phrase)|pw)(?![a-z])")  # not "pass", a verb
+_NEAR_WINDOW = 100
+_VERSION = re.compile(r"[vV]?[0-9]+(?:\.[0-9]+)+")
+_NEAR_TOKEN = re.compile(r"(?<![^\s(\[{<,;:=`'\"])([^\s\"'`,;()\[\]{}<>]{8,64}+)")
 # SQL: CREATE/ALTER USER ... IDENTIFIED BY 'x', IDENTIFIED WITH plugin BY 'x', WITH [ENCRYPTED] PASSWORD 'x'.
 _SQL_PASSWORD = re.compile(
     r"(?:identified[ \t]{1,3}(?:with[ \t]{1,3}[a-z0-9_]{1,40}+[ \t]{1,3})?by(?:[ \t]{1,3}password)?"
@@ -986,6 +1124,12 @@ _CHANGED_TO = re.compile(
     r"(?:password|passphrase|pw|pin)))[ \t]{1,3}(?:to|(?P<on>on))[ \t]{1,3}"
 )
 # "creds: u=svc_etl p=X", "user=bob pass=X": a user and a password as short keys, side by side.
+# Words after "set the password to" that say what it does, not what it is.
+_CHANGED_TO_NOT = frozenset(
+    {"expire", "expires", "never", "blank", "empty", "match", "comply", "unlock", "login", "access", "avoid",
+     "include", "make", "allow", "prevent", "force", "require", "rotate", "change", "reset", "something", "whatever",
+     "nothing", "anything", "none", "default", "random", "auto", "automatic", "manual", "unlimited", "disabled"}
+)  # fmt: skip
 _USER_P_PAIR = re.compile(
     r"(?<![a-z0-9_\-])(?:u|usr|user|username|login)=[^\s,;&]{1,64}+[ \t,;&]{1,3}(?:p|pw|pwd|pass)="
 )
@@ -993,7 +1137,7 @@ _THEN_TO = re.compile(r"[ \t]{1,3}to[ \t]{1,3}")
 # Codes that let someone in: "the access code is 9F3K-7QLM-2XPD", "recovery codes: 4f7k-2m9x 8q1w-3e5r".
 _ACCESS_CODE = re.compile(
     r"(?<![a-z])(?:(?:access|recovery|backup|activation|licen[cs]e|verification|security|one-time|otp|2fa|mfa|totp"
-    r"|unlock|door|alarm)[ \t\-]{1,3}codes?(?:[ \t]{1,3}[a-z']{1,12}+){0,3}?"  # "the recovery code I got was X"
+    r"|unlock|door|alarm)[ \t\-]{1,3}codes?(?:[ \t]{1,3}[a-z']{1,12}+){0,6}?"  # "the recovery code I got was X"
     # "the code for the server room door is X": a code named for the lock it opens
     r"|codes?[ \t]{1,3}(?:for|to|of)(?:[ \t]{1,3}[a-z'\-]{1,12}+){0,3}?[ \t]{1,3}"
     r"(?:door|alarm|safe|gate|lock|locker|garage|keypad|padlock|vault)s?)"
@@ -1032,7 +1176,11 @@ _NAMED_VARIABLE = re.compile(
 # A user and a password handed to code: login('bob', 'X'), auth=('admin', 'X'), HTTPBasicAuth("u", "X").
 # A connection or bind given a user and a password: new PDO(dsn, 'u', 'X'), getConnection(url, "u", "X"),
 # simple_bind_s("cn=admin,...", "X"), login(client, "u", "X"): the last literal, when it reads as a password.
-_CONNECT_CALL = re.compile(r"(?:pdo|connect(?:ion)?|log_?in|sign_?in|bind(?:_s)?|authenticate)[ \t]{0,2}\([ \t]{0,3}")
+_CONNECT_CALL = re.compile(
+    r"(?:pdo|connect(?:ion)?|log_?in|sign_?in|bind(?:_s)?|authenticate|networkcredential"
+    r"|usernamepassword(?:credentials|authenticationtoken)|passwordauthentication|(?:http)?(?:basic|digest|ntlm)auth)"
+    r"[ \t]{0,2}\([ \t]{0,3}"
+)
 # A name and its value handed to a call: define('DB_PASSWORD', 'X'), config.set("password", "X"), put("token", "X").
 _NAMED_LITERAL = re.compile(r"\([ \t]{0,3}['\"]([a-z0-9_.\-]{1,60}+)['\"][ \t]{0,3},[ \t]{0,3}")
 _CODE_LOGIN = re.compile(
@@ -1042,6 +1190,12 @@ _CODE_LOGIN = re.compile(
 # A passphrase of words after a colon ("passphrase: amber lantern quietly folds"): three to six words, none of
 # them a word prose needs, ending the line or the sentence.
 _PASSPHRASE_WORDS = re.compile(r"[a-z]{3,12}+(?:[ \t][a-z]{3,12}+){2,5}+(?=[ \t]*(?:$|[.!;\n]))", re.MULTILINE)
+# After "passphrase ... is" the words may run on into the sentence: they end at a clause's conjunction or a comma
+# (the repetition is bounded, so its backtracking is too).
+_PASSPHRASE_IN_PROSE = re.compile(
+    r"[a-z]{3,12}+(?:[ \t][a-z]{3,12}+){2,5}(?=[ \t]*(?:$|[.!;,\n])|[ \t]{1,3}(?:but|and|so|though|btw)(?![a-z]))",
+    re.MULTILINE,
+)
 _PROSE_WORDS = frozenset(
     {"the", "and", "for", "not", "see", "you", "your", "our", "its", "from", "with", "this", "that", "what", "when",
      "which", "how", "are", "was", "were", "has", "have", "had", "will", "can", "must", "should", "only", "any",
@@ -1053,7 +1207,8 @@ _PROSE_WORDS = frozenset(
 _PASSWORD_CONTEXT = re.compile(r"pass(?:word|wd|phrase|[ \t]phrase|code)|\bpw\b|\bsudo\b|credential|\blog[ \t]?in\b")
 _PROMPT_CONTEXT = re.compile(r"prompt|asked|asks|rejected|rejecting|denied")
 # "use the passphrase correcthorsebatterystaple": no link word, so only a value no word could be counts.
-_BARE_STATED_SECRET = re.compile(r"(?:pass(?:word|wd|phrase)?|pw|" + _FOREIGN_LOGIN_WORDS + r")[ \t]{1,3}(?=[^\s])")
+_BARE_STATED_SECRET = re.compile(r"(?:pass(?:word|wd|phrase)?|pw|" + _EUROPEAN_LOGIN_WORDS + r")[ \t]{1,3}(?=[^\s])")
+_BARE_STATED_MORE = re.compile(r"(?:" + _MORE_LOGIN_WORDS + r")[ \t]{1,3}(?=[^\s])")  # only where a trigger occurs
 _QUOTED_VALUE = re.compile(r"'([^'\n]{1,128})'|\"([^\"\n]{1,128})\"|`([^`\n]{1,128})`")
 _BARE_VALUE = re.compile(r"[^\s\"'`,;()\[\]{}<>]{1,128}+")
 _NOT_PASSWORDS = frozenset(
@@ -1083,8 +1238,12 @@ def _looks_like_password(value: str, *, quoted: bool) -> bool:
     """A stated value that reads as a password rather than a word, a number, code or a placeholder."""
     if not 4 <= len(value) <= 128 or value.lower() in _NOT_PASSWORDS or _is_number(value):
         return False
-    if value[0] in "$%{<*[#(" or "..." in value or len(set(value)) <= 2 or "(" in value or "://" in value:
-        return False  # a template, a placeholder, a mask, code or an address
+    if (value[0] in "$%{<*[#(" and not _symbol_led(value)) or "..." in value or len(set(value)) <= 2:
+        return False  # a template, a placeholder, a mask
+    if "(" in value or "://" in value:
+        return False  # code or an address
+    if _MASK.search(value) or value.lower() in _NAME_PARTS:
+        return False  # ghp_****, sk-...••••; "password" itself (a field's name)
     if _is_reference_or_placeholder(value, quoted=quoted):
         return False
     if _YAML_TAG.fullmatch(value) and not any(c.isdigit() for c in value):
@@ -1143,18 +1302,59 @@ def _is_complex_password(value: str) -> bool:
 
 
 def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
+    if "encrypteddata:" not in scan.lower:
+        yield from _stated_secrets_in(scan)
+        return
+    for found in _stated_secrets_in(scan):
+        if not _in_ciphertext(scan.lower, found[0]):
+            yield found  # a Sealed Secret's encryptedData is ciphertext, however it is keyed
+
+
+def _stated_secrets_in(scan: _Scan) -> Iterator[_Candidate]:
     text, lower = scan.text, scan.lower
     if not any(k in lower for k in _STATED_TRIGGERS):
         return
-    for rx in (_PROMPT_SECRET, _CREDENTIAL_PAIR, _CREDENTIAL_TOKEN, _LOGIN_WITH, _SQL_PASSWORD):
+    linked = [_PROMPT_SECRET, _CREDENTIAL_PAIR, _CREDENTIAL_TOKEN, _LOGIN_WITH, _SQL_PASSWORD]
+    if "hasło" in lower or "haslo" in lower or "heslo" in lower:
+        linked.append(_LINKED_LATER)
+    for rx in linked:
         for m in rx.finditer(lower):
             found = _value_at(text, m.end())
-            if (
-                found
-                and not _word_char_before(lower, m.start())
-                and _looks_like_password(text[found[0] : found[1]], quoted=found[2])
-            ):
+            if not found or _word_char_before(lower, m.start()) or lower[m.start() - 1 : m.start()] in (":", "/"):
+                continue  # user:password@host: the word is a URL's placeholder, not a prompt
+            value = text[found[0] : found[1]]
+            if _looks_like_password(value, quoted=found[2]):
                 yield found[0], found[1], "SECRET"
+            elif (rx is _CREDENTIAL_PAIR or rx is _CREDENTIAL_TOKEN) and _is_paired_word(m.group(), value):
+                yield found[0], found[1], "SECRET"  # "basic auth is preview:peekaboo": a word, paired
+    if any(w in text for w in _CJK_TRIGGERS):
+        for m in _CJK_STATED.finditer(text):
+            run = _ASCII_VALUE.match(text, m.end())
+            if run:
+                value = run.group().rstrip(".,:;?)")
+                if _looks_like_password(value, quoted=False):
+                    yield run.start(), run.start() + len(value), "SECRET"
+    if "app" in lower and ("pass" in lower or "pw" in lower):
+        for m in _APP_PASSWORD_NAMED.finditer(lower):
+            app = _APP_PASSWORD.match(lower, m.end())
+            if app and not set(app.group().split()) & _FOUR_LETTER_WORDS:
+                yield app.start(), app.end(), "SECRET"
+    if any(w in lower for w in _WIFI_WORDS):
+        for m in _WIFI_KEY.finditer(lower):
+            found = _value_at(text, m.end())
+            if found and _looks_like_password(text[found[0] : found[1]], quoted=found[2]):
+                yield found[0], found[1], "SECRET"
+    if any(w in lower for w in _DEFAULT_ACCOUNTS):
+        for m in _DEFAULT_ACCOUNT_PAIR.finditer(lower):
+            value = text[m.start(1) : m.end(1)].rstrip(".!?")
+            if (
+                value.lower() not in _NOT_ACCOUNT_PASSWORDS
+                and not value[0].isdigit()
+                and not _OWNERSHIP_COMMANDS.search(_line_around(lower, m.start()))
+                and (_looks_like_password(value, quoted=False) or _is_plain_word_password(value))
+            ):
+                yield m.start(1), m.start(1) + len(value), "SECRET"
+    yield from _near_password_word(text, lower)
     for m in _USE_PAIR.finditer(lower):
         found = _value_at(text, m.end())
         if found and not _word_char_before(lower, m.start()) and _is_complex_password(text[found[0] : found[1]]):
@@ -1185,10 +1385,14 @@ def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
                 yield found[0], found[1], "SECRET"
     yield from _typed_secrets(text, lower)
     yield from _told_in_passing(text, lower)
-    for m in _BARE_STATED_SECRET.finditer(lower):
+    bare = [_BARE_STATED_SECRET.finditer(lower)]
+    if any(w in lower for w in _MORE_LOGIN_TRIGGERS):
+        bare.append(_BARE_STATED_MORE.finditer(lower))
+    for m in itertools.chain.from_iterable(bare):
         found = _value_at(text, m.end())
         if not found or _word_char_before(lower, m.start()):
             continue
+        foreign = not lower.startswith(("pass", "pw"), m.start())
         value = text[found[0] : found[1]]
         # A quoted value right after the word is meant literally ("the password 'kiwi-Orange-77'").
         if (
@@ -1197,6 +1401,8 @@ def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
             or _is_key_material(value)
             or _is_dashed_code(value)
             or (found[2] and _looks_like_password(value, quoted=False))
+            # "şifresi Fenerbahce1907", "sifre X olarak": those languages put no link there
+            or (foreign and _looks_like_password(value, quoted=False) and any(c.isdigit() for c in value))
             # "the password `a$b;c` contains": quoted, short, and not a word
             or (found[2] and not value.isalpha() and " " not in value and _looks_like_password(value, quoted=True))
         ):
@@ -1233,6 +1439,32 @@ def _stated_secrets(scan: _Scan) -> Iterator[_Candidate]:
                 break
 
 
+def _is_paired_word(pair: str, value: str) -> bool:
+    """A plain word after "user:" in a credential pair written as one token (preview:peekaboo): the colon pairs
+    it with the user, so it is the password, unless it is a field's name or a placeholder."""
+    if not pair.endswith(":") or pair[-2:-1].isspace():
+        return False
+    low = value.lower()
+    return value.isalpha() and len(value) >= 4 and low not in _NOT_PASSWORDS | _NAME_PARTS | _PLACEHOLDER_VALUES
+
+
+def _near_password_word(text: str, lower: str) -> Iterator[_Candidate]:
+    scanned = 0  # each character is read for tokens once, however many password words share a line
+    for m in _NEAR_PASSWORD_WORD.finditer(lower):
+        line_end = lower.find("\n", m.end(), m.end() + _NEAR_WINDOW)
+        stop = line_end if line_end != -1 else min(len(lower), m.end() + _NEAR_WINDOW)
+        for t in _NEAR_TOKEN.finditer(text, max(m.end(), scanned), stop):
+            value = t.group(1).rstrip(".,:;?")
+            backticked = text[t.start() - 1 : t.start()] == "`" and text.startswith("`", t.start() + len(value))
+            if "://" in value or ("@" in value[1:-1] and "." in value.rpartition("@")[2]) or _VERSION.match(value):
+                continue  # an address or a version (v2.3.1-RC!), not a password
+            if "=" in value or _IDENTIFIER.fullmatch(value.lstrip("~:!")):
+                continue  # code in backticks: `~pkg.module.Name`, `flag=-1`
+            if _is_used_password(value) or (backticked and _is_strong_password(value)):
+                yield t.start(), t.start() + len(value), "SECRET"
+        scanned = max(scanned, stop)
+
+
 def _stated_value(text: str, lower: str, m: re.Match[str]) -> _Candidate | None:
     """The secret a stated-password match gives, if its value reads as one."""
     found = _value_at(text, m.end())
@@ -1249,10 +1481,39 @@ def _stated_value(text: str, lower: str, m: re.Match[str]) -> _Candidate | None:
         phrase = _PASSPHRASE_WORDS.match(lower, m.end())
         if phrase and not set(phrase.group().split()) & _PROSE_WORDS:
             return phrase.start(), phrase.end(), "SECRET"
+    elif "phrase" in m.group():  # "the passphrase for my key is correct horse battery staple but ..."
+        phrase = _PASSPHRASE_IN_PROSE.match(lower, m.end())
+        if phrase and not set(phrase.group().split()) & _PROSE_WORDS:
+            return phrase.start(), phrase.end(), "SECRET"
     return None
 
 
 _HASH_PREFIX = re.compile(r"(?i)(?:sha[0-9]{0,3}|md5)[:\-]")  # SHA256:... fingerprints, sha256:... digests
+_AUTH_GAP_STARTS = frozenset({"on", "for", "of", "in", "at", "to", "from"})
+_STATED_LINK_START = re.compile(r":|is|was|are|were|->|=>")
+_AUTH_SCHEME = re.compile(r"o?auth|saml|ldap|kerberos|ntlm|digest|scram|sha|md5|hmac|jwt|mtls|tls|v[0-9]")
+# Words that follow "the password is just/literally" in prose without being the password.
+_PLAIN_NOT_PASSWORDS = frozenset(
+    {"fine", "wrong", "bad", "weak", "strong", "long", "short", "too", "there", "here", "ignored", "plain",
+     "plaintext", "visible", "cached", "everywhere", "broken", "okay", "good", "great", "insecure", "secure",
+     "terrible", "awful", "another", "something", "anything", "nothing", "whatever", "random", "default", "stupid",
+     "annoying", "useless", "gone", "lost", "right", "simple", "easy", "hard", "obvious", "trivial", "fake",
+     "test", "testing", "temporary", "placeholder", "password", "passwords", "what", "that", "this", "because",
+     "like", "about", "sitting", "written", "shown", "printed", "logged", "sent", "leaked", "exposed", "public",
+     "only", "really", "totally", "completely", "exactly", "basically", "usually", "probably", "clearly", "foo",
+     "bar", "baz", "qux", "quux", "foobar"}
+)  # fmt: skip
+_ADJECTIVE_ENDINGS = ("ed", "ing", "able", "ible", "ous", "ive", "ful", "less")
+
+
+def _is_plain_word_password(value: str) -> bool:
+    """A lone lower-case word that may be a weak password (football, dragon): not a word prose puts there."""
+    low = value.lower()
+    if not (value.isalpha() and value.isascii() and 4 <= len(value) <= 24) or low != value:
+        return False
+    if low in _NOT_PASSWORDS or low in _PLAIN_NOT_PASSWORDS or low in _PROSE_WORDS:
+        return False
+    return not low.endswith(_ADJECTIVE_ENDINGS)
 
 
 def _stated_value_ok(m: re.Match[str], value: str, *, quoted: bool) -> bool:
@@ -1270,6 +1531,13 @@ def _stated_value_ok(m: re.Match[str], value: str, *, quoted: bool) -> bool:
         )
     if m.group("spelled"):  # "the password is the word cinnamon": named as a word, any word
         return value.isalnum() and len(value) >= 3 and value.lower() not in _NOT_PASSWORDS
+    if m.group("auth"):  # "the redis auth is X": a password's shape, not a scheme (OAuth2, scram-sha-256)
+        gap = m.group().split()[1:2]  # "auth on prod is X", not "auth key description: X"
+        if gap and gap[0] not in _AUTH_GAP_STARTS and not _STATED_LINK_START.match(gap[0]):
+            return False
+        return _looks_like_password(value, quoted=False) and not _AUTH_SCHEME.match(value.lower())
+    if m.group("plain") and _is_plain_word_password(value):
+        return True  # "my password is just football": the adverb says a word is the value
     words = m.group().split()
     about = len(words) > 1 and _ABOUT_A_SECRET.fullmatch(words[1])  # "password length for the safe is 12"
     if value.isdigit() and (m.group("code") or (_LOCKED_THING.search(m.group()) and not about)):
@@ -1314,6 +1582,8 @@ def _told_in_passing(text: str, lower: str) -> Iterator[_Candidate]:
                 named = m.group("named") and not m.group("on")  # "set the password on server01" is no value
                 if _looks_like_password(value, quoted=found[2]) if named else _is_complex_password(value):
                     yield found[0], found[1], "SECRET"
+                elif named and _is_plain_word_password(value) and value not in _CHANGED_TO_NOT:
+                    yield found[0], found[1], "SECRET"  # "set the root password to dragon": a weak one, still one
     if "=" in text:
         for m in _USER_P_PAIR.finditer(lower):
             found = _value_at(text, m.end())
@@ -1417,7 +1687,7 @@ _CLI_PROGRAM = re.compile(
     r"|mosquitto_(?:pub|sub)|sqlplus|rman|expdp|impdp|wpa_passphrase|snmp[a-z]{0,12}+|[sxw]?freerdp[0-9]?"
     r"|bundle[ \t]++config|(?:poetry|composer)[ \t]++config(?:[ \t]++-[\-a-z]{1,20}+)*+[ \t]++http-basic\.\S{1,100}+"
     r"|mc[ \t]++(?:alias[ \t]++set|config[ \t]++host[ \t]++add)[ \t]++\S{1,64}+[ \t]++\S{1,200}+"
-    r"|gh[ \t]++secret[ \t]++set|winrs)(?![\w\-])"
+    r"|gh[ \t]++secret[ \t]++set|winrs|nmcli)(?![\w\-])"
 )
 _CLI_FLAGS: dict[str, re.Pattern[str]] = {
     "mysql": re.compile(r"-(?<![\w\-]-)p(?=\S)" + _VALUE),  # attached only: "-p db" prompts and names a db
@@ -1454,6 +1724,11 @@ _CLI_FLAGS: dict[str, re.Pattern[str]] = {
     "gh body": re.compile(r"(?:-(?<![\w\-]-)b|--body)(?:[ \t=]++|(?=[\"']))" + _VALUE),
     # winrs -u:USER -p:X
     "winrs": re.compile(r"-(?<![\w\-]-)p(?:assword)?:" + _VALUE),
+    # nmcli dev wifi connect SSID password X, nmcli con modify NAME wifi-sec.psk X
+    "nmcli": re.compile(
+        r"(?<![\w\-.])(?:password|wifi-sec\.psk|802-11-wireless-security\.psk)[ \t]++"
+        r"""('[^'\n]{1,128}'|"[^"\n]{1,128}"|[^\s'"`|;&<>]{4,128}+)(?![^\s])"""
+    ),
     # bundle config set HOST USER:PASSWORD
     "host user:pass": re.compile(r"[ \t][^\s:@/'\"\-][^\s:@/'\"]{0,63}:([^\s'\"/]{1,128}+)(?!\S)"),
     "net use share": re.compile(r"\\\\[^\s]{1,200}+[ \t]++(?![/*])" + _VALUE),  # net use \\srv\share X /user:u
@@ -1469,7 +1744,7 @@ _PROGRAM_FLAGS: dict[str, tuple[str, ...]] = {
     "ssh-keygen": ("space-N", "space-P"), "mosquitto": ("space-P",), "sqlplus": ("user/pass",),
     "rman": ("user/pass",), "expdp": ("user/pass",), "impdp": ("user/pass",), "wpa_passphrase": ("ssid pass",),
     "snmp": ("snmp",), "freerdp": ("rdp",), "bundle config": ("host user:pass",), "http-basic": ("ssid pass",),
-    "mc": ("ssid pass",), "gh secret set": ("gh body",), "winrs": ("winrs",),
+    "mc": ("ssid pass",), "gh secret set": ("gh body",), "winrs": ("winrs",), "nmcli": ("nmcli",),
 }  # fmt: skip
 _NOT_CLI_VALUES = ("env:", "file:", "fd:", "stdin")
 # Any program given a user and then a password: -u NAME -p X, --username NAME --password X. After -u, -p is
@@ -1480,7 +1755,7 @@ _USER_THEN_PASSWORD = re.compile(
     r"-(?:[pP]|-pass(?:word)?)(?:=|[ \t]++)(?!-)" + _VALUE
 )
 # expect's send after a password prompt: expect "password:"; send "X\r".
-_EXPECT_SEND = re.compile(r"send[ \t]++\"([^\"\\\n]{1,128}+)\\r\"")
+_EXPECT_SEND = re.compile(r"send(?:[ \t]++--)?[ \t]++\"([^\"\\\n]{1,128}+)\\[rn]\"")  # send -- "X\r" too
 # A cracked hash and its plain text, as hashcat and john print them: 5f4dcc3b...:X.
 _CRACKED = re.compile(r"(?<![0-9a-f])(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}):([^\s:]{1,128}+)")
 _CRACKED_CONTEXT = re.compile(r"hashcat|john|crack|recovered")
@@ -1549,7 +1824,7 @@ def _command_line_secrets(scan: _Scan) -> Iterator[_Candidate]:
                 yield from _cli_value(text, m)
     if "send" in text:
         for m in _EXPECT_SEND.finditer(text):
-            if "pass" in lower[max(0, m.start() - 80) : m.start()]:
+            if any(w in lower[max(0, m.start() - 80) : m.start()] for w in ("pass", "assword", "phrase")):
                 yield from _cli_value(text, m)
     if "-u" in text or "-U" in text:
         for m in _USER_THEN_PASSWORD.finditer(text):
@@ -1631,6 +1906,28 @@ _SPELLED_WINDOW = 160
 _DASHED_ADDRESS = re.compile(
     r"(?<![a-z0-9._%+\-])[a-z0-9_%+][a-z0-9._%+]{0,63}+-at-[a-z0-9]{1,63}+(?:-dot-[a-z0-9]{1,63}+){1,4}+(?![a-z0-9\-])"
 )
+# "peter_at_example_dot_com": the same joined by underscores (then the local part holds none).
+_UNDERSCORED_ADDRESS = re.compile(
+    r"(?<![a-z0-9._%+\-])[a-z0-9%+][a-z0-9.%+\-]{0,63}+_at_[a-z0-9\-]{1,63}+(?:_dot_[a-z0-9\-]{1,63}+){1,4}+"
+    r"(?![a-z0-9_])"
+)
+# Words for "at" that only an address uses (French arobase, Dutch apenstaartje, Polish małpa...): after one, the
+# local words for "dot" count too, "point", "punt", "kropka" among them, which prose uses everywhere else.
+_FOREIGN_AT = re.compile(
+    r"[ \t]++(?:arobase|apenstaartje|ma(?:ł|l)pa|klammeraffe|arroba|chiocciola|zavináč|snabel-a|kukac|собака)[ \t]++"
+)
+_FOREIGN_DOT = r"[ \t]++(?:dot|punkt|punktum|punto|ponto|point|punt|kropka|tečka|pont|piste|nokta|точка)[ \t]++"
+_FOREIGN_LOCAL = re.compile(
+    rf"(?<![a-z0-9._%+\-])(?:[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}{_FOREIGN_DOT}){{0,3}}[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}$"
+)
+_FOREIGN_DOMAIN = re.compile(
+    rf"[a-z0-9][a-z0-9\-]{{0,62}}(?:(?:{_FOREIGN_DOT}|\.)[a-z0-9][a-z0-9\-]{{0,62}}){{1,4}}(?![a-z0-9\-])"
+)
+_FOREIGN_AT_WORDS = ("arobase", "apenstaartje", "małpa", "malpa", "klammeraffe", "arroba", "chiocciola", "zavináč",
+                     "snabel-a", "kukac", "собака")  # fmt: skip
+_SPELLED_TRIGGERS = ("at", "@", *_FOREIGN_AT_WORDS)
+# Documentation's reserved names (RFC 2606) end spelled addresses as a top-level domain does.
+_RESERVED_TLDS = frozenset({"example", "invalid"})
 _COMMON_TLDS = frozenset(
     ("com", "org", "net", "edu", "gov", "mil", "int", "io", "co", "uk", "de", "fr", "es", "it", "nl", "pl", "ru",
      "jp", "cn", "in", "br", "au", "ca", "ch", "se", "no", "fi", "dk", "be", "at", "eu", "us", "info", "biz", "dev",
@@ -1642,12 +1939,24 @@ _COMMON_TLDS = frozenset(
 
 def _spelled_emails(scan: _Scan) -> Iterator[_Candidate]:
     lower = scan.lower
-    if not any(w in lower for w in ("at", "arroba", "chiocciola", "klammeraffe", "@")):
+    if not any(w in lower for w in _SPELLED_TRIGGERS):
         return
     if "-at-" in lower:
         for m in _DASHED_ADDRESS.finditer(lower):
             if m.group().rsplit("-dot-", 1)[1] in _COMMON_TLDS:
                 yield m.start(), m.end(), "EMAIL"
+    if "_at_" in lower:
+        for m in _UNDERSCORED_ADDRESS.finditer(lower):
+            if m.group().rsplit("_dot_", 1)[1] in _COMMON_TLDS:
+                yield m.start(), m.end(), "EMAIL"
+    if any(w in lower for w in _FOREIGN_AT_WORDS):
+        for sep in _FOREIGN_AT.finditer(lower):
+            local = _FOREIGN_LOCAL.search(lower, max(0, sep.start() - _SPELLED_WINDOW), sep.start())
+            domain = _FOREIGN_DOMAIN.match(lower, sep.end())
+            if local and domain:
+                tld = re.split(_FOREIGN_DOT + r"|\.", domain.group())[-1]
+                if tld in _COMMON_TLDS or (len(tld) == 2 and tld.isalpha()):
+                    yield local.start(), domain.end(), "EMAIL"
     for sep in _AT_SEPARATOR.finditer(lower):
         explicit = sep.group().strip() != "at"  # bracketed, or a word only an address uses (arroba)
         window = max(0, sep.start() - _SPELLED_WINDOW)
@@ -1665,6 +1974,7 @@ def _spelled_emails(scan: _Scan) -> Iterator[_Candidate]:
         tld = labels[-1]
         short_tld = len(tld) == 2 and spelled_dots
         tld_ok = tld in _COMMON_TLDS or (tld.isalpha() and (short_tld or (bracketed and len(tld) <= 12)))
+        tld_ok = tld_ok or (tld in _RESERVED_TLDS and spelled_dots)
         if not tld_ok:
             continue
         # "send it to tom at example.com": a one-word name at a domain is a mailbox after a word about mail.
@@ -1751,8 +2061,45 @@ def _urls(scan: _Scan) -> Iterator[_Candidate]:
         userinfo = rest[:at] if at > 0 else ""
         query = url.partition("?")[2].partition("#")[0]
         fragment = url.partition("#")[2]
-        if (userinfo and userinfo.lower() != "git") or query or "=" in fragment:
-            yield start, start + len(url), "URL"
+        credentials = userinfo and userinfo.lower() != "git" and not _placeholder_userinfo(userinfo)
+        if not (credentials or query or "=" in fragment):
+            continue
+        # A secret in a parameter (?api_key=X, &sig=X, #access_token=X) is typed SECRET; the rest stays a URL.
+        pos, end = start, start + len(url)
+        params = url.find("?") if query else url.find("#")
+        for p in _QUERY_PARAM.finditer(text, start + params, end):
+            if _query_secret(p.group(1).lower(), p.group(2)):
+                if p.start(2) > pos:
+                    yield pos, p.start(2), "URL"
+                yield p.start(2), p.end(2), "SECRET"
+                pos = p.end(2)
+        if end > pos:
+            yield pos, end, "URL"
+
+
+_QUERY_PARAM = re.compile(r"(?<=[?&#;])([A-Za-z0-9_.\-]{1,64}+)=([^&#;\s]{1,512}+)")
+_NOT_SECRET_PARAMS = re.compile(r"page|cursor|next|continuation|sync|type|expires|hint")
+_PLACEHOLDER_PASSWORDS = frozenset({"password", "passwd", "pass", "pwd", "pw", "secret", "changeme", "xxx", "xxxx"})
+
+
+def _query_secret(name: str, value: str) -> bool:
+    """Whether a URL parameter carries a secret: its name names one (key material after a weak name such as
+    sig or key) and its value reads as one."""
+    weak = _names_a_secret(name)
+    if weak is None or _NOT_SECRET_PARAMS.search(name):
+        return False
+    if weak:
+        return _is_key_material(value)
+    return _is_key_material(value) or (len(value) >= 8 and _looks_like_secret_value(value, quoted=False, literal=True))
+
+
+def _placeholder_userinfo(userinfo: str) -> bool:
+    """A URL's user-info whose password is a placeholder (user:password@, app:$(DB_PASSWORD)@, u:${PASS}@)."""
+    password = userinfo.partition(":")[2]
+    if not password:
+        return False
+    low = password.lower()
+    return password[0] in "$%{<[*" or low in _PLACEHOLDER_PASSWORDS or bool(_PLACEHOLDER_PART.search(low))
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ CREDENTIALS_DEV = CORPUS.with_name("credentials-dev.jsonl")
 CREDENTIALS_HELDOUT = CORPUS.with_name("credentials-heldout.jsonl")
 CREDENTIALS_DEV2 = CORPUS.with_name("credentials-dev2.jsonl")
 CREDENTIALS_DEV3 = CORPUS.with_name("credentials-dev3.jsonl")
+CREDENTIALS_DEV4 = CORPUS.with_name("credentials-dev4.jsonl")
 
 #: Minimum precision and recall per type on the corpus. The corpus was written together with the rules, so
 #: these guard against regressions rather than estimate performance on unseen text.
@@ -440,6 +441,62 @@ CREDENTIALS = [
     ("EMAIL", "write to j.okafor -at- example -dot- ng", "j.okafor -at- example -dot- ng"),
     ("EMAIL", "reach me: lena-at-example-dot-de", "lena-at-example-dot-de"),
     ("EMAIL", "cc ines.ferreira@example dot pt please", "ines.ferreira@example dot pt"),
+    # Round eight (tuned on the blind dev4 split; each missed by round seven, none copied from a corpus): more
+    # languages' words and links, "got reset to", "set ... to <word>", "is just <word>", passphrase words in
+    # prose, pairs and default accounts, constructors, expect/nmcli, an echoed variable's output, Make and
+    # shell defaults, apostrophes, punctuation-led values, URL parameters, wireless keys, recovery and app
+    # passwords, underscored and foreign spelled addresses.
+    ("SECRET", "kata sandi server: rambutan77", "rambutan77"),
+    ("SECRET", "uygulama şifresi Kartal2023, değiştirmeyin", "Kartal2023"),
+    ("SECRET", "heslo je Brno!4455 pro testy", "Brno!4455"),
+    ("SECRET", "hasło do serwera to Wisla2020, login root", "Wisla2020"),
+    ("SECRET", "mật khẩu là Saigon99 nha", "Saigon99"),
+    ("SECRET", "パスワードは fuji3776 です", "fuji3776"),
+    ("SECRET", "lösenordet är Midsommar7 för labbet", "Midsommar7"),
+    ("SECRET", "ww: tulpen2021 voor de demo", "tulpen2021"),
+    ("SECRET", "Der API-Schlüssel für Prod: 5c0e9a7b3d1f4e2a8c6b0d9e", "5c0e9a7b3d1f4e2a8c6b0d9e"),
+    ("SECRET", "de sleutel van de webhook is 7f3e9a1c5b2d8e4f6a0c3b9d1e7f5a2c", "7f3e9a1c5b2d8e4f6a0c3b9d1e7f5a2c"),
+    ("SECRET", "the jenkins password got reset to Qv7~hLm2Xp after the upgrade", "Qv7~hLm2Xp"),
+    ("SECRET", "ich hab das passwort auf Kaiser2021 gesetzt", "Kaiser2021"),
+    ("SECRET", "we set the admin password to marmalade until the audit", "marmalade"),
+    ("SECRET", "the kiosk password is literally pineapple lol", "pineapple"),
+    ("SECRET", "the store pass and alias pass are both sparrow88", "sparrow88"),
+    ("SECRET", "the memcached auth on staging is memc4ched2", "memc4ched2"),
+    ("SECRET", "my passphrase is velvet otter quietly sings but ssh-add asks", "velvet otter quietly sings"),
+    ("SECRET", "the preview basic auth is demo:lollipop for the client", "lollipop"),
+    ("SECRET", "pi:raspberry still works on the lab board", "raspberry"),
+    ("SECRET", 'var c = new NetworkCredential("svc_scan", "Wq4.tR7!pZ");', "Wq4.tR7!pZ"),
+    ("SECRET", 'expect "assword:" { send "Rout3r#9\\r" }', "Rout3r#9"),
+    ("SECRET", "nmcli device wifi connect Lab-5G password orchard2019", "orchard2019"),
+    ("SECRET", "$ echo $REDIS_PASSWORD\nplum!tree42\n$ exit", "plum!tree42"),
+    ("SECRET", "SMTP_PASSWORD ?= mailpass77\nall:\n\tsend", "mailpass77"),
+    ("SECRET", "    MYSQL_ROOT_PASSWORD: ${MYSQL_ROOT_PASSWORD:-devroot42}", "devroot42"),
+    ("SECRET", "db:\n  password: 'don't-panic-42'  # quoted", "don't-panic-42"),
+    ("SECRET", "app.mail.password=!Qe7.rT9z", "!Qe7.rT9z"),
+    ("SECRET", "SMTP_PASS=$ecret2024!", "$ecret2024!"),
+    ("SECRET", 'vault_pass: "*Kq7!pz9"', "*Kq7!pz9"),
+    ("SECRET", "GET https://api.example.com/v2/feed?api_key=9fQ2xL7mR4tW8vB1nK3p&limit=5", "9fQ2xL7mR4tW8vB1nK3p"),
+    ("SECRET", "https://hooks.example.net/in?token=Zr8Kq2Lw9Xv4Ty7Nm1Pb3&src=ci", "Zr8Kq2Lw9Xv4Ty7Nm1Pb3"),
+    ("SECRET", 'guest network: SSID "Bakery", key croissant2022', "croissant2022"),
+    ("SECRET", "the wifi password is amber-kettle-north-river, name is Lab", "amber-kettle-north-river"),
+    ("SECRET", "backup recovery code in case you lose the phone: 7KQ2-MX9P-4TZL", "7KQ2-MX9P-4TZL"),
+    ("SECRET", "gmail app password qwer asdf zxcv tyui for the alerts", "qwer asdf zxcv tyui"),
+    ("SECRET", "the staging password in the doc is outdated, use Harb0r!Lights now", "Harb0r!Lights"),
+    ("SECRET", "passordet er Fjellet2019 på testserveren", "Fjellet2019"),
+    ("SECRET", "salasana: Revontuli88", "Revontuli88"),
+    ("SECRET", "测试库密码是qwe12345，别外传", "qwe12345"),
+    ("SECRET", "비밀번호는 Hangang77 입니다", "Hangang77"),
+    ("SECRET", "default creds root:calvin on the idrac", "calvin"),
+    ("SECRET", 'expect "Password:"\nsend -- "Sw1tch!pw\\r"', "Sw1tch!pw"),
+    ("SECRET", "$ cat /run/secrets/db_password\nfjord-Bay-7\n$ ls", "fjord-Bay-7"),
+    ("SECRET", 'auth = HTTPDigestAuth("ops", "D1gest!pw")', "D1gest!pw"),
+    ("SECRET", "the hotspot password is Mango!2024", "Mango!2024"),
+    ("EMAIL", "e-post: erik punkt berg snabel-a exempel punkt se", "erik punkt berg snabel-a exempel punkt se"),
+    ("EMAIL", "mail me: anna_at_example_dot_org", "anna_at_example_dot_org"),
+    ("EMAIL", "adres: jan punt devries apenstaartje test punt nl", "jan punt devries apenstaartje test punt nl"),
+    ("EMAIL", "e-mail: ola kropka kowal małpa firma kropka pl", "ola kropka kowal małpa firma kropka pl"),
+    ("EMAIL", "écrivez à marc point roy arobase societe point fr", "marc point roy arobase societe point fr"),
+    ("EMAIL", "ops account: build-bot at ci dot example, rotate monthly", "build-bot at ci dot example"),
 ]  # fmt: skip
 
 CREDENTIAL_LOOK_ALIKES = [
@@ -562,6 +619,38 @@ CREDENTIAL_LOOK_ALIKES = [
     "zip -P 0000 notes.zip",
     'token = os.getenv("TOKEN") or "your-token-here"',
     "restic --password-command 'echo $RESTIC_PW' snapshots",
+    # Round eight: masked tokens, names of secret objects, tags and paths that say where a secret is, sealed
+    # ciphertext, placeholder user-info, and prose the new rules must not read as a value.
+    "GITLAB_TOKEN: glpat-********************",
+    "withCredentials([string(credentialsId: 'deploy-key', variable: 'KEY')]) {",
+    'Secret string `json:"secret" validate:"required,min=32"`',
+    "  existingSecret: redis-credentials",
+    "pw: \"{{ lookup('hashi_vault', 'secret=secret/data/app:password') }}\"",
+    "kind: SealedSecret\nspec:\n  encryptedData:\n    token: AgBy8hZq3kLmN0pQrStUvWxYz1aB2cD3eF4gH5iJ6kL7mN8oP9qR0s==",
+    "DATABASE_URL=postgres://user:password@localhost:5432/app",
+    "\turl=mysql://$(DB_USER):$(DB_PASSWORD)@db/app",
+    "my password is just too long for that form",
+    "set the password to expire after ninety days",
+    "the auth is OAuth2 through the gateway",
+    "chown root:wheel /etc/sudoers.d/ops",
+    "the OAuth scopes are admin:org and user:email",
+    "we are at this point in time still blocked",
+    "the wifi key is stored in the keychain",
+    "ssh pw auth disabled since v2.3.1-RC!",
+    "POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:-changeme}",
+    "the passphrase is too weak and must be changed",
+    'return redirect(reverse("admin:index"))',
+    "create an app password when your user has 2fa enabled",
+    "the password, er, is not set yet",
+    "密码是必填项",
+    "$ cat password_policy.md\n# Password policy",
+    "the wireless network is down again, the key card too",
+    "Auth key description: .request_key_auth;1000;1000;0b010000;20d035bf",
+    "the initrd image is owned by root:disk",
+    "look -t: root:foobar /tmp/look.dict",
+    "password=$DB_PASS2",
+    "password: *default_password",
+    "password = %(db_password)s",
 ]
 
 
@@ -623,26 +712,38 @@ def test_credentials_corpus_dev_and_held_out() -> None:
 def test_credentials_blind_dev2_split() -> None:
     """dev2 was written blind (its author never saw the rules) and round six was tuned on it (odd lines first,
     then all): it is a development split, so these floors are what round six reached there, held against
-    regressions. Its look-alike lines must all be kept. (Type mismatches with the older corpora's conventions,
-    a query-string password typed URL and a webhook's token typed SECRET, keep precision below 1.)"""
+    regressions. Its look-alike lines must all be kept. (A webhook's token typed SECRET where the file says URL,
+    and since round eight the URL pieces around a query-string password, which this file does not label, keep
+    precision below 1.)"""
     lines = [json.loads(line) for line in CREDENTIALS_DEV2.read_text(encoding="utf-8").splitlines()]
     assert len(lines) >= 700 and all(value in e["text"] for e in lines for _, value in e["pii"])
     recall, precision, touched = _score(CREDENTIALS_DEV2)
-    assert recall >= 0.985 and precision >= 0.99 and touched == 0, (recall, precision, touched)
+    assert recall >= 0.985 and precision >= 0.985 and touched == 0, (recall, precision, touched)
 
 
 def test_credentials_blind_dev3_split() -> None:
     """dev3, a third blind corpus; round seven was tuned on it (odd lines first, then all). The floors are
-    what round seven reached there, held against regressions; its look-alike lines must all be kept. (A
-    query-string password typed URL keeps precision below 1, as in dev2.)"""
+    what round seven reached there, held against regressions; its look-alike lines must all be kept. (The URL
+    pieces around a query-string password, which this file does not label, keep precision below 1, as in dev2.)"""
     lines = [json.loads(line) for line in CREDENTIALS_DEV3.read_text(encoding="utf-8").splitlines()]
     assert len(lines) >= 300 and all(value in e["text"] for e in lines for _, value in e["pii"])
     recall, precision, touched = _score(CREDENTIALS_DEV3)
-    assert recall >= 0.95 and precision >= 0.99 and touched == 0, (
+    assert recall >= 0.96 and precision >= 0.985 and touched == 0, (
         recall,
         precision,
         touched,
     )
+
+
+def test_credentials_blind_dev4_split() -> None:
+    """dev4, a fourth blind corpus, scored once before any rule used it (recall 0.849, look-alikes kept 0.946);
+    round eight was tuned on it. The floors are what round eight reached there, held against regressions; its
+    look-alike lines must all be kept. (The URL pieces around a secret in a URL's parameters, which this file
+    labels as the secret alone, keep precision below 1.)"""
+    lines = [json.loads(line) for line in CREDENTIALS_DEV4.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) >= 400 and all(value in e["text"] for e in lines for _, value in e["pii"])
+    recall, precision, touched = _score(CREDENTIALS_DEV4)
+    assert recall >= 0.985 and precision >= 0.965 and touched == 0, (recall, precision, touched)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -746,6 +847,20 @@ ADVERSARIAL = {
     "user-pass-words": "user=a pass=b " * (SIZE // 14),
     "password-commands": '--password-command "echo ' * (SIZE // 25),
     "lookup-fallbacks": "token = getenv('a') or " * (SIZE // 23),
+    # Round eight: one per new rule family.
+    "linked-later": "hasło a b c " * (SIZE // 12),
+    "wifi-without-key": "wifi a b c d " * (SIZE // 13),
+    "account-pairs": "root:a " * (SIZE // 7),
+    "near-password-word": "password Ab1!Ab1!x " * (SIZE // 19),
+    "passphrase-run-on": "passphrase is aaa bbb ccc ddd eee fff " * (SIZE // 38),
+    "shell-defaults": "${a_password:-" * (SIZE // 14),
+    "echoed-variables": "echo $A_PASSWORD\n" * (SIZE // 17),
+    "apostrophe-values": "password: 'it's" * (SIZE // 15),
+    "query-secrets": "https://a/?" + "token=a1b2c3d4e5f6g7h8&" * (SIZE // 23),
+    "underscored-and-foreign-at": "a_at_b_dot_a punt b arobase " * (SIZE // 28),
+    "sealed-secrets": "encryptedData:\n password: Ab1x9Zq2Lm8Rt4Wv7Yp3\n" * (SIZE // 45),
+    "nmcli-and-app-passwords": "nmcli password app password " * (SIZE // 28),
+    "cat-secret-files": ("cat a/" * 30 + "b_password\n") * (SIZE // 191),
 }
 
 
