@@ -956,8 +956,8 @@ _MORE_LOGIN_WORDS = (
 _MORE_LOGIN_TRIGGERS = ("ifre", "heslo", "sandi", "khẩu", "khau", "パスワード", "ww:", "ww :", "passord", "adgangskode",
                         "salasana", "jelsz", "κωδικός")  # fmt: skip
 # Chinese, Japanese and Korean write the link and the value without a space: 密码是abc123, 비밀번호는 X.
-_CJK_STATED = re.compile(r"(?:密码|密碼|口令|パスワード|비밀번호|암호)[ \t]{0,3}(?:是|为|為|は|는|은|:|：)[ \t]{0,3}")
 _CJK_TRIGGERS = ("密码", "密碼", "口令", "パスワード", "비밀번호", "암호")
+_CJK_STATED = re.compile(rf"(?:{'|'.join(_CJK_TRIGGERS)})[ \t]{{0,3}}(?:是|为|為|は|는|은|:|：)[ \t]{{0,3}}")
 _ASCII_VALUE = re.compile(r"[!-~]{4,128}+")
 _FOREIGN_LOGIN_WORDS = _EUROPEAN_LOGIN_WORDS + "|" + _MORE_LOGIN_WORDS
 _STATED_WORD = (
@@ -998,14 +998,26 @@ _STATED_APPOSITIVE = re.compile(
 # start ("the password to the zip is X"): so neither reading hides the other, and each start is tried twice.
 _STATED_SECRET = re.compile(_STATED_WORD + _STATED_LINK)
 _STATED_SECRET_AFTER_WORDS = re.compile(_STATED_WORD + ",?" + _STATED_GAP + _STATED_LINK)  # "my password, which is X"
+# A wireless network's key: "SSID "Cafe", key espresso21", "the wifi key is blue-tractor-ocean-lamp", "WLAN
+# password: X". The network word comes first, the key word a few words later (bounded).
+_WIFI_WORDS = ("wifi", "wi-fi", "wlan", "ssid", "wpa", "wireless", "hotspot")
+_WIFI_KEY = re.compile(
+    rf"(?<![a-z])(?:{'|'.join(_WIFI_WORDS)})(?![a-z])[^\n]{{0,48}}?"
+    r"(?<![a-z0-9_\-])(?:key|psk|passphrase|password|pass|pw)(?![a-z0-9_\-])"
+    r"(?:[ \t]{0,3}[:=]|[ \t]{1,3}(?:is|was))?[ \t]{1,3}"
+)
+# A well-known account and its password as one token in prose: "root:toor on the kali vm", "pi:raspberry".
+_DEFAULT_ACCOUNT_NAMES = ("root", "admin", "administrator", "pi", "kali", "vagrant", "sa", "guest", "ftp", "anonymous")
+_DEFAULT_ACCOUNTS = tuple(f"{name}:" for name in _DEFAULT_ACCOUNT_NAMES)
+_DEFAULT_ACCOUNT_PAIR = re.compile(
+    rf"(?<![\w/.:@\-'\"`])(?:{'|'.join(_DEFAULT_ACCOUNT_NAMES)})"
+    r":([^\s:@/'\"`,;()\[\]{}<>]{3,64}+)(?![\w:@/'\"`])"  # not quoted: reverse("admin:index") is a route
+)
 _STATED_TRIGGERS = ("pass", "pw", "secret", "token", "key", "cred", "log", "sign", "user", "identified", "typ",
                     "enter", "put", "gave", "past", "pin", "use", "try", "auth", "wort", "contrase", "senha",
                     "wacht", "senord", "hasło", "haslo", "пароль", "code", "chang", "rotat", "reset", "updat",
-                    "switch", "(", "account", "using", "mdp", "clave", " / ", "parola", "seed", "ifre", "heslo",
-                    "sandi", "khẩu", "khau", "パスワード", "ww:", "ww :", "schl", "sleutel", "wifi", "wi-fi", "ssid",
-                    "wlan", "wpa", "wireless", "hotspot", "root:", "admin:", "pi:", "sa:", "guest:", "ftp:", "kali:",
-                    "vagrant:", "anonymous:", "passord", "adgangskode", "salasana", "jelsz", "κωδικός", "密码", "密碼",
-                    "口令", "비밀번호", "암호")  # fmt: skip
+                    "switch", "(", "account", "using", "mdp", "clave", " / ", "parola", "seed", "schl", "sleutel",
+                    *_MORE_LOGIN_TRIGGERS, *_CJK_TRIGGERS, *_WIFI_WORDS, *_DEFAULT_ACCOUNTS)  # fmt: skip
 # A prompt and what was typed at it, as a transcript shows it: "Enter passphrase for key '/root/.ssh/id_rsa': X",
 # "[sudo] password for deploy: X", "Enter PEM pass phrase: X". The prompt text runs to the first colon.
 # The prompt may quote a URL or a path with colons in it (Password for 'https://bob@host': X). Other languages'
@@ -1049,21 +1061,6 @@ _FOUR_LETTER_WORDS = frozenset(
      "make", "sure", "each", "once", "both", "same", "than", "very", "well", "work", "page", "link", "code", "send",
      "mail", "user", "name", "help", "goes", "told", "said", "gave", "back", "over", "long", "even", "keep"}
 )  # fmt: skip
-# A wireless network's key: "SSID "Cafe", key espresso21", "the wifi key is blue-tractor-ocean-lamp", "WLAN
-# password: X". The network word comes first, the key word a few words later (bounded).
-_WIFI_KEY = re.compile(
-    r"(?<![a-z])(?:wi-?fi|wlan|ssid|wpa2?|wireless|hotspot)(?![a-z])[^\n]{0,48}?"
-    r"(?<![a-z0-9_\-])(?:key|psk|passphrase|password|pass|pw)(?![a-z0-9_\-])"
-    r"(?:[ \t]{0,3}[:=]|[ \t]{1,3}(?:is|was))?[ \t]{1,3}"
-)
-_WIFI_WORDS = ("wifi", "wi-fi", "wlan", "ssid", "wpa", "wireless", "hotspot")
-# A well-known account and its password as one token in prose: "root:toor on the kali vm", "pi:raspberry".
-_DEFAULT_ACCOUNT_PAIR = re.compile(
-    r"(?<![\w/.:@\-'\"`])(?:root|admin|administrator|pi|kali|vagrant|sa|guest|ftp|anonymous)"
-    r":([^\s:@/'\"`,;()\[\]{}<>]{3,64}+)(?![\w:@/'\"`])"  # not quoted: reverse("admin:index") is a route
-)
-_DEFAULT_ACCOUNTS = ("root:", "admin:", "administrator:", "pi:", "kali:", "vagrant:", "sa:", "guest:", "ftp:",
-                     "anonymous:")  # fmt: skip
 # What follows such a name and a colon without being a password: groups (chown root:wheel), OAuth scopes.
 _NOT_ACCOUNT_PASSWORDS = frozenset(
     {"root", "admin", "wheel", "staff", "users", "user", "sudo", "adm", "docker", "nogroup", "daemon", "bin", "sys",
@@ -1913,9 +1910,9 @@ _UNDERSCORED_ADDRESS = re.compile(
 )
 # Words for "at" that only an address uses (French arobase, Dutch apenstaartje, Polish małpa...): after one, the
 # local words for "dot" count too, "point", "punt", "kropka" among them, which prose uses everywhere else.
-_FOREIGN_AT = re.compile(
-    r"[ \t]++(?:arobase|apenstaartje|ma(?:ł|l)pa|klammeraffe|arroba|chiocciola|zavináč|snabel-a|kukac|собака)[ \t]++"
-)
+_FOREIGN_AT_WORDS = ("arobase", "apenstaartje", "małpa", "malpa", "klammeraffe", "arroba", "chiocciola", "zavináč",
+                     "snabel-a", "kukac", "собака")  # fmt: skip
+_FOREIGN_AT = re.compile(rf"[ \t]++(?:{'|'.join(_FOREIGN_AT_WORDS)})[ \t]++")
 _FOREIGN_DOT = r"[ \t]++(?:dot|punkt|punktum|punto|ponto|point|punt|kropka|tečka|pont|piste|nokta|точка)[ \t]++"
 _FOREIGN_LOCAL = re.compile(
     rf"(?<![a-z0-9._%+\-])(?:[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}{_FOREIGN_DOT}){{0,3}}[a-z0-9_%+\-][a-z0-9._%+\-]{{0,63}}$"
@@ -1923,8 +1920,6 @@ _FOREIGN_LOCAL = re.compile(
 _FOREIGN_DOMAIN = re.compile(
     rf"[a-z0-9][a-z0-9\-]{{0,62}}(?:(?:{_FOREIGN_DOT}|\.)[a-z0-9][a-z0-9\-]{{0,62}}){{1,4}}(?![a-z0-9\-])"
 )
-_FOREIGN_AT_WORDS = ("arobase", "apenstaartje", "małpa", "malpa", "klammeraffe", "arroba", "chiocciola", "zavináč",
-                     "snabel-a", "kukac", "собака")  # fmt: skip
 _SPELLED_TRIGGERS = ("at", "@", *_FOREIGN_AT_WORDS)
 # Documentation's reserved names (RFC 2606) end spelled addresses as a top-level domain does.
 _RESERVED_TLDS = frozenset({"example", "invalid"})

@@ -137,8 +137,8 @@ def to_arrays(users: dict[int, list[list[KeyEvent]]]) -> list[list[Arrays]]:
 def crop(arr: Arrays, cfg: TrainConfig, rng: np.random.Generator, hide: bool | None = None) -> npt.NDArray[np.float32]:
     """A random contiguous crop of one sentence, turned into event features (maybe without releases).
 
-    ``hide`` (release_view="user") decides the view for the crop; the draw is made either way so the random
-    stream does not depend on the option."""
+    ``hide`` (release_view="user") decides the view for the crop. The crop's own draw is made either way, so a
+    release_view="window" run draws exactly as v3's recipe did and reproduces its weights."""
     press, release, cls = arr
     n = press.size
     top = min(n, cfg.max_len)
