@@ -6,7 +6,6 @@ blow up (they are sized so that a quadratic scan would take minutes; their speed
 from __future__ import annotations
 
 import itertools
-import json
 import random
 from collections import Counter
 from pathlib import Path
@@ -17,13 +16,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llmojid.common.sanitizer import MAX_INPUT_CHARS, TYPES, Finding, Sanitized, find_pii, sanitize
-
-CORPUS = Path(__file__).parent / "data" / "sanitizer" / "corpus.jsonl"
-CREDENTIALS_DEV = CORPUS.with_name("credentials-dev.jsonl")
-CREDENTIALS_HELDOUT = CORPUS.with_name("credentials-heldout.jsonl")
-CREDENTIALS_DEV2 = CORPUS.with_name("credentials-dev2.jsonl")
-CREDENTIALS_DEV3 = CORPUS.with_name("credentials-dev3.jsonl")
-CREDENTIALS_DEV4 = CORPUS.with_name("credentials-dev4.jsonl")
+from tests.sanitizer_corpus import (
+    ADVERSARIAL,
+    CORPUS,
+    CREDENTIALS_DEV,
+    CREDENTIALS_DEV2,
+    CREDENTIALS_DEV3,
+    CREDENTIALS_DEV4,
+    CREDENTIALS_HELDOUT,
+    label_spans,
+    load,
+    score,
+)
 
 #: Minimum precision and recall per type on the corpus. The corpus was written together with the rules, so
 #: these guard against regressions rather than estimate performance on unseen text.
@@ -190,7 +194,7 @@ def test_found_is_sorted_and_distinct_and_findings_are_ordered_spans() -> None:
 
 
 def test_sanitized_text_is_stable_under_a_second_pass() -> None:
-    for entry in _corpus():
+    for entry in load(CORPUS):
         once = sanitize(entry["text"]).text
         assert sanitize(once).text == once, entry["text"]
 
@@ -230,12 +234,8 @@ def test_phone_look_budget_fails_closed() -> None:
 # The labeled corpus.
 
 
-def _corpus() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def test_corpus_is_large_and_covers_every_type() -> None:
-    corpus = _corpus()
+    corpus = load(CORPUS)
     assert len(corpus) >= 300
     per_type = Counter(kind for entry in corpus for kind, _ in entry["pii"])
     assert all(per_type[kind] >= 15 for kind in TYPES), per_type
@@ -246,33 +246,11 @@ def test_corpus_is_large_and_covers_every_type() -> None:
 
 
 def test_corpus_precision_recall_and_nothing_labeled_left_in_the_clear() -> None:
-    labels: Counter[str] = Counter()
-    recalled: Counter[str] = Counter()
-    found: Counter[str] = Counter()
-    precise: Counter[str] = Counter()
-    leaks = []
-    for entry in _corpus():
-        text = entry["text"]
-        gold = []
-        after: Counter[str] = Counter()
-        for kind, value in entry["pii"]:
-            start = text.index(value, after[value])
-            after[value] = start + 1
-            gold.append((kind, start, start + len(value)))
-        pred = find_pii(text)
-        for kind, s, e in gold:
-            labels[kind] += 1
-            recalled[kind] += any(f.type == kind and f.start < e and s < f.end for f in pred)
-        for f in pred:
-            found[f.type] += 1
-            precise[f.type] += any(k == f.type and f.start < e and s < f.end for k, s, e in gold)
-        for (kind, s, e), (_, value) in zip(gold, entry["pii"], strict=True):
-            if sum(max(0, min(e, f.end) - max(s, f.start)) for f in pred) < e - s:
-                leaks.append((kind, value))  # some character of it stays in the clear
-    assert leaks == []
+    result = score(load(CORPUS))
+    assert sum(result.leaks.values()) == 0, [e for e in result.errors if e.startswith("leaked")]
     for kind in TYPES:
-        assert recalled[kind] / labels[kind] >= MIN_RECALL, (kind, recalled[kind], labels[kind])
-        assert precise[kind] / max(1, found[kind]) >= MIN_PRECISION, (kind, precise[kind], found[kind])
+        assert result.recalled[kind] / result.labels[kind] >= MIN_RECALL, (kind, result.recalled, result.labels)
+        assert result.precise[kind] / max(1, result.found[kind]) >= MIN_PRECISION, (kind, result.precise, result.found)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -681,192 +659,46 @@ def test_credential_look_alikes_are_kept(text: str) -> None:
     assert find_pii(text) == []
 
 
-def _score(path: Path) -> tuple[float, float, int]:
-    """(recall, precision, look-alike lines with any finding) on a labeled file."""
-    labels = recalled = found = precise = touched = 0
-    for line in path.read_text(encoding="utf-8").splitlines():
-        entry = json.loads(line)
-        text, pred = entry["text"], find_pii(entry["text"])
-        gold = [(kind, text.index(value), text.index(value) + len(value)) for kind, value in entry["pii"]]
-        labels += len(gold)
-        recalled += sum(any(f.type == k and f.start < e and s < f.end for f in pred) for k, s, e in gold)
-        found += len(pred)
-        precise += sum(any(k == f.type and f.start < e and s < f.end for k, s, e in gold) for f in pred)
-        touched += not gold and bool(pred)
-    return recalled / labels, precise / max(1, found), touched
+#: Each credentials split with its size and the floors it is held to (recall, precision; its look-alike lines
+#: must all be kept). Development splits: what the round tuned on each reached there, held against regressions
+#: (dev: rounds one to five; dev2, written blind: round six; dev3: round seven; dev4: round eight, after it scored
+#: recall 0.849 and kept 0.946 before any rule used it). The first held-out split was written with dev, before
+#: the rules, and is only measured: its floors are what it measured. The URL pieces around a secret in a URL's
+#: parameters, which dev2-dev4 label as the secret alone, and in dev2 a webhook's token typed SECRET where the file
+#: says URL, keep their precision below 1. (The blind held-out split is printed by bench/sanitizer.py only.)
+CREDENTIAL_SPLITS = [
+    pytest.param(CREDENTIALS_DEV, 600, 0.99, 0.99, id="dev"),
+    pytest.param(CREDENTIALS_HELDOUT, 70, 0.97, 0.97, id="heldout"),
+    pytest.param(CREDENTIALS_DEV2, 700, 0.985, 0.985, id="dev2"),
+    pytest.param(CREDENTIALS_DEV3, 300, 0.96, 0.985, id="dev3"),
+    pytest.param(CREDENTIALS_DEV4, 400, 0.985, 0.965, id="dev4"),
+]
 
 
-def test_credentials_corpus_dev_and_held_out() -> None:
-    """The dev split was tuned on; the held-out split was written with it, before the rules, and is only
-    measured (the floors below are what it measured, so a regression fails; bench/sanitizer.py prints both)."""
-    for path in (CREDENTIALS_DEV, CREDENTIALS_HELDOUT):
-        lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-        assert all(value in e["text"] for e in lines for _, value in e["pii"])
-    assert sum(len(path.read_text().splitlines()) for path in (CREDENTIALS_DEV, CREDENTIALS_HELDOUT)) >= 150
-    recall, precision, touched = _score(CREDENTIALS_DEV)
-    assert recall >= 0.99 and precision >= 0.99 and touched == 0, (recall, precision, touched)
-    recall, precision, touched = _score(CREDENTIALS_HELDOUT)
-    assert recall >= 0.97 and precision >= 0.97 and touched == 0, (recall, precision, touched)
-
-
-def test_credentials_blind_dev2_split() -> None:
-    """dev2 was written blind (its author never saw the rules) and round six was tuned on it (odd lines first,
-    then all): it is a development split, so these floors are what round six reached there, held against
-    regressions. Its look-alike lines must all be kept. (A webhook's token typed SECRET where the file says URL,
-    and since round eight the URL pieces around a query-string password, which this file does not label, keep
-    precision below 1.)"""
-    lines = [json.loads(line) for line in CREDENTIALS_DEV2.read_text(encoding="utf-8").splitlines()]
-    assert len(lines) >= 700 and all(value in e["text"] for e in lines for _, value in e["pii"])
-    recall, precision, touched = _score(CREDENTIALS_DEV2)
-    assert recall >= 0.985 and precision >= 0.985 and touched == 0, (recall, precision, touched)
-
-
-def test_credentials_blind_dev3_split() -> None:
-    """dev3, a third blind corpus; round seven was tuned on it (odd lines first, then all). The floors are
-    what round seven reached there, held against regressions; its look-alike lines must all be kept. (The URL
-    pieces around a query-string password, which this file does not label, keep precision below 1, as in dev2.)"""
-    lines = [json.loads(line) for line in CREDENTIALS_DEV3.read_text(encoding="utf-8").splitlines()]
-    assert len(lines) >= 300 and all(value in e["text"] for e in lines for _, value in e["pii"])
-    recall, precision, touched = _score(CREDENTIALS_DEV3)
-    assert recall >= 0.96 and precision >= 0.985 and touched == 0, (
-        recall,
-        precision,
-        touched,
+@pytest.mark.parametrize(("path", "min_lines", "min_recall", "min_precision"), CREDENTIAL_SPLITS)
+def test_credentials_split_holds_its_floors(
+    path: Path, min_lines: int, min_recall: float, min_precision: float
+) -> None:
+    lines = load(path)
+    assert len(lines) >= min_lines
+    assert all(label_spans(entry) or entry.get("tag") for entry in lines)  # labels in order, or a look-alike tag
+    result = score(lines)
+    assert result.recall >= min_recall and result.precision >= min_precision and result.touched == 0, (
+        result.recall,
+        result.precision,
+        result.touched,
     )
-
-
-def test_credentials_blind_dev4_split() -> None:
-    """dev4, a fourth blind corpus, scored once before any rule used it (recall 0.849, look-alikes kept 0.946);
-    round eight was tuned on it. The floors are what round eight reached there, held against regressions; its
-    look-alike lines must all be kept. (The URL pieces around a secret in a URL's parameters, which this file
-    labels as the secret alone, keep precision below 1.)"""
-    lines = [json.loads(line) for line in CREDENTIALS_DEV4.read_text(encoding="utf-8").splitlines()]
-    assert len(lines) >= 400 and all(value in e["text"] for e in lines for _, value in e["pii"])
-    recall, precision, touched = _score(CREDENTIALS_DEV4)
-    assert recall >= 0.985 and precision >= 0.965 and touched == 0, (recall, precision, touched)
 
 
 # ------------------------------------------------------------------------------------------------------------
 # Adversarial input: no catastrophic backtracking, no crash.
 
 SIZE = 65_536
-ADVERSARIAL = {
-    "letters": "a" * SIZE,
-    "digits": "1" * SIZE,
-    "digits-spaces": "1 " * (SIZE // 2),
-    "digits-dots": "1." * (SIZE // 2),
-    "dots-then-at": "a." * (SIZE // 2) + "@",
-    "at-dots": "@a." * (SIZE // 3),
-    "url-parens": "http://a/" + ")" * SIZE,
-    "scheme-separators": "x://" * (SIZE // 4),
-    "pem-begins": "-----BEGIN RSA PRIVATE KEY-----\n" * (SIZE // 32),
-    "pem-ends": "-----END RSA PRIVATE KEY-----" * (SIZE // 29),
-    "assignments": "password=" * (SIZE // 9),
-    "quoted-assignments": '"password": "' * (SIZE // 13),
-    "colons": "::" * (SIZE // 2),
-    "hex-colons": "1:a:" * (SIZE // 4),
-    "iban-starts": "DE89 " * (SIZE // 5),
-    "card-groups": "4111 " * (SIZE // 5),
-    "birth-keywords": "born DOB 1985-" * (SIZE // 14),
-    "tildes": "~a" * (SIZE // 2),
-    "homes": "/home/a" * (SIZE // 7),
-    "base64": "".join(random.Random(1).choice("ABCDEFGHabcdefgh0123456789+/") for _ in range(SIZE)),
-    "parens": "(" * SIZE,
-    "plus-ones": "+1 " * (SIZE // 3),
-    "spelled-at-dot": "a dot b at c dot " * (SIZE // 17),
-    "bracket-at": "a [at] " * (SIZE // 7),
-    "mysql-p": "mysql -p" * (SIZE // 8),
-    "curl-u": "curl -u a:" * (SIZE // 10),
-    "password-is": "password is " * (SIZE // 12),
-    "password-for": "password for the a b c " * (SIZE // 23),
-    "key-assignments": "AccountKey=" * (SIZE // 11),
-    "password-flags": "--password " * (SIZE // 11),
-    "echo-sudo": "echo a | " * (SIZE // 9) + "sudo -S",
-    "htpasswd": "htpasswd -b " * (SIZE // 12),
-    "prompts-without-colon": "passphrase for a " * (SIZE // 17),
-    "credential-pairs": "creds: a " * (SIZE // 9),
-    "login-with": "login a with " * (SIZE // 13),
-    "typed-values": "typed a1b2c3 password " * (SIZE // 22),
-    "sql-identified-by": "identified by " * (SIZE // 14),
-    "authorization-headers": "Authorization: x " * (SIZE // 17),
-    "sqlplus-connect": "sqlplus a/" * (SIZE // 10),
-    "net-user": "net user a " * (SIZE // 11),
-    "token-prefixes": "hvs.SG.a" * (SIZE // 8),
-    "stated-with-words": "the token I a b is " * (SIZE // 19),
-    "stated-without-link": "password a, b, c, d " * (SIZE // 20),
-    "passphrase-words": "passphrase: amber lantern " * (SIZE // 26),
-    "use-pairs": "use a / " * (SIZE // 8),
-    "named-variables": "_token is " * (SIZE // 10),
-    "code-logins": "login('a', " * (SIZE // 11),
-    "xml-unclosed": "<a_password>x" * (SIZE // 13),
-    "echo-pipes": "echo a | " * (SIZE // 9),
-    "htpasswd-n": "htpasswd -nb a " * (SIZE // 15),
-    "as-the-password": "a as the password " * (SIZE // 18),
-    "changed-from": "changed it from a! to " * (SIZE // 22),
-    "access-codes": "access codes: 1a2-b3c " * (SIZE // 22),
-    "bracketed-unclosed": "token (abcd" * (SIZE // 11),
-    "user-then-p": "-u a -p " * (SIZE // 8),
-    "here-strings": "<<< a passwd " * (SIZE // 13),
-    "pgpass-lines": "a:1:b:c:d\n" * (SIZE // 10),
-    "authorization-params": "Authorization: x a=" * (SIZE // 19),
-    "quoted-prompts": "Password for 'a:' " * (SIZE // 18),
-    "credential-tokens": "credentials a" * (SIZE // 13),
-    "put-values": "put a1 password " * (SIZE // 16),
-    "braced-at-dot": "a {at} b {dot} " * (SIZE // 15),
-    # Round six: one per new rule family.
-    "spaced-setting-lines": "a_pass b\n" * (SIZE // 9),
-    "pass-on-one-line": "pass " * (SIZE // 5),
-    "xml-key-attributes": '<e key="a.password">x' * (SIZE // 22),
-    "assigned-calls": 'password = f("a", ' * (SIZE // 18),
-    "setter-calls": 'set_password("a", ' * (SIZE // 18),
-    "sql-insert-columns": "(password) values (" * (SIZE // 19),
-    "printed-secrets": "base64 -d\n" * (SIZE // 10),
-    "foreign-copulas": "mot de passe de la base c'est " * (SIZE // 30),
-    "value-before-is-the-pw": " is the a b c password" * (SIZE // 22),
-    "qualified-tokens": "auth token " * (SIZE // 11),
-    "spaced-slashes": "a / b / " * (SIZE // 8),
-    "changed-to-and-u-p": "changed it to u=a p=" * (SIZE // 20),
-    "connect-and-named-literals": "connect(a, ('password', " * (SIZE // 24),
-    "userinfo-and-email-colon": "a:b@a@b.co:" * (SIZE // 11),
-    "echo-into-passwd": "echo a | passwd " * (SIZE // 16),
-    "cracked-hashes": ("hashcat " + "0" * 32 + ":") * (SIZE // 41),
-    "snmp-rdp-winrs": "snmpwalk -c a xfreerdp /p: winrs -p: " * (SIZE // 37),
-    "foreign-at-dot": "a [arroba] b [punto] " * (SIZE // 21),
-    "sops-then-tokens": "ENC[a," + "".join(random.Random(4).choice("abcDEF0123456789, ") for _ in range(SIZE)),
-    "mailchimp-suffixes": "0123456789abcdef0123456789abcdef-us1 " * (SIZE // 37),
-    # Round seven: one per new rule family.
-    "passcodes-and-seeds": "passcode is 1 seed is " * (SIZE // 22),
-    "stated-asides": "password (a b (c) is " * (SIZE // 21),
-    "stated-appositives": "password a b, c, " * (SIZE // 17),
-    "semicolon-values": "password=a;" + "b;" * (SIZE // 2),
-    "argv-password-lists": '"--requirepass", ' * (SIZE // 17),
-    "door-codes": "code for the door code for " * (SIZE // 27),
-    "dashed-spelled-at-dot": "a-at-b-dot-" * (SIZE // 11),
-    "at-sign-spelled-dots": "a@b dot " * (SIZE // 8),
-    "put-on-and-key-as": "put the password on key as " * (SIZE // 27),
-    "user-pass-words": "user=a pass=b " * (SIZE // 14),
-    "password-commands": '--password-command "echo ' * (SIZE // 25),
-    "lookup-fallbacks": "token = getenv('a') or " * (SIZE // 23),
-    # Round eight: one per new rule family.
-    "linked-later": "hasło a b c " * (SIZE // 12),
-    "wifi-without-key": "wifi a b c d " * (SIZE // 13),
-    "account-pairs": "root:a " * (SIZE // 7),
-    "near-password-word": "password Ab1!Ab1!x " * (SIZE // 19),
-    "passphrase-run-on": "passphrase is aaa bbb ccc ddd eee fff " * (SIZE // 38),
-    "shell-defaults": "${a_password:-" * (SIZE // 14),
-    "echoed-variables": "echo $A_PASSWORD\n" * (SIZE // 17),
-    "apostrophe-values": "password: 'it's" * (SIZE // 15),
-    "query-secrets": "https://a/?" + "token=a1b2c3d4e5f6g7h8&" * (SIZE // 23),
-    "underscored-and-foreign-at": "a_at_b_dot_a punt b arobase " * (SIZE // 28),
-    "sealed-secrets": "encryptedData:\n password: Ab1x9Zq2Lm8Rt4Wv7Yp3\n" * (SIZE // 45),
-    "nmcli-and-app-passwords": "nmcli password app password " * (SIZE // 28),
-    "cat-secret-files": ("cat a/" * 30 + "b_password\n") * (SIZE // 191),
-}
 
 
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
 def test_adversarial_input_completes(name: str) -> None:
-    text = ADVERSARIAL[name]
+    text = ADVERSARIAL[name](SIZE)
     result = sanitize(text)
     findings = find_pii(text)
     assert all(0 <= f.start < f.end <= len(text) for f in findings)
