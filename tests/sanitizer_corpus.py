@@ -28,6 +28,7 @@ CREDENTIALS_HELDOUT = DATA / "credentials-heldout.jsonl"
 CREDENTIALS_DEV2 = DATA / "credentials-dev2.jsonl"
 CREDENTIALS_DEV3 = DATA / "credentials-dev3.jsonl"
 CREDENTIALS_DEV4 = DATA / "credentials-dev4.jsonl"
+CREDENTIALS_DEV5 = DATA / "credentials-dev5.jsonl"
 CREDENTIALS_HELDOUT2 = DATA / "credentials-heldout2.jsonl"
 
 #: Every corpus, titled by what it may say: a split the rules were tuned on measures regressions only.
@@ -38,6 +39,7 @@ SPLITS: dict[str, Path] = {
     "credentials, blind dev split (tuned on)": CREDENTIALS_DEV2,
     "credentials, third blind dev split (tuned on)": CREDENTIALS_DEV3,
     "credentials, fourth blind dev split (tuned on)": CREDENTIALS_DEV4,
+    "credentials, fifth blind dev split (tuned on)": CREDENTIALS_DEV5,
     "credentials, blind held-out split (never tuned on)": CREDENTIALS_HELDOUT2,
 }
 
